@@ -1,0 +1,30 @@
+"""Reading, cleaning, checking, measuring and plotting 12-lead ECGs.
+
+    from cardionets import ecg
+    record = ecg.load("patient.xml")            # any supported format -> canonical ECG (mV, 12 leads)
+    report = ecg.check_quality(record)          # ok / warn / reject with plain-language findings
+    numbers = ecg.measure(record)               # HR, PR, QRS, QT, QTc, axes, voltages
+    x = ecg.model_view(record)                  # (12, 5000) float32: what every model sees
+"""
+
+from .errors import (
+    CorruptFileError,
+    ECGError,
+    FileTooLargeError,
+    MissingLeadsError,
+    SignalError,
+    UnsupportedFormatError,
+)
+from .leads import STANDARD_LEADS
+from .load import MAX_FILE_BYTES, detect_format, load
+from .model_input import MODEL_DURATION_S, MODEL_FS_HZ, model_view
+from .preprocess import DEFAULT_PREPROCESS, PreprocessConfig, preprocess
+from .record import ECG, MEASUREMENT_KEYS, ECGMetadata
+from .resample import resample
+
+__all__ = [
+    "CorruptFileError", "ECG", "ECGError", "ECGMetadata", "FileTooLargeError", "MissingLeadsError",
+    "SignalError", "UnsupportedFormatError", "STANDARD_LEADS", "MAX_FILE_BYTES", "MEASUREMENT_KEYS",
+    "MODEL_DURATION_S", "MODEL_FS_HZ", "DEFAULT_PREPROCESS", "PreprocessConfig", "detect_format", "load",
+    "model_view", "preprocess", "resample",
+]

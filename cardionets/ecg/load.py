@@ -1,0 +1,170 @@
+"""`load`: any supported ECG file in, one canonical ECG out.
+
+The format is detected from the content (magic bytes, XML root element, WFDB header grammar), not from the file
+name, because files arrive renamed from PACS exports and browser uploads. Every failure inside a reader becomes
+an :class:`ECGError` with a message a clinician can act on; no parser exception escapes.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import zipfile
+from pathlib import Path
+from typing import BinaryIO, Union
+
+from .errors import CorruptFileError, ECGError, FileTooLargeError, UnsupportedFormatError
+from .readers import delimited_text, dicom_waveform, edf, ge_muse, hl7_aecg, numpy_arrays, philips, ukbiobank
+from .readers import wfdb_record
+from .readers.base import to_canonical
+from .readers.xml import xml_root_name
+from .record import ECG
+from .window import crop_long_record
+
+MAX_FILE_BYTES = 64 * 1024 * 1024  # a 10 s 12-lead ECG is well under 1 MB in any format; 64 MB allows Holter-length WFDB
+
+Source = Union[str, os.PathLike, bytes, BinaryIO]
+
+_XML_READERS = {
+    "RestingECG": ("ge_muse_xml", ge_muse.read),
+    "restingecgdata": ("philips_xml", philips.read),
+    "AnnotatedECG": ("hl7_aecg", hl7_aecg.read),
+    "CardiologyXML": ("ukbiobank_xml", ukbiobank.read),
+}
+_WFDB_RECORD_LINE = re.compile(rb"^[\w\-./]+(?:/\d+)?\s+\d+\s+[\d.]+(?:/[\d.]+)?(?:\(\S+\))?\s+\d+", re.M)
+
+
+def detect_format(data: bytes, filename: str | None = None) -> str:
+    """Name of the format of ``data``; raises UnsupportedFormatError when no reader recognises it."""
+    if len(data) > 132 and data[128:132] == b"DICM":
+        return "dicom"
+    if data.startswith(b"\x93NUMPY"):
+        return "npy"
+    if data.startswith(b"PK\x03\x04") and _is_npz(data):
+        return "npz"
+    if data.startswith(b"0       ") and len(data) >= 256:
+        return "edf"
+    root = xml_root_name(data)
+    if root is not None:
+        if root in _XML_READERS:
+            return _XML_READERS[root][0]
+        raise UnsupportedFormatError(
+            f"This XML file (root element <{root}>) is not an ECG format CardioNets reads. Supported XML: GE MUSE, "
+            "Philips, HL7 aECG and UK Biobank CardioSoft."
+        )
+    if _looks_like_wfdb_header(data, filename):
+        return "wfdb"
+    if delimited_text.looks_like_table(data):
+        return "csv"
+    raise UnsupportedFormatError(
+        "This file is not an ECG format CardioNets reads. Supported: DICOM waveform, GE MUSE XML, Philips XML, "
+        "HL7 aECG, UK Biobank XML, WFDB (.hea + .dat/.mat), EDF, CSV/TXT and NumPy .npy/.npz."
+    )
+
+
+def load(
+    source: Source,
+    *,
+    filename: str | None = None,
+    companion_files: dict[str, bytes] | None = None,
+    units: str | None = None,
+    max_bytes: int = MAX_FILE_BYTES,
+) -> ECG:
+    """Read an ECG from a path, bytes or binary file object.
+
+    ``companion_files`` holds the other files of a multi-file record (a WFDB ``.dat`` uploaded next to its
+    ``.hea``), keyed by file name. For a path to a ``.hea`` file they are found in the same folder. ``units``
+    overrides the amplitude units for formats that do not store them. Records longer than a minute are cropped
+    to their cleanest 10 s.
+    """
+    data, filename, folder = _read_bytes(source, filename, max_bytes)
+    fmt = detect_format(data, filename)
+    try:
+        raw = _decode(fmt, data, filename, folder, companion_files or {}, max_bytes)
+        ecg = to_canonical(raw, units=units)
+    except ECGError:
+        raise
+    except (MemoryError, RecursionError) as error:
+        raise FileTooLargeError(f"This {fmt} file is too large or too deeply nested to read safely.") from error
+    except Exception as error:  # any parser failure on damaged input
+        raise CorruptFileError(
+            f"This file looks like {fmt} but could not be read; it may be damaged or truncated ({_short(error)})."
+        ) from error
+    return crop_long_record(ecg)
+
+
+def _decode(fmt, data, filename, folder, companion_files, max_bytes):
+    if fmt == "dicom":
+        return dicom_waveform.read(data)
+    if fmt in ("npy", "npz"):
+        return numpy_arrays.read(data)
+    if fmt == "edf":
+        return edf.read(data)
+    if fmt == "wfdb":
+        return wfdb_record.read(data, filename, folder, companion_files, max_bytes)
+    if fmt == "csv":
+        return delimited_text.read(data)
+    for name, reader in _XML_READERS.values():
+        if name == fmt:
+            return reader(data)
+    raise UnsupportedFormatError(f"No reader for format {fmt}.")
+
+
+def _read_bytes(source: Source, filename: str | None, max_bytes: int) -> tuple[bytes, str | None, Path | None]:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        folder = None
+    elif isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.is_file():
+            raise ECGError(f"No such ECG file: {path}")
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise FileTooLargeError(_too_large(size, max_bytes))
+        data = path.read_bytes()
+        filename = filename or path.name
+        folder = path.parent
+    else:
+        data = source.read(max_bytes + 1)
+        filename = filename or getattr(source, "name", None)
+        folder = None
+    if len(data) > max_bytes:
+        raise FileTooLargeError(_too_large(len(data), max_bytes))
+    if not data:
+        raise CorruptFileError("The file is empty.")
+    return data, filename, folder
+
+
+def _too_large(size: int, max_bytes: int) -> str:
+    return (
+        f"The file is {size / 1e6:.1f} MB, above the {max_bytes / 1e6:.0f} MB limit. A resting 12-lead ECG is "
+        "usually under 1 MB; export a 10 s recording."
+    )
+
+
+def _looks_like_wfdb_header(data: bytes, filename: str | None) -> bool:
+    if filename and filename.lower().endswith(".hea"):
+        return True
+    try:
+        head = data[:2048].decode("ascii")
+    except UnicodeDecodeError:
+        return False
+    lines = [line for line in head.splitlines() if line.strip() and not line.startswith("#")]
+    return bool(lines) and bool(_WFDB_RECORD_LINE.match(lines[0].encode())) and len(lines) > 1 and (
+        re.search(r"\.(dat|mat)\s", lines[1] + " ") is not None
+    )
+
+
+def _is_npz(data: bytes) -> bool:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = archive.namelist()
+    except zipfile.BadZipFile:
+        return False
+    return bool(names) and all(name.endswith(".npy") for name in names)
+
+
+def _short(error: Exception) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return text[:160]

@@ -1,0 +1,110 @@
+"""DICOM 12-lead ECG waveform (and General ECG) objects, read with pydicom.
+
+pydicom's ``waveform_array`` applies channel sensitivity, its correction factor and the baseline, so samples
+come out in the unit of the Channel Sensitivity Units Sequence (usually uV). The rhythm group is used; the
+device's median-beat group and its global measurements are kept as metadata.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pydicom
+
+from ..errors import CorruptFileError, MissingLeadsError
+from .base import RawECG
+
+# SCP-ECG concept names used in the Waveform Annotation Sequence, mapped to our measurement keys.
+_ANNOTATION_KEYS = {
+    "RR Interval": "rr_ms", "PR Interval": "pr_ms", "QRS Duration": "qrs_ms", "QT Interval": "qt_ms",
+    "QTc Interval": "qtc_ms", "P Axis": "p_axis_deg", "QRS Axis": "qrs_axis_deg", "T Axis": "t_axis_deg",
+    "Ventricular Rate": "hr_bpm", "Heart Rate": "hr_bpm",
+}
+
+
+def read(data: bytes) -> RawECG:
+    dataset = pydicom.dcmread(io.BytesIO(data))
+    groups = list(dataset.get("WaveformSequence", []))
+    if not groups:
+        raise CorruptFileError("This DICOM file holds no waveform (it may be an image, not an ECG).")
+    index = _rhythm_group_index(groups)
+    group = groups[index]
+    samples = dataset.waveform_array(index)  # (n_samples, n_channels), sensitivity applied
+    names, units = [], None
+    for channel in group.ChannelDefinitionSequence:
+        source = channel.ChannelSourceSequence[0]
+        names.append(str(source.get("CodeMeaning", source.get("CodeValue", "?"))))
+        unit_seq = channel.get("ChannelSensitivityUnitsSequence")
+        if unit_seq and units is None:
+            units = str(unit_seq[0].get("CodeValue", "uV"))
+    if samples.ndim != 2 or samples.shape[1] != len(names):
+        raise CorruptFileError("The DICOM waveform's channel count does not match its channel definitions.")
+    if len(names) < 2:
+        raise MissingLeadsError("This DICOM waveform has a single channel; a 12-lead ECG is needed.")
+    named = {name: samples[:, column] for column, name in enumerate(names)}
+    measurements = _device_measurements(dataset)
+    if "rr_ms" in measurements and "hr_bpm" not in measurements and measurements["rr_ms"] > 0:
+        measurements["hr_bpm"] = 60000.0 / measurements["rr_ms"]
+    return RawECG(
+        named_signals=named,
+        fs_hz=float(group.SamplingFrequency),
+        units=units or "uV",
+        source_format="dicom",
+        age_years=_age_years(dataset.get("PatientAge")),
+        sex=str(dataset.get("PatientSex", "")).upper()[:1] or None if dataset.get("PatientSex") else None,
+        height_cm=_positive(dataset.get("PatientSize"), 100.0),
+        weight_kg=_positive(dataset.get("PatientWeight"), 1.0),
+        device_measurements=measurements,
+        interpretation=_interpretation(dataset),
+    )
+
+
+def _rhythm_group_index(groups) -> int:
+    for index, group in enumerate(groups):
+        label = str(group.get("MultiplexGroupLabel", "")).upper()
+        if "MEDIAN" not in label and "REPRESENTATIVE" not in label:
+            return index
+    return 0
+
+
+def _device_measurements(dataset) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for item in dataset.get("WaveformAnnotationSequence", []):
+        concept = item.get("ConceptNameCodeSequence")
+        value = item.get("NumericValue")
+        if not concept or value is None:
+            continue
+        key = _ANNOTATION_KEYS.get(str(concept[0].get("CodeMeaning", "")))
+        if key:
+            out[key] = float(value)
+    return out
+
+
+def _interpretation(dataset) -> list[str]:
+    lines = []
+    for item in dataset.get("WaveformAnnotationSequence", []):
+        text = item.get("UnformattedTextValue")
+        if text:
+            lines.append(str(text))
+    return lines
+
+
+def _age_years(age) -> float | None:
+    """DICOM Age String: '042Y', '006M', '012W', '003D'."""
+    if not age:
+        return None
+    text = str(age)
+    try:
+        value = float(text[:-1])
+    except ValueError:
+        return None
+    return {"Y": 1.0, "M": 1 / 12, "W": 7 / 365.25, "D": 1 / 365.25}.get(text[-1:].upper(), 1.0) * value
+
+
+def _positive(value, scale: float) -> float | None:
+    try:
+        number = float(value) * scale
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None

@@ -1,0 +1,5 @@
+"""Reader under construction."""
+
+
+def read(*args, **kwargs):
+    raise NotImplementedError

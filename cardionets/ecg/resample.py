@@ -1,0 +1,20 @@
+"""Polyphase resampling to a target rate (scipy.signal.resample_poly, which applies its own anti-alias filter)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+from scipy import signal
+
+from .record import ECG
+
+
+def resample(ecg: ECG, fs_hz: float) -> ECG:
+    """The same ECG at ``fs_hz``; returned unchanged when already at that rate."""
+    if abs(ecg.fs_hz - fs_hz) < 1e-6:
+        return ecg
+    ratio = Fraction(fs_hz / ecg.fs_hz).limit_denominator(1000)
+    resampled = signal.resample_poly(ecg.signal_mv.astype(np.float64), ratio.numerator, ratio.denominator, axis=-1)
+    exact_fs = ecg.fs_hz * ratio.numerator / ratio.denominator
+    return ecg.with_signal(resampled.astype(np.float32), fs_hz=exact_fs)
