@@ -16,7 +16,7 @@ from .errors import (
     UnsupportedFormatError,
 )
 from .leads import STANDARD_LEADS
-from .load import MAX_FILE_BYTES, detect_format, load
+from .load import MAX_FILE_BYTES, detect_format, load, load_upload
 from .model_input import MODEL_DURATION_S, MODEL_FS_HZ, model_view
 from .preprocess import DEFAULT_PREPROCESS, PreprocessConfig, preprocess
 from .record import ECG, MEASUREMENT_KEYS, ECGMetadata
@@ -26,5 +26,5 @@ __all__ = [
     "CorruptFileError", "ECG", "ECGError", "ECGMetadata", "FileTooLargeError", "MissingLeadsError",
     "SignalError", "UnsupportedFormatError", "STANDARD_LEADS", "MAX_FILE_BYTES", "MEASUREMENT_KEYS",
     "MODEL_DURATION_S", "MODEL_FS_HZ", "DEFAULT_PREPROCESS", "PreprocessConfig", "detect_format", "load",
-    "model_view", "preprocess", "resample",
+    "load_upload", "model_view", "preprocess", "resample",
 ]

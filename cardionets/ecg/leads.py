@@ -37,8 +37,9 @@ def canonical_lead_name(name: str) -> str | None:
     """
     text = re.sub(r"\(.*?\)", "", str(name)).upper()
     text = re.sub(r"[\s_\-.:]", "", text)
-    if text.startswith("LEAD") and text != "LEAD":
-        text = text[4:]
+    for prefix in ("LEAD", "ECG", "EKG"):  # "Lead II", "ECG V1", "EKG aVF" (EDF labels)
+        if text.startswith(prefix) and text != prefix:
+            text = text[len(prefix):]
     return _ALIASES.get(text)
 
 

@@ -40,9 +40,9 @@ def detect_format(data: bytes, filename: str | None = None) -> str:
     if len(data) > 132 and data[128:132] == b"DICM":
         return "dicom"
     if data.startswith(b"\x93NUMPY"):
-        return "npy"
+        return "numpy"
     if data.startswith(b"PK\x03\x04") and _is_npz(data):
-        return "npz"
+        return "numpy"
     if data.startswith(b"0       ") and len(data) >= 256:
         return "edf"
     root = xml_root_name(data)
@@ -69,19 +69,20 @@ def load(
     filename: str | None = None,
     companion_files: dict[str, bytes] | None = None,
     units: str | None = None,
+    fs_hz: float | None = None,
     max_bytes: int = MAX_FILE_BYTES,
 ) -> ECG:
     """Read an ECG from a path, bytes or binary file object.
 
     ``companion_files`` holds the other files of a multi-file record (a WFDB ``.dat`` uploaded next to its
-    ``.hea``), keyed by file name. For a path to a ``.hea`` file they are found in the same folder. ``units``
-    overrides the amplitude units for formats that do not store them. Records longer than a minute are cropped
+    ``.hea``), keyed by file name. For a path to a ``.hea`` file they are found in the same folder. ``units`` and
+    ``fs_hz`` supply what CSV and NumPy files may not store (amplitude units, sampling rate). Records longer than a minute are cropped
     to their cleanest 10 s.
     """
     data, filename, folder = _read_bytes(source, filename, max_bytes)
     fmt = detect_format(data, filename)
     try:
-        raw = _decode(fmt, data, filename, folder, companion_files or {}, max_bytes)
+        raw = _decode(fmt, data, filename, folder, companion_files or {}, max_bytes, fs_hz)
         ecg = to_canonical(raw, units=units)
     except ECGError:
         raise
@@ -94,17 +95,18 @@ def load(
     return crop_long_record(ecg)
 
 
-def _decode(fmt, data, filename, folder, companion_files, max_bytes):
+def _decode(fmt, data, filename, folder, companion_files, max_bytes, fs_hz):
+    """Run the reader for ``fmt``; readers return the file's content, to_canonical makes it an ECG."""
     if fmt == "dicom":
         return dicom_waveform.read(data)
-    if fmt in ("npy", "npz"):
-        return numpy_arrays.read(data)
+    if fmt == "numpy":
+        return numpy_arrays.read(data, fs_hz)
     if fmt == "edf":
         return edf.read(data)
     if fmt == "wfdb":
         return wfdb_record.read(data, filename, folder, companion_files, max_bytes)
     if fmt == "csv":
-        return delimited_text.read(data)
+        return delimited_text.read(data, fs_hz)
     for name, reader in _XML_READERS.values():
         if name == fmt:
             return reader(data)
@@ -168,3 +170,20 @@ def _is_npz(data: bytes) -> bool:
 def _short(error: Exception) -> str:
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     return text[:160]
+
+
+def load_upload(files: dict[str, bytes], **options) -> ECG:
+    """Load one ECG from a browser upload of one or more files (a WFDB record arrives as .hea plus .dat/.mat).
+
+    The header is the primary file when present; every other file is offered to it as a companion.
+    """
+    if not files:
+        raise ECGError("No file was uploaded.")
+    headers = [name for name in files if name.lower().endswith(".hea")]
+    if len(headers) > 1:
+        raise ECGError("Upload one ECG at a time: several WFDB headers (.hea) were given.")
+    if not headers and len(files) > 1:
+        raise ECGError("Several files were uploaded; only a WFDB record (.hea with its .dat/.mat) spans several files.")
+    primary = headers[0] if headers else next(iter(files))
+    companions = {name: data for name, data in files.items() if name != primary}
+    return load(files[primary], filename=primary, companion_files=companions, **options)

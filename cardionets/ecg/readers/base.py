@@ -19,6 +19,8 @@ _TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3, "nv": 1e-6}
 # A lead's robust peak-to-peak (1st to 99.9th percentile) in mV. Real QRS complexes span roughly 0.2-6 mV; a
 # whole lead above this bound almost always means the file is in uV or ADC counts but was declared mV.
 MAX_PLAUSIBLE_PTP_MV = 30.0
+# Below this in every lead there is no ECG to read: a flat file, or numbers in a unit a thousand times too small.
+MIN_PLAUSIBLE_PTP_MV = 0.05
 MAX_GAP_S = 0.2  # NaN runs shorter than this are interpolated; longer ones make the lead missing
 
 
@@ -39,6 +41,7 @@ class RawECG:
     weight_kg: float | None = None
     device_measurements: dict[str, float] = field(default_factory=dict)
     interpretation: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the reader assumed, shown to the user
 
 
 def units_scale_to_mv(units: str) -> float:
@@ -93,7 +96,7 @@ def to_canonical(raw: RawECG, units: str | None = None) -> ECG:
     """
     if not raw.fs_hz or not np.isfinite(raw.fs_hz) or not 50 <= raw.fs_hz <= 20000:
         raise SignalError(f"The sampling rate ({raw.fs_hz} Hz) is not plausible for an ECG (expected 50-20000 Hz).")
-    notes: list[str] = []
+    notes: list[str] = list(raw.notes)
     chosen_units = units or raw.units
     if chosen_units is None:
         chosen_units = infer_units(raw.named_signals)
@@ -125,6 +128,11 @@ def to_canonical(raw: RawECG, units: str | None = None) -> ECG:
         raise SignalError(
             f"Amplitudes of {largest_ptp:.0f} mV are not physiological. The file is probably in microvolts or "
             f"ADC counts rather than {chosen_units}; reload it with the correct units (e.g. units='uV')."
+        )
+    if largest_ptp < MIN_PLAUSIBLE_PTP_MV:
+        raise SignalError(
+            f"The largest deflection in any lead is {largest_ptp * 1000:.1f} uV: the recording is flat, or its "
+            f"numbers are not in {chosen_units}. Check the electrodes or reload it with the correct units."
         )
     meta = ECGMetadata(
         source_format=raw.source_format,

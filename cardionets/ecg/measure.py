@@ -1,0 +1,238 @@
+"""Cart measurements on the median beat: rate, intervals, QTc, frontal axes and voltage criteria.
+
+Like resting-ECG carts, intervals are *global*: onsets and offsets are found once on the spatial velocity (the
+speed of the heart vector, combining the eight independent leads), not lead by lead, so the earliest onset and
+latest offset across leads count. Onsets and offsets are where that speed crosses a fraction of the wave's own
+peak speed above the beat's quiet level, interpolated between samples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import signal
+
+from .beats import INDEPENDENT_LEADS, MedianBeat, median_beat
+from .errors import SignalError
+from .leads import STANDARD_LEADS
+from .preprocess import MEASUREMENT_PREPROCESS, preprocess
+from .record import ECG
+from .resample import resample
+
+MEASURE_FS_HZ = 500.0  # one working rate so that every window and smoothing length means the same everywhere
+
+# Fractions of each wave's peak spatial velocity (above the quiet level) that mark its onset and offset.
+QRS_ONSET_FRACTION = 0.03
+QRS_OFFSET_FRACTION = 0.03
+T_END_FRACTION = 0.18
+P_EDGE_FRACTION = 0.15
+# A P wave must move the heart vector clearly faster than the quiet level to count as present (absent in AF).
+MIN_P_TO_QUIET_RATIO = 2.5
+MIN_P_AMPLITUDE_MV = 0.04
+
+
+@dataclass(frozen=True)
+class Fiducials:
+    """Global wave boundaries on the median beat, as sample indices (float, sub-sample)."""
+
+    p_onset: float | None
+    p_offset: float | None
+    qrs_onset: float
+    qrs_offset: float
+    t_peak: float
+    t_offset: float
+
+
+@dataclass(frozen=True)
+class Measurements:
+    """Cart measurements. Intervals in ms, axes in degrees (-90..180 range wrapped to -180..180), voltages in mV.
+
+    P-wave values are None when no P wave is found (atrial fibrillation, junctional rhythm).
+    """
+
+    hr_bpm: float
+    rr_ms: float
+    pr_ms: float | None
+    qrs_ms: float
+    qt_ms: float
+    qtc_bazett_ms: float
+    qtc_fridericia_ms: float
+    p_axis_deg: float | None
+    qrs_axis_deg: float
+    t_axis_deg: float
+    sokolow_lyon_mv: float
+    cornell_mv: float
+    n_beats: int
+
+    def to_dict(self) -> dict[str, float | int | None]:
+        return {k: (round(v, 1) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class MeasuredBeat:
+    """Measurements together with the median beat and fiducials they were taken on (for plots and checks)."""
+
+    measurements: Measurements
+    beat: MedianBeat
+    fiducials: Fiducials
+
+
+class MeasurementError(SignalError):
+    """No measurable beats: too few QRS complexes or a signal too noisy to align."""
+
+
+def measure(ecg: ECG) -> Measurements:
+    """Global cart measurements of an ECG (raw or filtered; it is filtered here for measurement)."""
+    return measure_with_beat(ecg).measurements
+
+
+def measure_with_beat(ecg: ECG) -> MeasuredBeat:
+    work = resample(preprocess(ecg, MEASUREMENT_PREPROCESS), MEASURE_FS_HZ)
+    beat = median_beat(work.signal_mv, work.fs_hz)
+    if beat is None:
+        raise MeasurementError("Fewer than two complete heartbeats were found; the ECG cannot be measured.")
+    fiducials = delineate(beat.waveform_mv, beat.fs_hz, beat.r_index)
+    rr_s = float(np.mean(beat.rr_intervals_s))
+    ms = 1000.0 / beat.fs_hz
+    qt_ms = (fiducials.t_offset - fiducials.qrs_onset) * ms
+    waveform = beat.waveform_mv - _isoelectric_level(beat.waveform_mv, fiducials.qrs_onset, beat.fs_hz)
+    has_p = fiducials.p_onset is not None and fiducials.p_offset is not None
+    measurements = Measurements(
+        hr_bpm=60.0 / rr_s,
+        rr_ms=rr_s * 1000.0,
+        pr_ms=(fiducials.qrs_onset - fiducials.p_onset) * ms if has_p else None,
+        qrs_ms=(fiducials.qrs_offset - fiducials.qrs_onset) * ms,
+        qt_ms=qt_ms,
+        qtc_bazett_ms=float(qt_ms / np.sqrt(rr_s)),
+        qtc_fridericia_ms=float(qt_ms / np.cbrt(rr_s)),
+        p_axis_deg=_frontal_axis(waveform, fiducials.p_onset, fiducials.p_offset) if has_p else None,
+        qrs_axis_deg=_frontal_axis(waveform, fiducials.qrs_onset, fiducials.qrs_offset, by="net_deflection"),
+        t_axis_deg=_frontal_axis(waveform, fiducials.qrs_offset, fiducials.t_offset),
+        sokolow_lyon_mv=_sokolow_lyon(waveform, fiducials),
+        cornell_mv=_cornell(waveform, fiducials),
+        n_beats=int(beat.used_beats.size),
+    )
+    return MeasuredBeat(measurements, beat, fiducials)
+
+
+def delineate(waveform_mv: np.ndarray, fs_hz: float, r_index: int) -> Fiducials:
+    """Global onsets and offsets on a (12, L) median beat whose R peak is at ``r_index``."""
+    ms = fs_hz / 1000.0
+    qrs_speed = spatial_velocity(waveform_mv, fs_hz, smooth_ms=8)
+    quiet = float(np.percentile(qrs_speed, 25))
+    around_r = slice(int(r_index - 60 * ms), int(r_index + 60 * ms))
+    peak = around_r.start + int(np.argmax(qrs_speed[around_r]))
+    qrs_onset = _crossing(qrs_speed, peak, -1, quiet, QRS_ONSET_FRACTION, limit=int(r_index - 120 * ms))
+    qrs_offset = _crossing(qrs_speed, peak, +1, quiet, QRS_OFFSET_FRACTION, limit=int(r_index + 140 * ms))
+
+    slow_speed = spatial_velocity(waveform_mv, fs_hz, smooth_ms=20, lowpass_hz=25.0)
+    slow_quiet = float(np.percentile(slow_speed, 20))
+    t_peak, t_offset = _t_wave(waveform_mv, slow_speed, slow_quiet, qrs_onset, qrs_offset, fs_hz)
+    p_onset, p_offset = _p_wave(waveform_mv, slow_speed, slow_quiet, qrs_onset, fs_hz)
+    return Fiducials(p_onset, p_offset, qrs_onset, qrs_offset, t_peak, t_offset)
+
+
+def spatial_velocity(
+    waveform_mv: np.ndarray, fs_hz: float, smooth_ms: float, lowpass_hz: float | None = None
+) -> np.ndarray:
+    """Speed of the heart vector (mV/s) over the independent leads, smoothed over ``smooth_ms``."""
+    x = waveform_mv[list(INDEPENDENT_LEADS)].astype(np.float64)
+    if lowpass_hz:
+        x = signal.sosfiltfilt(signal.butter(2, lowpass_hz, "lowpass", fs=fs_hz, output="sos"), x, axis=-1)
+    speed = np.sqrt(np.sum(np.gradient(x, axis=-1) ** 2, axis=0)) * fs_hz
+    width = max(1, int(round(smooth_ms * fs_hz / 1000.0)))
+    return np.convolve(speed, np.ones(width) / width, mode="same")
+
+
+def _crossing(speed: np.ndarray, start: int, step: int, quiet: float, fraction: float, limit: int) -> float:
+    """Walk from ``start`` in direction ``step`` to where speed first drops below quiet + fraction * (peak-quiet).
+
+    Returns a sub-sample index by linear interpolation; the search stops at ``limit``.
+    """
+    threshold = quiet + fraction * (speed[start] - quiet)
+    limit = int(np.clip(limit, 0, speed.size - 1))
+    index = start
+    while index != limit and speed[index] >= threshold:
+        index += step
+    if index == start:
+        return float(index)
+    previous = index - step
+    span = speed[previous] - speed[index]
+    part = (speed[previous] - threshold) / span if span > 0 else 0.0
+    return previous + step * float(np.clip(part, 0.0, 1.0))
+
+
+def _t_wave(waveform, slow_speed, quiet, qrs_onset, qrs_offset, fs_hz) -> tuple[float, float]:
+    """T peak (largest deviation of the heart vector from the isoelectric level) and T end (speed falls quiet)."""
+    ms = fs_hz / 1000.0
+    level = _isoelectric_level(waveform, qrs_onset, fs_hz)
+    magnitude = np.linalg.norm((waveform - level)[list(INDEPENDENT_LEADS)], axis=0)
+    start = int(qrs_offset + 60 * ms)
+    stop = min(waveform.shape[1] - 1, int(qrs_onset + 600 * ms))
+    t_peak = start + int(np.argmax(magnitude[start:stop]))
+    # The descending limb is where the vector moves fastest on its way back; T ends when that speed settles.
+    descent = t_peak + int(np.argmax(slow_speed[t_peak : min(stop, t_peak + int(150 * ms))]))
+    t_offset = _crossing(slow_speed, descent, +1, quiet, T_END_FRACTION, limit=stop)
+    return float(t_peak), t_offset
+
+
+def _p_wave(waveform, slow_speed, quiet, qrs_onset, fs_hz) -> tuple[float | None, float | None]:
+    """P onset and offset in the 300 ms before the QRS, or (None, None) when no P wave stands out."""
+    ms = fs_hz / 1000.0
+    start = max(0, int(qrs_onset - 300 * ms))
+    stop = int(qrs_onset - 20 * ms)
+    if stop - start < 40 * ms:
+        return None, None
+    level = _isoelectric_level(waveform, qrs_onset, fs_hz)
+    magnitude = np.linalg.norm((waveform - level)[list(INDEPENDENT_LEADS), start:stop], axis=0)
+    window = slow_speed[start:stop]
+    peak = start + int(np.argmax(window))
+    if window.max() < MIN_P_TO_QUIET_RATIO * quiet or np.ptp(magnitude) < MIN_P_AMPLITUDE_MV:
+        return None, None
+    # The P wave has two speed humps (up- and down-stroke); onset from the first hump, offset from the last.
+    humps, _ = signal.find_peaks(window, height=quiet + 0.5 * (window.max() - quiet), distance=int(20 * ms))
+    first = start + int(humps[0]) if humps.size else peak
+    last = start + int(humps[-1]) if humps.size else peak
+    p_onset = _crossing(slow_speed, first, -1, quiet, P_EDGE_FRACTION, limit=start)
+    p_offset = _crossing(slow_speed, last, +1, quiet, P_EDGE_FRACTION, limit=stop)
+    return p_onset, p_offset
+
+
+def _isoelectric_level(waveform: np.ndarray, qrs_onset: float, fs_hz: float) -> np.ndarray:
+    """Per-lead level just before the QRS (the PR segment's end), the reference for amplitudes."""
+    stop = int(qrs_onset - 0.004 * fs_hz)
+    start = max(0, stop - int(0.016 * fs_hz))
+    return np.median(waveform[:, start : max(stop, start + 1)], axis=1, keepdims=True)
+
+
+def _frontal_axis(waveform: np.ndarray, onset: float, offset: float, by: str = "area") -> float:
+    """Frontal-plane axis from leads I and aVF over one wave (hexaxial reference system).
+
+    ``by="area"`` uses net areas, robust for the broad, low P and T waves; ``by="net_deflection"`` uses the
+    largest positive plus largest negative deflection, the clinical rule for the narrow, biphasic QRS.
+    """
+    span = slice(int(round(onset)), int(round(offset)) + 1)
+    lead_i, lead_avf = waveform[STANDARD_LEADS.index("I"), span], waveform[STANDARD_LEADS.index("aVF"), span]
+    if by == "net_deflection":
+        x, y = lead_i.max() + lead_i.min(), lead_avf.max() + lead_avf.min()
+    else:
+        x, y = lead_i.sum(), lead_avf.sum()
+    return float(np.degrees(np.arctan2(float(y), float(x))))
+
+
+def _r_and_s(waveform: np.ndarray, fiducials: Fiducials, lead: str) -> tuple[float, float]:
+    qrs = waveform[STANDARD_LEADS.index(lead), int(fiducials.qrs_onset) : int(np.ceil(fiducials.qrs_offset)) + 1]
+    return max(float(qrs.max()), 0.0), max(-float(qrs.min()), 0.0)
+
+
+def _sokolow_lyon(waveform: np.ndarray, fiducials: Fiducials) -> float:
+    """S in V1 plus the taller R of V5 and V6 (LV hypertrophy when above 3.5 mV)."""
+    return _r_and_s(waveform, fiducials, "V1")[1] + max(
+        _r_and_s(waveform, fiducials, "V5")[0], _r_and_s(waveform, fiducials, "V6")[0]
+    )
+
+
+def _cornell(waveform: np.ndarray, fiducials: Fiducials) -> float:
+    """R in aVL plus S in V3 (LV hypertrophy above 2.8 mV in men, 2.0 mV in women)."""
+    return _r_and_s(waveform, fiducials, "aVL")[0] + _r_and_s(waveform, fiducials, "V3")[1]

@@ -1,0 +1,411 @@
+"""The quality gate: is this ECG good enough to read and to predict from?
+
+`check_quality` returns a verdict ("ok", "warn" or "reject") and plain-language findings a clinician can act on
+(re-record, check an electrode). The app shows the findings; the predictor refuses a rejected ECG.
+
+The checks share one analysis of the signal (`_SignalAnalysis`): the leads are averaged down to about 250 Hz and
+band-passed 0.5-40 Hz, heartbeats are found on the combined energy of all leads, and a median beat per lead is
+built from them. Spectral measures (mains hum, high-frequency noise) come from one Welch spectrum of the
+original samples. Every threshold below is a named constant with the reason for its value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Callable, Literal
+
+import numpy as np
+from scipy import ndimage, signal
+
+from .preprocess import detect_powerline_hz
+from .record import ECG
+
+Severity = Literal["warn", "reject"]
+Verdict = Literal["ok", "warn", "reject"]
+
+# Recording length: models and measurements expect a standard 10 s resting ECG; under 5 s there are too few
+# beats to average. One sample of slack so a reader that drops the final sample does not raise a warning.
+RECOMMENDED_DURATION_S = 10.0
+MIN_DURATION_S = 5.0
+
+# Missing leads: one lead can be tolerated (the others still show the axis and the chest progression); with
+# two or more the models see too much zero input for a reliable prediction.
+MAX_MISSING_LEADS_TOLERATED = 1
+
+# Flat leads. After band-passing, even a lead perpendicular to the heart's axis shows a QRS of 0.1 mV or more,
+# while amplifier noise of a disconnected input stays below ~20 uV peak-to-peak.
+FLAT_AMPLITUDE_MV = 0.03
+# An exactly repeated value for a whole second: real signals change by at least one ADC step within that
+# time (the longest run in a clean 1000 Hz recording is ~25 ms); a stuck value means dropout or lead off.
+STUCK_DURATION_S = 1.0
+# Three flat leads remove a quarter of the ECG: reject rather than predict from it.
+FLAT_LEADS_TO_REJECT = 3
+
+# Clipping: a saturated amplifier flattens every beat that exceeds its rail at the same value. Samples within
+# this fraction of the lead's range from its maximum or minimum are "at the extreme"; they count as clipped only
+# in runs of at least CLIP_MIN_RUN_S. A sharp R peak stays that close to its top for under 4 ms, so neither the
+# tallest beat nor R peaks riding on the crest of baseline wander count; a clipped QRS is cut flat for 10-40 ms.
+CLIP_TOLERANCE_FRACTION = 0.005
+CLIP_MIN_RUN_S = 0.008
+CLIP_WARN_FRACTION = 0.005  # 50 ms per 10 s at the rail: several beats cut off
+CLIP_REJECT_FRACTION = 0.05  # half a second per 10 s: QRS voltages, which the models rely on, are lost
+
+# High-frequency noise: power between 40 and 150 Hz (muscle tremor, electrode noise), mains bands excluded,
+# as an RMS relative to the lead's QRS amplitude. A clean ECG scores 0.01-0.03 (the QRS itself has some energy
+# there); 0.06 is visible fuzz; at 0.25 the noise is as tall as the QRS (RMS x ~4 = peak-to-peak).
+NOISE_BAND_HZ = (40.0, 150.0)
+MAINS_EXCLUSION_HZ = 2.0
+MAINS_HARMONICS_HZ = (50.0, 60.0, 100.0, 120.0, 150.0)
+NOISE_WARN_RATIO = 0.06
+NOISE_REJECT_RATIO = 0.25
+# Baseline wander: how far the isoelectric (PR) level moves across beats, relative to the QRS amplitude.
+# Breathing moves it by a fraction of the QRS; a drift taller than the QRS pushes the trace off the grid.
+WANDER_WARN_RATIO = 1.0
+WANDER_REJECT_RATIO = 3.0
+# Below this QRS amplitude, ratios use this floor, so that a naturally small lead (aVL, III) is not called noisy
+# for the noise every lead carries.
+QRS_AMPLITUDE_FLOOR_MV = 0.5
+# Noise rejects the ECG only when it is extreme in most leads; in a few leads it is a warning.
+NOISY_LEAD_SHARE_TO_REJECT = 0.5
+
+# Mains interference: an amplitude of 20 uV is 0.4 mm peak-to-peak on paper at 10 mm/mV, visible as fuzz.
+POWERLINE_WARN_MV = 0.02
+
+# Heart rate outside this range is not a resting ECG (or the beats were mis-detected).
+MIN_HEART_RATE_BPM = 30.0
+MAX_HEART_RATE_BPM = 220.0
+
+# Beat detection works at ~250 Hz: enough for a QRS (energy below 40 Hz) and cheap on 1000 Hz input.
+WORK_FS_HZ = 250.0
+BANDPASS_HZ = (0.5, 40.0)
+ENERGY_SMOOTHING_S = 0.1  # about one QRS width, so each beat gives one energy hump
+# A beat's energy hump must reach this share of the record's 99th percentile energy: T waves and noise stay
+# well below it, while beat-to-beat QRS variation (breathing, ectopics) stays above.
+BEAT_ENERGY_FRACTION = 0.3
+MIN_BEAT_SPACING_S = 60.0 / 300.0  # leaves room to detect (and reject) rates well above 220 bpm
+
+# Windows around the QRS centre (energy peak), in seconds, for the median beat.
+BEAT_WINDOW_S = (-0.30, 0.40)
+QRS_WINDOW_S = (-0.06, 0.06)
+P_WINDOW_S = (-0.26, -0.10)
+PR_LEVEL_WINDOW_S = (-0.10, -0.06)  # between P and QRS at usual PR intervals; the reference level for P and QRS
+MIN_BEATS_FOR_MEDIAN = 3
+
+
+@dataclass(frozen=True)
+class QualityFinding:
+    """One problem found in the recording; ``leads`` names the affected leads (empty when it is the whole ECG)."""
+
+    code: str  # stable identifier for software: "flat_lead", "clipping", "noise", ...
+    severity: Severity
+    message: str  # plain language for a clinician
+    leads: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    """The gate's decision: the worst severity among the findings, "ok" when there are none."""
+
+    verdict: Verdict
+    findings: tuple[QualityFinding, ...]
+
+    def to_dict(self) -> dict:
+        return {"verdict": self.verdict, "findings": [{**asdict(f), "leads": list(f.leads)} for f in self.findings]}
+
+
+@dataclass(frozen=True)
+class _SignalAnalysis:
+    """What the checks share, computed once. Arrays cover the recorded leads only, in ``names`` order."""
+
+    ecg: ECG
+    names: tuple[str, ...]  # recorded (not missing) leads
+    raw_mv: np.ndarray  # (L, n) the original samples
+    has_signal: np.ndarray  # (L,) bool: not flat
+    amplitude_mv: np.ndarray  # (L,) typical peak-to-peak per second of the band-passed lead
+    work_fs_hz: float
+    smoothed_mv: np.ndarray  # (L, m) block-averaged to work_fs_hz, baseline kept (for wander)
+    filtered_mv: np.ndarray  # (L, m) smoothed, then band-passed 0.5-40 Hz
+    beats: np.ndarray  # (k,) QRS centres, sample indices at work_fs_hz
+    median_beat_mv: np.ndarray | None  # (L, W) median over beats of filtered_mv; None with too few beats
+    spectrum_hz: np.ndarray  # (F,) Welch frequencies
+    spectrum_mv2_per_hz: np.ndarray  # (L, F) Welch power spectral density of raw_mv
+
+    def beat_window(self, window_s: tuple[float, float]) -> slice:
+        """Columns of median_beat_mv covering ``window_s`` (seconds relative to the QRS centre)."""
+        start = int(round((window_s[0] - BEAT_WINDOW_S[0]) * self.work_fs_hz))
+        stop = int(round((window_s[1] - BEAT_WINDOW_S[0]) * self.work_fs_hz))
+        return slice(start, stop + 1)
+
+    def qrs_amplitude_mv(self) -> np.ndarray:
+        """(L,) peak-to-peak of each lead's median QRS, floored so small leads are not over-penalised."""
+        qrs = self.median_beat_mv[:, self.beat_window(QRS_WINDOW_S)]
+        return np.maximum(np.ptp(qrs, axis=1), QRS_AMPLITUDE_FLOOR_MV)
+
+
+def check_quality(ecg: ECG) -> QualityReport:
+    """Run every check on ``ecg`` and return the verdict with its findings."""
+    findings = [*_check_duration(ecg), *_check_missing_leads(ecg)]
+    if ecg.duration_s >= 1.0:  # under a second there is no beat to analyse; the duration check has rejected it
+        analysis = _analyse(ecg)
+        for check in _SIGNAL_CHECKS:
+            findings.extend(check(analysis))
+    return QualityReport(_worst_severity(findings), tuple(findings))
+
+
+def _worst_severity(findings: list[QualityFinding]) -> Verdict:
+    severities = {f.severity for f in findings}
+    return "reject" if "reject" in severities else "warn" if "warn" in severities else "ok"
+
+
+def _leads_with_verb(leads: tuple[str, ...] | list[str], singular: str, plural: str) -> str:
+    """ "Lead V3 is" / "Leads V1, V2 are": the subject of a finding's sentence."""
+    if len(leads) == 1:
+        return f"Lead {leads[0]} {singular}"
+    return f"Leads {', '.join(leads)} {plural}"
+
+
+# --- Checks on the record as a whole -------------------------------------------------------------------------
+
+
+def _check_duration(ecg: ECG) -> list[QualityFinding]:
+    slack_s = 1.0 / ecg.fs_hz
+    if ecg.duration_s < MIN_DURATION_S - slack_s:
+        message = (f"The recording lasts only {ecg.duration_s:.1f} s; at least {MIN_DURATION_S:g} s are needed "
+                   f"(a standard ECG records {RECOMMENDED_DURATION_S:g} s).")
+        return [QualityFinding("too_short", "reject", message)]
+    if ecg.duration_s < RECOMMENDED_DURATION_S - slack_s:
+        message = (f"The recording lasts {ecg.duration_s:.1f} s instead of the standard "
+                   f"{RECOMMENDED_DURATION_S:g} s; results rest on fewer beats.")
+        return [QualityFinding("too_short", "warn", message)]
+    return []
+
+
+def _check_missing_leads(ecg: ECG) -> list[QualityFinding]:
+    missing = ecg.meta.missing_leads
+    if not missing:
+        return []
+    if len(missing) > MAX_MISSING_LEADS_TOLERATED:
+        message = (f"{_leads_with_verb(missing, 'was', 'were')} not recorded: too many leads are missing for a "
+                   "reliable reading.")
+        return [QualityFinding("missing_leads", "reject", message, tuple(missing))]
+    message = f"{_leads_with_verb(missing, 'was', 'were')} not recorded; results rely on the other leads."
+    return [QualityFinding("missing_leads", "warn", message, tuple(missing))]
+
+
+# --- The shared analysis -------------------------------------------------------------------------------------
+
+
+def _analyse(ecg: ECG) -> _SignalAnalysis:
+    names = ecg.present_leads
+    raw = ecg.signal_mv[[ecg.leads.index(name) for name in names]].astype(np.float64)
+    factor = max(1, int(ecg.fs_hz // WORK_FS_HZ))
+    work_fs = ecg.fs_hz / factor
+    usable = raw.shape[1] // factor * factor
+    # Block averaging is a crude low-pass, but it is cheap and what follows only needs content below 40 Hz.
+    smoothed = raw[:, :usable].reshape(len(names), -1, factor).mean(axis=2)
+    sos = _bandpass_sos(work_fs)
+    filtered = signal.sosfiltfilt(sos, smoothed, axis=-1)
+    amplitude = _typical_amplitude(filtered, work_fs)
+    has_signal = amplitude >= FLAT_AMPLITUDE_MV
+    beats = _detect_beats(filtered[has_signal], work_fs)
+    freqs, psd = signal.welch(raw, fs=ecg.fs_hz, nperseg=int(min(raw.shape[1], 2 * ecg.fs_hz)), axis=-1)
+    return _SignalAnalysis(
+        ecg=ecg, names=names, raw_mv=raw, has_signal=has_signal, amplitude_mv=amplitude, work_fs_hz=work_fs,
+        smoothed_mv=smoothed, filtered_mv=filtered, beats=beats,
+        median_beat_mv=_median_beat(filtered, beats, work_fs), spectrum_hz=freqs, spectrum_mv2_per_hz=psd,
+    )
+
+
+def _bandpass_sos(fs_hz: float) -> np.ndarray:
+    high = min(BANDPASS_HZ[1], 0.45 * fs_hz)
+    return signal.butter(2, (BANDPASS_HZ[0], high), btype="bandpass", fs=fs_hz, output="sos")
+
+
+def _typical_amplitude(filtered: np.ndarray, fs_hz: float) -> np.ndarray:
+    """(L,) median over one-second blocks of the peak-to-peak: one spike does not make a flat lead look alive."""
+    block = int(fs_hz)
+    n_blocks = max(1, filtered.shape[1] // block)
+    blocks = filtered[:, : n_blocks * block].reshape(filtered.shape[0], n_blocks, -1)
+    return np.median(np.ptp(blocks, axis=2), axis=1)
+
+
+def _detect_beats(filtered: np.ndarray, fs_hz: float) -> np.ndarray:
+    """QRS centres: peaks of the smoothed squared slope summed over leads (steep QRS edges dominate P and T)."""
+    if filtered.shape[0] == 0:
+        return np.empty(0, dtype=int)
+    slope_energy = np.square(np.diff(filtered, axis=1)).sum(axis=0)
+    width = max(1, int(ENERGY_SMOOTHING_S * fs_hz))
+    envelope = np.convolve(slope_energy, np.ones(width) / width, mode="same")
+    reference = np.percentile(envelope, 99)
+    if reference <= 0:
+        return np.empty(0, dtype=int)
+    peaks, _ = signal.find_peaks(
+        envelope, height=BEAT_ENERGY_FRACTION * reference, distance=max(1, int(MIN_BEAT_SPACING_S * fs_hz))
+    )
+    return peaks
+
+
+def _median_beat(filtered: np.ndarray, beats: np.ndarray, fs_hz: float) -> np.ndarray | None:
+    before, after = int(round(-BEAT_WINDOW_S[0] * fs_hz)), int(round(BEAT_WINDOW_S[1] * fs_hz))
+    inside = beats[(beats >= before) & (beats + after < filtered.shape[1])]
+    if len(inside) < MIN_BEATS_FOR_MEDIAN:
+        return None
+    columns = inside[:, None] + np.arange(-before, after + 1)  # (k, W)
+    return np.median(filtered[:, columns], axis=1)  # (L, k, W) -> (L, W)
+
+
+# --- Checks on the signal ------------------------------------------------------------------------------------
+
+
+def _check_flat_leads(a: _SignalAnalysis) -> list[QualityFinding]:
+    flat = [name for name, alive in zip(a.names, a.has_signal) if not alive]
+    stuck = {
+        name: seconds for name, alive, seconds in zip(a.names, a.has_signal, _longest_constant_run_s(a))
+        if alive and seconds >= STUCK_DURATION_S
+    }
+    severity: Severity = "reject" if len(flat) + len(stuck) >= FLAT_LEADS_TO_REJECT else "warn"
+    findings = []
+    if flat:
+        message = _leads_with_verb(flat, "is flat (electrode probably off).", "are flat (electrodes probably off).")
+        findings.append(QualityFinding("flat_lead", severity, message, tuple(flat)))
+    for name, seconds in stuck.items():
+        message = f"Lead {name} stays at one value for {seconds:.1f} s (signal lost; electrode may have come off)."
+        findings.append(QualityFinding("flat_lead", severity, message, (name,)))
+    return findings
+
+
+def _longest_constant_run_s(a: _SignalAnalysis) -> np.ndarray:
+    """(L,) longest stretch, in seconds, over which each lead repeats exactly the same value."""
+    changes = np.diff(a.raw_mv, axis=1) != 0
+    longest = np.zeros(len(a.names))
+    for row, lead_changes in enumerate(changes):
+        edges = np.concatenate(([-1], np.flatnonzero(lead_changes), [changes.shape[1]]))
+        longest[row] = np.diff(edges).max()
+    return longest / a.ecg.fs_hz
+
+
+def _check_clipping(a: _SignalAnalysis) -> list[QualityFinding]:
+    high, low = a.raw_mv.max(axis=1, keepdims=True), a.raw_mv.min(axis=1, keepdims=True)
+    tolerance = CLIP_TOLERANCE_FRACTION * (high - low)
+    at_extreme = (a.raw_mv >= high - tolerance) | (a.raw_mv <= low + tolerance)
+    min_run = max(2, int(round(CLIP_MIN_RUN_S * a.ecg.fs_hz)))
+    # An opening with a run-long element keeps exactly the runs at least that long.
+    plateaus = ndimage.binary_opening(at_extreme, structure=np.ones((1, min_run), dtype=bool))
+    share = np.where(a.has_signal, plateaus.mean(axis=1), 0.0)
+    clipped = [name for name, s in zip(a.names, share) if s >= CLIP_WARN_FRACTION]
+    if not clipped:
+        return []
+    severity: Severity = "reject" if share.max() >= CLIP_REJECT_FRACTION else "warn"
+    message = (f"{_leads_with_verb(clipped, 'is', 'are')} cut off at the amplifier's limit (clipping, up to "
+               f"{100 * share.max():.0f}% of the time): QRS voltages there are underestimated.")
+    return [QualityFinding("clipping", severity, message, tuple(clipped))]
+
+
+def _check_noise(a: _SignalAnalysis) -> list[QualityFinding]:
+    if a.median_beat_mv is None:
+        return []
+    freqs, psd = a.spectrum_hz, a.spectrum_mv2_per_hz
+    in_band = (freqs >= NOISE_BAND_HZ[0]) & (freqs <= min(NOISE_BAND_HZ[1], 0.45 * a.ecg.fs_hz))
+    for mains in MAINS_HARMONICS_HZ:
+        in_band &= np.abs(freqs - mains) > MAINS_EXCLUSION_HZ
+    noise_rms = np.sqrt(psd[:, in_band].sum(axis=1) * (freqs[1] - freqs[0]))
+    return _excess_findings(
+        a, noise_rms / a.qrs_amplitude_mv(), "noise", NOISE_WARN_RATIO, NOISE_REJECT_RATIO,
+        "high-frequency noise (muscle tremor or poor electrode contact)",
+    )
+
+
+def _check_baseline_wander(a: _SignalAnalysis) -> list[QualityFinding]:
+    if a.median_beat_mv is None:
+        return []
+    start, stop = (int(round(t * a.work_fs_hz)) for t in PR_LEVEL_WINDOW_S)
+    beats = a.beats[(a.beats + start >= 0) & (a.beats + stop < a.smoothed_mv.shape[1])]
+    pr_levels = np.median(a.smoothed_mv[:, beats[:, None] + np.arange(start, stop + 1)], axis=2)  # (L, k)
+    return _excess_findings(
+        a, np.ptp(pr_levels, axis=1) / a.qrs_amplitude_mv(), "baseline_wander", WANDER_WARN_RATIO,
+        WANDER_REJECT_RATIO, "strong baseline wander (breathing, movement or loose electrodes)",
+    )
+
+
+def _excess_findings(
+    a: _SignalAnalysis, ratio: np.ndarray, code: str, warn_at: float, reject_at: float, problem: str
+) -> list[QualityFinding]:
+    """One finding for the leads whose ``ratio`` reaches ``warn_at``; reject when most reach ``reject_at``."""
+    ratio = np.where(a.has_signal, ratio, 0.0)
+    affected = [name for name, r in zip(a.names, ratio) if r >= warn_at]
+    if not affected:
+        return []
+    extreme_share = np.mean(ratio[a.has_signal] >= reject_at) if a.has_signal.any() else 0.0
+    severity: Severity = "reject" if extreme_share > NOISY_LEAD_SHARE_TO_REJECT else "warn"
+    message = f"{_leads_with_verb(affected, 'shows', 'show')} {problem}."
+    if severity == "reject":
+        message += " The ECG is too disturbed to read; please record it again."
+    return [QualityFinding(code, severity, message, tuple(affected))]
+
+
+def _check_powerline(a: _SignalAnalysis) -> list[QualityFinding]:
+    mains = detect_powerline_hz(a.raw_mv, a.ecg.fs_hz)
+    if mains is None:
+        return []
+    freqs, psd = a.spectrum_hz, a.spectrum_mv2_per_hz
+    distance = np.abs(freqs - mains)
+    peak, around = distance <= 1.5, (distance > 2.0) & (distance <= 8.0)
+    # A sinusoid's power is amplitude**2 / 2; subtract the broadband floor under the peak.
+    excess_power = (psd[:, peak] - np.median(psd[:, around], axis=1, keepdims=True)).sum(axis=1)
+    amplitude = np.sqrt(2 * np.maximum(excess_power, 0.0) * (freqs[1] - freqs[0]))
+    affected = [name for name, amp in zip(a.names, amplitude) if amp >= POWERLINE_WARN_MV]
+    if not affected:
+        return []
+    message = (f"{mains:g} Hz mains interference in {', '.join(affected)} (up to {amplitude.max():.2f} mV); "
+               "it is filtered out before analysis.")
+    return [QualityFinding("powerline", "warn", message, tuple(affected))]
+
+
+def _check_heart_rate(a: _SignalAnalysis) -> list[QualityFinding]:
+    if len(a.beats) < 2:
+        message = "No heartbeats could be found in this recording; it cannot be analysed."
+        return [QualityFinding("no_beats", "reject", message)]
+    rate_bpm = 60.0 * a.work_fs_hz / np.median(np.diff(a.beats))
+    if MIN_HEART_RATE_BPM <= rate_bpm <= MAX_HEART_RATE_BPM:
+        return []
+    message = (f"The detected heart rate of {rate_bpm:.0f} bpm is outside {MIN_HEART_RATE_BPM:.0f}-"
+               f"{MAX_HEART_RATE_BPM:.0f} bpm; the beats were probably mis-detected in a disturbed recording.")
+    return [QualityFinding("implausible_heart_rate", "reject", message)]
+
+
+def _check_limb_reversal(a: _SignalAnalysis) -> list[QualityFinding]:
+    """Left/right arm swap: lead I inverted (negative P and QRS) while aVR, normally negative, turns positive."""
+    if a.median_beat_mv is None or not {"I", "aVR"} <= set(a.names):
+        return []
+    lead_i, avr = a.names.index("I"), a.names.index("aVR")
+    if not (a.has_signal[lead_i] and a.has_signal[avr]):
+        return []
+    reversed_arms = (
+        _deflection(a, lead_i, P_WINDOW_S) < 0
+        and _deflection(a, lead_i, QRS_WINDOW_S) < 0
+        and _deflection(a, avr, QRS_WINDOW_S) > 0
+    )
+    if not reversed_arms:
+        return []
+    message = ("Lead I shows inverted P and QRS while aVR is upright: the left and right arm electrodes may be "
+               "swapped. Check the electrodes and record again (dextrocardia gives a similar picture).")
+    return [QualityFinding("limb_lead_reversal", "warn", message, ("I", "aVR"))]
+
+
+def _deflection(a: _SignalAnalysis, lead: int, window_s: tuple[float, float]) -> float:
+    """Signed size of the larger deflection of the median beat in ``window_s``, relative to the PR level."""
+    beat = a.median_beat_mv[lead]
+    level = beat[a.beat_window(PR_LEVEL_WINDOW_S)].mean()
+    part = beat[a.beat_window(window_s)] - level
+    return float(part.max() if part.max() >= -part.min() else part.min())
+
+
+_SIGNAL_CHECKS: tuple[Callable[[_SignalAnalysis], list[QualityFinding]], ...] = (
+    _check_flat_leads,
+    _check_clipping,
+    _check_noise,
+    _check_baseline_wander,
+    _check_powerline,
+    _check_heart_rate,
+    _check_limb_reversal,
+)

@@ -1,0 +1,44 @@
+"""One ECG's facts as a plain dict: what the CLI prints and what the app shows beside the plot."""
+
+from __future__ import annotations
+
+from .measure import measure
+from .quality import check_quality
+from .record import ECG, MEASUREMENT_KEYS
+
+
+def summarize(ecg: ECG) -> dict:
+    """Format, leads, rate, quality verdict, our measurements and the cart's own, JSON-ready."""
+    quality = check_quality(ecg)
+    measurements = None
+    if quality.verdict != "reject" or _measurable(quality):
+        try:
+            measurements = measure(ecg).to_dict()
+        except ValueError:
+            measurements = None  # quality already explains why; no beats to measure
+    return {
+        "format": ecg.meta.source_format,
+        "leads": list(ecg.leads),
+        "missing_leads": list(ecg.meta.missing_leads),
+        "derived_leads": list(ecg.meta.derived_leads),
+        "fs_hz": ecg.fs_hz,
+        "original_fs_hz": ecg.meta.original_fs_hz,
+        "n_samples": ecg.n_samples,
+        "duration_s": round(ecg.duration_s, 3),
+        "patient": {
+            "age_years": ecg.meta.age_years,
+            "sex": ecg.meta.sex,
+            "height_cm": ecg.meta.height_cm,
+            "weight_kg": ecg.meta.weight_kg,
+        },
+        "qc": quality.to_dict(),
+        "measurements": measurements,
+        "device_measurements": {k: v for k, v in ecg.meta.device_measurements.items() if k in (*MEASUREMENT_KEYS, "qtc_ms")},
+        "interpretation": list(ecg.meta.interpretation),
+        "notes": list(ecg.meta.notes),
+    }
+
+
+def _measurable(quality) -> bool:
+    """Rejected only for reasons that leave the beats intact (e.g. a missing chest lead): still measure."""
+    return all(f.code in {"missing_leads", "too_short", "flat_lead"} for f in quality.findings if f.severity == "reject")

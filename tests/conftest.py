@@ -1,0 +1,30 @@
+"""Shared fixtures: the real Mortara 12-lead ECG that pydicom ships, as a path and as a canonical ECG."""
+
+from pathlib import Path
+
+import pytest
+from pydicom.data import get_testdata_file
+
+from cardionets.ecg import ECG, load, resample
+
+# The cart's own global measurements stored in the file (SCP-ECG annotations), the reference for ours.
+MORTARA_DEVICE = {
+    "rr_ms": 982, "pr_ms": 161, "qrs_ms": 75, "qt_ms": 368, "qtc_ms": 370,
+    "p_axis_deg": 74, "qrs_axis_deg": 52, "t_axis_deg": 57,
+}
+
+
+@pytest.fixture(scope="session")
+def mortara_path() -> Path:
+    return Path(get_testdata_file("waveform_ecg.dcm"))
+
+
+@pytest.fixture(scope="session")
+def mortara_ecg(mortara_path) -> ECG:
+    return load(mortara_path)
+
+
+@pytest.fixture(scope="session")
+def mortara_500hz(mortara_ecg) -> ECG:
+    """The real ECG at 500 Hz, the rate most formats below are written at."""
+    return resample(mortara_ecg, 500)

@@ -1,0 +1,34 @@
+"""`python -m cardionets.ecg info` prints the documented JSON keys, and one line per bad file."""
+
+import json
+import subprocess
+import sys
+
+from cardionets.ecg import MEASUREMENT_KEYS
+from cardionets.ecg.__main__ import main
+
+
+def test_json_output_has_every_documented_key(mortara_path, capsys):
+    assert main(["info", str(mortara_path), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    for key in ("format", "leads", "fs_hz", "n_samples", "duration_s", "qc", "measurements", "device_measurements"):
+        assert key in record
+    assert record["format"] == "dicom" and len(record["leads"]) == 12
+    assert set(record["qc"]) >= {"verdict", "findings"}
+    assert set(MEASUREMENT_KEYS) <= set(record["measurements"])
+    assert record["device_measurements"]["qrs_ms"] == 75
+
+
+def test_one_object_per_ecg_and_an_error_line_per_bad_file(mortara_path, tmp_path, capsys):
+    bad = tmp_path / "broken.xml"
+    bad.write_bytes(b"<RestingECG><Waveform>")
+    assert main(["info", str(mortara_path), str(bad), str(mortara_path), "--json"]) == 1
+    out, err = capsys.readouterr()
+    assert len(out.strip().splitlines()) == 2
+    assert len(err.strip().splitlines()) == 1 and err.startswith(f"error: {bad}:")
+
+
+def test_runs_as_a_module_without_traceback(tmp_path):
+    missing = tmp_path / "nothing.hea"
+    result = subprocess.run([sys.executable, "-m", "cardionets.ecg", "info", str(missing)], capture_output=True, text=True)
+    assert result.returncode == 1 and "Traceback" not in result.stderr and "No such ECG file" in result.stderr
