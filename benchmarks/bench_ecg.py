@@ -52,25 +52,39 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=50)
     args = parser.parse_args()
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
-    print(f"Machine: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}; {args.repeats} repeats\n")
+    print(f"Machine: {_cpu_name()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+          f"{args.repeats} repeats\n")
     with tempfile.TemporaryDirectory() as scratch:
-        files = {"DICOM 1000 Hz": Path(get_testdata_file("waveform_ecg.dcm")), "WFDB 500 Hz": _write_wfdb_500hz(Path(scratch))}
+        files = {
+            "DICOM 1000 Hz": Path(get_testdata_file("waveform_ecg.dcm")),
+            "WFDB 500 Hz": _write_wfdb_500hz(Path(scratch)),
+        }
         print("| stage | median ms | p95 ms |\n|---|---|---|")
         for label, path in files.items():
-            ecg = load(path)
-            print(_row(f"{label}: load", _time(lambda: load(path), args.repeats)))
-            print(_row(f"{label}: preprocess", _time(lambda: preprocess(ecg), args.repeats)))
-            print(_row(f"{label}: quality gate", _time(lambda: check_quality(ecg), args.repeats)))
-            print(_row(f"{label}: measure", _time(lambda: measure(ecg), args.repeats)))
+            _report(label, path, args.repeats)
 
-            def chain():
-                record = load(path)
-                preprocess(record)
-                check_quality(record)
-                measure(record)
 
-            print(_row(f"**{label}: whole chain**", _time(chain, args.repeats)))
+def _cpu_name() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    return names[0] if names else platform.processor()
+
+
+def _report(label: str, path: Path, repeats: int) -> None:
+    ecg = load(path)
+    print(_row(f"{label}: load", _time(lambda: load(path), repeats)))
+    print(_row(f"{label}: preprocess", _time(lambda: preprocess(ecg), repeats)))
+    print(_row(f"{label}: quality gate", _time(lambda: check_quality(ecg), repeats)))
+    print(_row(f"{label}: measure", _time(lambda: measure(ecg), repeats)))
+
+    def chain():
+        record = load(path)
+        preprocess(record)
+        check_quality(record)
+        measure(record)
+
+    print(_row(f"**{label}: whole chain**", _time(chain, repeats)))
 
 
 if __name__ == "__main__":

@@ -5,18 +5,25 @@ format, wrong units, NaNs, a single lead, a two-hour record, XML entity bombs an
 """
 
 import io
+import os
 import time
 
 import numpy as np
+import pyedflib
 import pytest
 import wfdb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cardionets.ecg import ECG, ECGError, FileTooLargeError, STANDARD_LEADS, load
+from cardionets.ecg import ECG, STANDARD_LEADS, ECGError, FileTooLargeError, load, resample
 from cardionets.ecg.errors import CorruptFileError, MissingLeadsError, SignalError
+from tests.writers import vendor_files
 
-FUZZ = settings(max_examples=60, deadline=5000, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# FUZZ_EXAMPLES=2000 make test runs a longer campaign; the default keeps the suite quick.
+FUZZ = settings(
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "60")), deadline=5000,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 
 
 def _outcome(data: bytes, **kwargs):
@@ -43,18 +50,11 @@ def real_files(mortara_path, mortara_500hz, tmp_path_factory) -> dict[str, bytes
     csv = io.StringIO()
     np.savetxt(csv, mortara_500hz.signal_mv.T, delimiter=",", fmt="%.4f", header=",".join(STANDARD_LEADS), comments="")
     files["csv"] = csv.getvalue().encode()
-    import pyedflib
-
     headers = pyedflib.highlevel.make_signal_headers(list(STANDARD_LEADS), dimension="uV", sample_frequency=500,
                                                      physical_min=-5000, physical_max=5000)
     pyedflib.highlevel.write_edf(str(folder / "r.edf"), mortara_500hz.signal_mv.astype(float) * 1000, headers)
     files["edf"] = (folder / "r.edf").read_bytes()
-    try:
-        from tests.writers import vendor_files
-    except ImportError:
-        vendor_files = None
-    if vendor_files is not None:
-        files.update(vendor_files(mortara_500hz))
+    files.update(vendor_files(mortara_500hz))
     return files
 
 
@@ -115,22 +115,14 @@ def test_one_lead_csv_is_refused(mortara_500hz):
 
 def test_two_hour_record_is_cropped_to_ten_seconds(tmp_path, mortara_ecg):
     # 2 h of 12-lead ECG at 250 Hz in 16-bit WFDB: 43 MB, under the size cap, so it is read and cropped.
-    base = wfdb_signal = np.tile(
-        np.asarray(load_at(mortara_ecg, 250).signal_mv, dtype=np.float64), 720
-    )
-    wfdb.wrsamp("holter", fs=250, units=["mV"] * 12, sig_name=list(STANDARD_LEADS), p_signal=base.T,
+    two_hours = np.tile(np.asarray(resample(mortara_ecg, 250).signal_mv, dtype=np.float64), 720)
+    wfdb.wrsamp("holter", fs=250, units=["mV"] * 12, sig_name=list(STANDARD_LEADS), p_signal=two_hours.T,
                 fmt=["16"] * 12, adc_gain=[200] * 12, baseline=[0] * 12, write_dir=str(tmp_path))
-    del base, wfdb_signal
+    del two_hours
     started = time.perf_counter()
     ecg = load(tmp_path / "holter.hea")
     assert time.perf_counter() - started < 60
     assert ecg.duration_s == pytest.approx(10) and any("cropped" in note for note in ecg.meta.notes)
-
-
-def load_at(ecg, fs_hz):
-    from cardionets.ecg import resample
-
-    return resample(ecg, fs_hz)
 
 
 def test_two_hour_float_array_is_refused_by_size_before_parsing():

@@ -54,7 +54,8 @@ def test_wfdb_round_trip_by_header_path(tmp_path, mortara_500hz):
 
 def test_wfdb_upload_as_header_bytes_with_companion_dat(tmp_path, mortara_500hz):
     header = _write_wfdb(tmp_path, mortara_500hz)
-    ecg = load(header.read_bytes(), filename="rec.hea", companion_files={"rec.dat": (tmp_path / "rec.dat").read_bytes()})
+    dat = (tmp_path / "rec.dat").read_bytes()
+    ecg = load(header.read_bytes(), filename="rec.hea", companion_files={"rec.dat": dat})
     assert np.abs(ecg.signal_mv - mortara_500hz.signal_mv).max() <= QUANTUM_MV / 2 + 1e-6
 
 
@@ -100,7 +101,8 @@ def test_csv_with_header_time_column_and_unit_suffix(mortara_500hz):
     times = np.arange(mortara_500hz.n_samples) / 500
     table = np.column_stack([times, mortara_500hz.signal_mv.T * 1000])
     text = io.StringIO()
-    np.savetxt(text, table, delimiter=",", fmt="%.4f", header="time," + ",".join(f"{l} (uV)" for l in STANDARD_LEADS), comments="")
+    header = "time," + ",".join(f"{lead} (uV)" for lead in STANDARD_LEADS)
+    np.savetxt(text, table, delimiter=",", fmt="%.4f", header=header, comments="")
     ecg = load(text.getvalue().encode())
     assert ecg.meta.source_format == "csv" and ecg.fs_hz == pytest.approx(500)
     assert ecg.meta.original_units == "uV"
@@ -119,7 +121,8 @@ def test_csv_without_header_or_units_infers_microvolts_and_a_10_s_record(mortara
 def test_npz_with_rate_and_lead_names(mortara_500hz):
     buffer = io.BytesIO()
     order = [9, 1, 0, 2, 3, 4, 5, 6, 7, 8, 10, 11]  # deliberately not the standard order
-    np.savez(buffer, signal=mortara_500hz.signal_mv[order], fs=500.0, leads=np.array([STANDARD_LEADS[i] for i in order]), units="mV")
+    names = np.array([STANDARD_LEADS[i] for i in order])
+    np.savez(buffer, signal=mortara_500hz.signal_mv[order], fs=500.0, leads=names, units="mV")
     ecg = load(buffer.getvalue())
     assert ecg.meta.source_format == "numpy"
     np.testing.assert_allclose(ecg.signal_mv, mortara_500hz.signal_mv, atol=1e-6)

@@ -17,14 +17,39 @@ from .errors import (
 )
 from .leads import STANDARD_LEADS
 from .load import MAX_FILE_BYTES, detect_format, load, load_upload
+from .measure import MeasurementError, Measurements, measure
 from .model_input import MODEL_DURATION_S, MODEL_FS_HZ, model_view
 from .preprocess import DEFAULT_PREPROCESS, PreprocessConfig, preprocess
+from .quality import QualityFinding, QualityReport, check_quality
 from .record import ECG, MEASUREMENT_KEYS, ECGMetadata
 from .resample import resample
 
 __all__ = [
-    "CorruptFileError", "ECG", "ECGError", "ECGMetadata", "FileTooLargeError", "MissingLeadsError",
-    "SignalError", "UnsupportedFormatError", "STANDARD_LEADS", "MAX_FILE_BYTES", "MEASUREMENT_KEYS",
-    "MODEL_DURATION_S", "MODEL_FS_HZ", "DEFAULT_PREPROCESS", "PreprocessConfig", "detect_format", "load",
-    "load_upload", "model_view", "preprocess", "resample",
+    "DEFAULT_PREPROCESS",
+    "ECG",
+    "MAX_FILE_BYTES",
+    "MEASUREMENT_KEYS",
+    "MODEL_DURATION_S",
+    "MODEL_FS_HZ",
+    "STANDARD_LEADS",
+    "CorruptFileError",
+    "ECGError",
+    "ECGMetadata",
+    "FileTooLargeError",
+    "MeasurementError",
+    "Measurements",
+    "MissingLeadsError",
+    "PreprocessConfig",
+    "QualityFinding",
+    "QualityReport",
+    "SignalError",
+    "UnsupportedFormatError",
+    "check_quality",
+    "detect_format",
+    "load",
+    "load_upload",
+    "measure",
+    "model_view",
+    "preprocess",
+    "resample",
 ]

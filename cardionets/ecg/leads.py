@@ -10,7 +10,7 @@ import re
 
 import numpy as np
 
-from .errors import MissingLeadsError
+from .errors import CorruptFileError, MissingLeadsError
 
 STANDARD_LEADS: tuple[str, ...] = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 LIMB_LEADS = STANDARD_LEADS[:6]
@@ -41,6 +41,23 @@ def canonical_lead_name(name: str) -> str | None:
         if text.startswith(prefix) and text != prefix:
             text = text[len(prefix):]
     return _ALIASES.get(text)
+
+
+def default_lead_names(count: int) -> list[str]:
+    """Names for unlabelled rows or columns: 12 in standard order, or 8 as I, II, V1-V6 (many research exports).
+
+    Any other count cannot be named safely; fewer than 8 cannot make a 12-lead ECG at all.
+    """
+    if count == len(STANDARD_LEADS):
+        return list(STANDARD_LEADS)
+    if count == 8:
+        return ["I", "II", *PRECORDIAL_LEADS]
+    if count < 8:
+        raise MissingLeadsError(f"The data holds {count} unlabelled lead(s); a 12-lead ECG is needed.")
+    raise CorruptFileError(
+        f"The data holds {count} unlabelled leads; only 12 (standard order) or 8 (I, II, V1-V6) can be named "
+        "without labels. Add lead names (a header row, or 'leads' in an .npz)."
+    )
 
 
 def derive_limb_leads(leads: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], list[str]]:

@@ -15,14 +15,24 @@ from pathlib import Path
 from typing import BinaryIO, Union
 
 from .errors import CorruptFileError, ECGError, FileTooLargeError, UnsupportedFormatError
-from .readers import delimited_text, dicom_waveform, edf, ge_muse, hl7_aecg, numpy_arrays, philips, ukbiobank
-from .readers import wfdb_record
+from .readers import (
+    delimited_text,
+    dicom_waveform,
+    edf,
+    ge_muse,
+    hl7_aecg,
+    numpy_arrays,
+    philips,
+    ukbiobank,
+    wfdb_record,
+)
 from .readers.base import to_canonical
 from .readers.xml import xml_root_name
 from .record import ECG
 from .window import crop_long_record
 
-MAX_FILE_BYTES = 64 * 1024 * 1024  # a 10 s 12-lead ECG is well under 1 MB in any format; 64 MB allows Holter-length WFDB
+# A 10 s 12-lead ECG is well under 1 MB in any format; 64 MB still admits a Holter-length WFDB record.
+MAX_FILE_BYTES = 64 * 1024 * 1024
 
 Source = Union[str, os.PathLike, bytes, BinaryIO]
 
@@ -32,7 +42,7 @@ _XML_READERS = {
     "AnnotatedECG": ("hl7_aecg", hl7_aecg.read),
     "CardiologyXML": ("ukbiobank_xml", ukbiobank.read),
 }
-_WFDB_RECORD_LINE = re.compile(rb"^[\w\-./]+(?:/\d+)?\s+\d+\s+[\d.]+(?:/[\d.]+)?(?:\(\S+\))?\s+\d+", re.M)
+_WFDB_RECORD_LINE = re.compile(rb"^[\w\-./]+(?:/\d+)?\s+\d+\s+[\d.]+(?:/[\d.]+)?(?:\(\S+\))?\s+\d+", re.MULTILINE)
 
 
 def detect_format(data: bytes, filename: str | None = None) -> str:
@@ -76,8 +86,8 @@ def load(
 
     ``companion_files`` holds the other files of a multi-file record (a WFDB ``.dat`` uploaded next to its
     ``.hea``), keyed by file name. For a path to a ``.hea`` file they are found in the same folder. ``units`` and
-    ``fs_hz`` supply what CSV and NumPy files may not store (amplitude units, sampling rate). Records longer than a minute are cropped
-    to their cleanest 10 s.
+    ``fs_hz`` supply what CSV and NumPy files may not store (amplitude units, sampling rate). Records longer than
+    a minute are cropped to their cleanest 10 s.
     """
     data, filename, folder = _read_bytes(source, filename, max_bytes)
     fmt = detect_format(data, filename)

@@ -3,20 +3,23 @@
 `check_quality` returns a verdict ("ok", "warn" or "reject") and plain-language findings a clinician can act on
 (re-record, check an electrode). The app shows the findings; the predictor refuses a rejected ECG.
 
-The checks share one analysis of the signal (`_SignalAnalysis`): the leads are averaged down to about 250 Hz and
-band-passed 0.5-40 Hz, heartbeats are found on the combined energy of all leads, and a median beat per lead is
-built from them. Spectral measures (mains hum, high-frequency noise) come from one Welch spectrum of the
-original samples. Every threshold below is a named constant with the reason for its value.
+The checks share one analysis of the signal (`_SignalAnalysis`): the leads are averaged down to about 250 Hz
+and band-passed 0.5-40 Hz, heartbeats are found on the combined energy of all leads, and `beats.median_beat`
+builds the median beat of each lead from them. Spectral measures (mains hum, high-frequency noise) come from one
+Welch spectrum of the original samples. Every threshold below is a named constant with the reason for its value.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable, Literal
+from functools import lru_cache
+from typing import Literal
 
 import numpy as np
 from scipy import ndimage, signal
 
+from .beats import MedianBeat, detect_r_peaks, median_beat
 from .preprocess import detect_powerline_hz
 from .record import ECG
 
@@ -27,6 +30,7 @@ Verdict = Literal["ok", "warn", "reject"]
 # beats to average. One sample of slack so a reader that drops the final sample does not raise a warning.
 RECOMMENDED_DURATION_S = 10.0
 MIN_DURATION_S = 5.0
+MIN_ANALYSABLE_S = 1.0  # shorter than one beat: only the duration finding is given
 
 # Missing leads: one lead can be tolerated (the others still show the axis and the chest progression); with
 # two or more the models see too much zero input for a reliable prediction.
@@ -41,13 +45,14 @@ STUCK_DURATION_S = 1.0
 # Three flat leads remove a quarter of the ECG: reject rather than predict from it.
 FLAT_LEADS_TO_REJECT = 3
 
-# Clipping: a saturated amplifier flattens every beat that exceeds its rail at the same value. Samples within
-# this fraction of the lead's range from its maximum or minimum are "at the extreme"; they count as clipped only
-# in runs of at least CLIP_MIN_RUN_S. A sharp R peak stays that close to its top for under 4 ms, so neither the
-# tallest beat nor R peaks riding on the crest of baseline wander count; a clipped QRS is cut flat for 10-40 ms.
-CLIP_TOLERANCE_FRACTION = 0.005
+# Clipping: a saturated amplifier flattens every beat that exceeds its rail at one identical value. Runs of at
+# least CLIP_MIN_RUN_S of samples equal to the lead's maximum or minimum (up to float rounding of the file's
+# scaling) are plateaus; a lead with CLIP_WARN_PLATEAUS of them has been clipped. Exact equality matters: a
+# near-extreme tolerance would also catch the smooth crest of baseline wander or a flat TP segment that happens to
+# be the lowest part of the lead. A clean lead may repeat a value for ~25 ms, but reaches its extreme once.
+CLIP_TOLERANCE_FRACTION = 1e-4
 CLIP_MIN_RUN_S = 0.008
-CLIP_WARN_FRACTION = 0.005  # 50 ms per 10 s at the rail: several beats cut off
+CLIP_WARN_PLATEAUS = 3
 CLIP_REJECT_FRACTION = 0.05  # half a second per 10 s: QRS voltages, which the models rely on, are lost
 
 # High-frequency noise: power between 40 and 150 Hz (muscle tremor, electrode noise), mains bands excluded,
@@ -58,13 +63,16 @@ MAINS_EXCLUSION_HZ = 2.0
 MAINS_HARMONICS_HZ = (50.0, 60.0, 100.0, 120.0, 150.0)
 NOISE_WARN_RATIO = 0.06
 NOISE_REJECT_RATIO = 0.25
+# Below this QRS amplitude the noise ratio uses this floor, so that a naturally small lead (aVL, III) is not
+# called noisy for the noise every lead carries.
+NOISE_QRS_FLOOR_MV = 0.5
 # Baseline wander: how far the isoelectric (PR) level moves across beats, relative to the QRS amplitude.
-# Breathing moves it by a fraction of the QRS; a drift taller than the QRS pushes the trace off the grid.
+# Breathing moves it by a few tenths of a mV; a drift taller than the QRS and than 1 mV (10 mm on paper) pushes
+# the trace off the grid. The high-pass filter removes wander before analysis, so only a drift five times that
+# (electrode motion, which also leaves filter transients on the beats) rejects the ECG.
 WANDER_WARN_RATIO = 1.0
-WANDER_REJECT_RATIO = 3.0
-# Below this QRS amplitude, ratios use this floor, so that a naturally small lead (aVL, III) is not called noisy
-# for the noise every lead carries.
-QRS_AMPLITUDE_FLOOR_MV = 0.5
+WANDER_REJECT_RATIO = 5.0
+WANDER_QRS_FLOOR_MV = 1.0
 # Noise rejects the ECG only when it is extreme in most leads; in a few leads it is a warning.
 NOISY_LEAD_SHARE_TO_REJECT = 0.5
 
@@ -78,18 +86,12 @@ MAX_HEART_RATE_BPM = 220.0
 # Beat detection works at ~250 Hz: enough for a QRS (energy below 40 Hz) and cheap on 1000 Hz input.
 WORK_FS_HZ = 250.0
 BANDPASS_HZ = (0.5, 40.0)
-ENERGY_SMOOTHING_S = 0.1  # about one QRS width, so each beat gives one energy hump
-# A beat's energy hump must reach this share of the record's 99th percentile energy: T waves and noise stay
-# well below it, while beat-to-beat QRS variation (breathing, ectopics) stays above.
-BEAT_ENERGY_FRACTION = 0.3
 MIN_BEAT_SPACING_S = 60.0 / 300.0  # leaves room to detect (and reject) rates well above 220 bpm
 
-# Windows around the QRS centre (energy peak), in seconds, for the median beat.
-BEAT_WINDOW_S = (-0.30, 0.40)
+# Windows around the QRS centre (energy peak), in seconds, on the median beat.
 QRS_WINDOW_S = (-0.06, 0.06)
 P_WINDOW_S = (-0.26, -0.10)
 PR_LEVEL_WINDOW_S = (-0.10, -0.06)  # between P and QRS at usual PR intervals; the reference level for P and QRS
-MIN_BEATS_FOR_MEDIAN = 3
 
 
 @dataclass(frozen=True)
@@ -121,31 +123,27 @@ class _SignalAnalysis:
     names: tuple[str, ...]  # recorded (not missing) leads
     raw_mv: np.ndarray  # (L, n) the original samples
     has_signal: np.ndarray  # (L,) bool: not flat
-    amplitude_mv: np.ndarray  # (L,) typical peak-to-peak per second of the band-passed lead
     work_fs_hz: float
     smoothed_mv: np.ndarray  # (L, m) block-averaged to work_fs_hz, baseline kept (for wander)
-    filtered_mv: np.ndarray  # (L, m) smoothed, then band-passed 0.5-40 Hz
     beats: np.ndarray  # (k,) QRS centres, sample indices at work_fs_hz
-    median_beat_mv: np.ndarray | None  # (L, W) median over beats of filtered_mv; None with too few beats
+    median_beat: MedianBeat | None  # of the 0.5-40 Hz band-passed leads; None with too few whole beats
     spectrum_hz: np.ndarray  # (F,) Welch frequencies
     spectrum_mv2_per_hz: np.ndarray  # (L, F) Welch power spectral density of raw_mv
 
-    def beat_window(self, window_s: tuple[float, float]) -> slice:
-        """Columns of median_beat_mv covering ``window_s`` (seconds relative to the QRS centre)."""
-        start = int(round((window_s[0] - BEAT_WINDOW_S[0]) * self.work_fs_hz))
-        stop = int(round((window_s[1] - BEAT_WINDOW_S[0]) * self.work_fs_hz))
-        return slice(start, stop + 1)
+    def median_beat_part(self, lead: int | slice, window_s: tuple[float, float]) -> np.ndarray:
+        """The median beat of ``lead`` over ``window_s`` (seconds relative to the QRS centre)."""
+        start, stop = (self.median_beat.r_index + int(round(t * self.work_fs_hz)) for t in window_s)
+        return self.median_beat.waveform_mv[lead, start : stop + 1]
 
-    def qrs_amplitude_mv(self) -> np.ndarray:
-        """(L,) peak-to-peak of each lead's median QRS, floored so small leads are not over-penalised."""
-        qrs = self.median_beat_mv[:, self.beat_window(QRS_WINDOW_S)]
-        return np.maximum(np.ptp(qrs, axis=1), QRS_AMPLITUDE_FLOOR_MV)
+    def qrs_amplitude_mv(self, floor_mv: float) -> np.ndarray:
+        """(L,) peak-to-peak of each lead's median QRS, at least ``floor_mv`` so small leads are not over-judged."""
+        return np.maximum(np.ptp(self.median_beat_part(slice(None), QRS_WINDOW_S), axis=1), floor_mv)
 
 
 def check_quality(ecg: ECG) -> QualityReport:
     """Run every check on ``ecg`` and return the verdict with its findings."""
     findings = [*_check_duration(ecg), *_check_missing_leads(ecg)]
-    if ecg.duration_s >= 1.0:  # under a second there is no beat to analyse; the duration check has rejected it
+    if ecg.duration_s >= MIN_ANALYSABLE_S:
         analysis = _analyse(ecg)
         for check in _SIGNAL_CHECKS:
             findings.extend(check(analysis))
@@ -203,19 +201,24 @@ def _analyse(ecg: ECG) -> _SignalAnalysis:
     usable = raw.shape[1] // factor * factor
     # Block averaging is a crude low-pass, but it is cheap and what follows only needs content below 40 Hz.
     smoothed = raw[:, :usable].reshape(len(names), -1, factor).mean(axis=2)
-    sos = _bandpass_sos(work_fs)
-    filtered = signal.sosfiltfilt(sos, smoothed, axis=-1)
-    amplitude = _typical_amplitude(filtered, work_fs)
-    has_signal = amplitude >= FLAT_AMPLITUDE_MV
-    beats = _detect_beats(filtered[has_signal], work_fs)
+    filtered = signal.sosfiltfilt(_bandpass_sos(work_fs), smoothed, axis=-1)
+    beats = detect_r_peaks(filtered, work_fs, min_rr_s=MIN_BEAT_SPACING_S, rows=None)
     freqs, psd = signal.welch(raw, fs=ecg.fs_hz, nperseg=int(min(raw.shape[1], 2 * ecg.fs_hz)), axis=-1)
     return _SignalAnalysis(
-        ecg=ecg, names=names, raw_mv=raw, has_signal=has_signal, amplitude_mv=amplitude, work_fs_hz=work_fs,
-        smoothed_mv=smoothed, filtered_mv=filtered, beats=beats,
-        median_beat_mv=_median_beat(filtered, beats, work_fs), spectrum_hz=freqs, spectrum_mv2_per_hz=psd,
+        ecg=ecg,
+        names=names,
+        raw_mv=raw,
+        has_signal=_typical_amplitude(filtered, work_fs) >= FLAT_AMPLITUDE_MV,
+        work_fs_hz=work_fs,
+        smoothed_mv=smoothed,
+        beats=beats,
+        median_beat=median_beat(filtered, work_fs, beats),
+        spectrum_hz=freqs,
+        spectrum_mv2_per_hz=psd,
     )
 
 
+@lru_cache(maxsize=16)  # designing the filter costs as much as running it
 def _bandpass_sos(fs_hz: float) -> np.ndarray:
     high = min(BANDPASS_HZ[1], 0.45 * fs_hz)
     return signal.butter(2, (BANDPASS_HZ[0], high), btype="bandpass", fs=fs_hz, output="sos")
@@ -227,31 +230,6 @@ def _typical_amplitude(filtered: np.ndarray, fs_hz: float) -> np.ndarray:
     n_blocks = max(1, filtered.shape[1] // block)
     blocks = filtered[:, : n_blocks * block].reshape(filtered.shape[0], n_blocks, -1)
     return np.median(np.ptp(blocks, axis=2), axis=1)
-
-
-def _detect_beats(filtered: np.ndarray, fs_hz: float) -> np.ndarray:
-    """QRS centres: peaks of the smoothed squared slope summed over leads (steep QRS edges dominate P and T)."""
-    if filtered.shape[0] == 0:
-        return np.empty(0, dtype=int)
-    slope_energy = np.square(np.diff(filtered, axis=1)).sum(axis=0)
-    width = max(1, int(ENERGY_SMOOTHING_S * fs_hz))
-    envelope = np.convolve(slope_energy, np.ones(width) / width, mode="same")
-    reference = np.percentile(envelope, 99)
-    if reference <= 0:
-        return np.empty(0, dtype=int)
-    peaks, _ = signal.find_peaks(
-        envelope, height=BEAT_ENERGY_FRACTION * reference, distance=max(1, int(MIN_BEAT_SPACING_S * fs_hz))
-    )
-    return peaks
-
-
-def _median_beat(filtered: np.ndarray, beats: np.ndarray, fs_hz: float) -> np.ndarray | None:
-    before, after = int(round(-BEAT_WINDOW_S[0] * fs_hz)), int(round(BEAT_WINDOW_S[1] * fs_hz))
-    inside = beats[(beats >= before) & (beats + after < filtered.shape[1])]
-    if len(inside) < MIN_BEATS_FOR_MEDIAN:
-        return None
-    columns = inside[:, None] + np.arange(-before, after + 1)  # (k, W)
-    return np.median(filtered[:, columns], axis=1)  # (L, k, W) -> (L, W)
 
 
 # --- Checks on the signal ------------------------------------------------------------------------------------
@@ -291,10 +269,12 @@ def _check_clipping(a: _SignalAnalysis) -> list[QualityFinding]:
     min_run = max(2, int(round(CLIP_MIN_RUN_S * a.ecg.fs_hz)))
     # An opening with a run-long element keeps exactly the runs at least that long.
     plateaus = ndimage.binary_opening(at_extreme, structure=np.ones((1, min_run), dtype=bool))
-    share = np.where(a.has_signal, plateaus.mean(axis=1), 0.0)
-    clipped = [name for name, s in zip(a.names, share) if s >= CLIP_WARN_FRACTION]
+    n_plateaus = np.count_nonzero(np.diff(plateaus.astype(np.int8), axis=1) == 1, axis=1) + plateaus[:, 0]
+    is_clipped = a.has_signal & (n_plateaus >= CLIP_WARN_PLATEAUS)
+    clipped = [name for name, clipped_lead in zip(a.names, is_clipped) if clipped_lead]
     if not clipped:
         return []
+    share = plateaus[is_clipped].mean(axis=1)
     severity: Severity = "reject" if share.max() >= CLIP_REJECT_FRACTION else "warn"
     message = (f"{_leads_with_verb(clipped, 'is', 'are')} cut off at the amplifier's limit (clipping, up to "
                f"{100 * share.max():.0f}% of the time): QRS voltages there are underestimated.")
@@ -302,7 +282,7 @@ def _check_clipping(a: _SignalAnalysis) -> list[QualityFinding]:
 
 
 def _check_noise(a: _SignalAnalysis) -> list[QualityFinding]:
-    if a.median_beat_mv is None:
+    if a.median_beat is None:
         return []
     freqs, psd = a.spectrum_hz, a.spectrum_mv2_per_hz
     in_band = (freqs >= NOISE_BAND_HZ[0]) & (freqs <= min(NOISE_BAND_HZ[1], 0.45 * a.ecg.fs_hz))
@@ -310,20 +290,21 @@ def _check_noise(a: _SignalAnalysis) -> list[QualityFinding]:
         in_band &= np.abs(freqs - mains) > MAINS_EXCLUSION_HZ
     noise_rms = np.sqrt(psd[:, in_band].sum(axis=1) * (freqs[1] - freqs[0]))
     return _excess_findings(
-        a, noise_rms / a.qrs_amplitude_mv(), "noise", NOISE_WARN_RATIO, NOISE_REJECT_RATIO,
+        a, noise_rms / a.qrs_amplitude_mv(NOISE_QRS_FLOOR_MV), "noise", NOISE_WARN_RATIO, NOISE_REJECT_RATIO,
         "high-frequency noise (muscle tremor or poor electrode contact)",
     )
 
 
 def _check_baseline_wander(a: _SignalAnalysis) -> list[QualityFinding]:
-    if a.median_beat_mv is None:
+    if a.median_beat is None:
         return []
     start, stop = (int(round(t * a.work_fs_hz)) for t in PR_LEVEL_WINDOW_S)
     beats = a.beats[(a.beats + start >= 0) & (a.beats + stop < a.smoothed_mv.shape[1])]
     pr_levels = np.median(a.smoothed_mv[:, beats[:, None] + np.arange(start, stop + 1)], axis=2)  # (L, k)
+    wander_ratio = np.ptp(pr_levels, axis=1) / a.qrs_amplitude_mv(WANDER_QRS_FLOOR_MV)
     return _excess_findings(
-        a, np.ptp(pr_levels, axis=1) / a.qrs_amplitude_mv(), "baseline_wander", WANDER_WARN_RATIO,
-        WANDER_REJECT_RATIO, "strong baseline wander (breathing, movement or loose electrodes)",
+        a, wander_ratio, "baseline_wander", WANDER_WARN_RATIO, WANDER_REJECT_RATIO,
+        "strong baseline wander (breathing, movement or loose electrodes)",
     )
 
 
@@ -356,8 +337,8 @@ def _check_powerline(a: _SignalAnalysis) -> list[QualityFinding]:
     affected = [name for name, amp in zip(a.names, amplitude) if amp >= POWERLINE_WARN_MV]
     if not affected:
         return []
-    message = (f"{mains:g} Hz mains interference in {', '.join(affected)} (up to {amplitude.max():.2f} mV); "
-               "it is filtered out before analysis.")
+    message = (f"{mains:g} Hz mains interference in {', '.join(affected)} (amplitude up to "
+               f"{amplitude.max():.2f} mV); it is filtered out before analysis.")
     return [QualityFinding("powerline", "warn", message, tuple(affected))]
 
 
@@ -375,7 +356,7 @@ def _check_heart_rate(a: _SignalAnalysis) -> list[QualityFinding]:
 
 def _check_limb_reversal(a: _SignalAnalysis) -> list[QualityFinding]:
     """Left/right arm swap: lead I inverted (negative P and QRS) while aVR, normally negative, turns positive."""
-    if a.median_beat_mv is None or not {"I", "aVR"} <= set(a.names):
+    if a.median_beat is None or not {"I", "aVR"} <= set(a.names):
         return []
     lead_i, avr = a.names.index("I"), a.names.index("aVR")
     if not (a.has_signal[lead_i] and a.has_signal[avr]):
@@ -394,9 +375,7 @@ def _check_limb_reversal(a: _SignalAnalysis) -> list[QualityFinding]:
 
 def _deflection(a: _SignalAnalysis, lead: int, window_s: tuple[float, float]) -> float:
     """Signed size of the larger deflection of the median beat in ``window_s``, relative to the PR level."""
-    beat = a.median_beat_mv[lead]
-    level = beat[a.beat_window(PR_LEVEL_WINDOW_S)].mean()
-    part = beat[a.beat_window(window_s)] - level
+    part = a.median_beat_part(lead, window_s) - a.median_beat_part(lead, PR_LEVEL_WINDOW_S).mean()
     return float(part.max() if part.max() >= -part.min() else part.min())
 
 

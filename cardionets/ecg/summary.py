@@ -33,7 +33,9 @@ def summarize(ecg: ECG) -> dict:
         },
         "qc": quality.to_dict(),
         "measurements": measurements,
-        "device_measurements": {k: v for k, v in ecg.meta.device_measurements.items() if k in (*MEASUREMENT_KEYS, "qtc_ms")},
+        "device_measurements": {
+            key: value for key, value in ecg.meta.device_measurements.items() if key in (*MEASUREMENT_KEYS, "qtc_ms")
+        },
         "interpretation": list(ecg.meta.interpretation),
         "notes": list(ecg.meta.notes),
     }
@@ -41,4 +43,5 @@ def summarize(ecg: ECG) -> dict:
 
 def _measurable(quality) -> bool:
     """Rejected only for reasons that leave the beats intact (e.g. a missing chest lead): still measure."""
-    return all(f.code in {"missing_leads", "too_short", "flat_lead"} for f in quality.findings if f.severity == "reject")
+    rejections = [finding.code for finding in quality.findings if finding.severity == "reject"]
+    return all(code in {"missing_leads", "too_short", "flat_lead"} for code in rejections)

@@ -14,12 +14,12 @@ import re
 import numpy as np
 
 from ..errors import CorruptFileError
-from ..leads import PRECORDIAL_LEADS, STANDARD_LEADS, canonical_lead_name
+from ..leads import canonical_lead_name, default_lead_names
 from .base import RawECG
 from .sampling import rate_or_assume_10s
 
 _TIME_NAMES = {"time", "t", "sec", "seconds", "time_s", "times", "ms", "time_ms", "sample", "index", "samples"}
-_UNIT_HINT = re.compile(r"(?:\(|\[|_|\s)(uv|µv|μv|mv|v)(?:\)|\])?$", re.I)
+_UNIT_HINT = re.compile(r"(?:\(|\[|_|\s)(uv|µv|μv|mv|v)(?:\)|\])?$", re.IGNORECASE)
 _COMMENT_VALUE = re.compile(r"#\s*(\w+)\s*[:=]\s*([\w.µμ]+)")
 
 
@@ -63,7 +63,7 @@ def read(data: bytes, fs_hz: float | None = None) -> RawECG:
         table = np.array([[float(cell) for cell in row] for row in body], dtype=np.float64)
     except ValueError as error:
         raise CorruptFileError(f"The table has non-numeric or ragged rows ({error}).") from error
-    names = header or _default_names(table.shape[1])
+    names = header or default_lead_names(table.shape[1])
     if len(names) != table.shape[1]:
         raise CorruptFileError(f"The header names {len(names)} columns but rows have {table.shape[1]}.")
     notes: list[str] = []
@@ -77,7 +77,7 @@ def read(data: bytes, fs_hz: float | None = None) -> RawECG:
         hint = _UNIT_HINT.search(name)
         units = units or (hint.group(1) if hint and canonical_lead_name(bare) else None)
         named[bare] = table[:, column]
-    fs = rate_or_assume_10s(fs_hz or _float(comments.get("fs") or comments.get("fs_hz")), table.shape[0], notes, "table")
+    fs = rate_or_assume_10s(fs_hz or _stated_rate(comments), table.shape[0], notes, "table")
     return RawECG(named_signals=named, fs_hz=fs, units=units, source_format="csv", notes=notes)
 
 
@@ -85,7 +85,7 @@ def _read_lead_rows(rows: list[list[str]], comments: dict, fs_hz: float | None) 
     named = {_strip_unit(row[0]): np.array([float(v) for v in row[1:]]) for row in rows}
     n_samples = min(len(v) for v in named.values())
     notes: list[str] = []
-    fs = rate_or_assume_10s(fs_hz or _float(comments.get("fs") or comments.get("fs_hz")), n_samples, notes, "table")
+    fs = rate_or_assume_10s(fs_hz or _stated_rate(comments), n_samples, notes, "table")
     return RawECG(named_signals=named, fs_hz=fs, units=comments.get("units"), source_format="csv", notes=notes)
 
 
@@ -101,16 +101,6 @@ def _strip_unit(name: str) -> str:
     return _UNIT_HINT.sub("", name.strip()).strip()
 
 
-def _default_names(n_columns: int) -> list[str]:
-    if n_columns == 12:
-        return list(STANDARD_LEADS)
-    if n_columns == 8:
-        return ["I", "II", *PRECORDIAL_LEADS]
-    raise CorruptFileError(
-        f"The table has {n_columns} unnamed columns; add a header row with lead names (I, II, ..., V6)."
-    )
-
-
 def _rate_from_time(times: np.ndarray, name: str) -> float | None:
     steps = np.diff(times)
     if steps.size == 0 or not np.all(steps > 0):
@@ -121,7 +111,9 @@ def _rate_from_time(times: np.ndarray, name: str) -> float | None:
     return (1000.0 if name in ("ms", "time_ms") else 1.0) / step
 
 
-def _float(text: str | None) -> float | None:
+def _stated_rate(comments: dict[str, str]) -> float | None:
+    """The rate from a "# fs: 500" or "# fs_hz=500" comment line, if any."""
+    text = comments.get("fs") or comments.get("fs_hz")
     try:
         return float(text) if text is not None else None
     except ValueError:

@@ -8,8 +8,8 @@ device's median-beat group and its global measurements are kept as metadata.
 from __future__ import annotations
 
 import io
+import warnings
 
-import numpy as np
 import pydicom
 
 from ..errors import CorruptFileError, MissingLeadsError
@@ -24,7 +24,14 @@ _ANNOTATION_KEYS = {
 
 
 def read(data: bytes) -> RawECG:
-    dataset = pydicom.dcmread(io.BytesIO(data))
+    with warnings.catch_warnings():
+        # pydicom warns on every malformed value (UIDs, charsets) it reads past; what matters is whether the
+        # waveform decodes, and that failure is raised as an error.
+        warnings.simplefilter("ignore", UserWarning)
+        return _read(pydicom.dcmread(io.BytesIO(data)))
+
+
+def _read(dataset) -> RawECG:
     groups = list(dataset.get("WaveformSequence", []))
     if not groups:
         raise CorruptFileError("This DICOM file holds no waveform (it may be an image, not an ECG).")
@@ -52,7 +59,7 @@ def read(data: bytes) -> RawECG:
         units=units or "uV",
         source_format="dicom",
         age_years=_age_years(dataset.get("PatientAge")),
-        sex=str(dataset.get("PatientSex", "")).upper()[:1] or None if dataset.get("PatientSex") else None,
+        sex=_sex(dataset.get("PatientSex")),
         height_cm=_positive(dataset.get("PatientSize"), 100.0),
         weight_kg=_positive(dataset.get("PatientWeight"), 1.0),
         device_measurements=measurements,
@@ -100,6 +107,11 @@ def _age_years(age) -> float | None:
     except ValueError:
         return None
     return {"Y": 1.0, "M": 1 / 12, "W": 7 / 365.25, "D": 1 / 365.25}.get(text[-1:].upper(), 1.0) * value
+
+
+def _sex(value) -> str | None:
+    letter = str(value or "").strip().upper()[:1]
+    return letter if letter in ("M", "F") else None
 
 
 def _positive(value, scale: float) -> float | None:

@@ -141,7 +141,7 @@ def _statement_lines(diagnosis: ET.Element | None) -> list[str]:
     flags = [{(f.text or "").strip().upper() for f in s.findall("StmtFlag")} for s in statements]
     line_ends_marked = any("ENDSLINE" in f for f in flags)
     lines, fragments = [], []
-    for statement, statement_flags in zip(statements, flags):
+    for statement, statement_flags in zip(statements, flags, strict=True):
         text = child_text(statement, "StmtText")
         if text:
             fragments.append(text)

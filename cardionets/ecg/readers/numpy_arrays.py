@@ -10,8 +10,8 @@ import io
 
 import numpy as np
 
-from ..errors import CorruptFileError, MissingLeadsError
-from ..leads import PRECORDIAL_LEADS, STANDARD_LEADS
+from ..errors import CorruptFileError
+from ..leads import default_lead_names
 from .base import RawECG
 from .sampling import rate_or_assume_10s
 
@@ -44,22 +44,10 @@ def read(data: bytes, fs_hz: float | None = None) -> RawECG:
     n_leads = len(leads) if leads else None
     if array.shape[0] not in (n_leads, 8, 12) and array.shape[1] in (n_leads, 8, 12):
         array = array.T  # stored as samples x leads
-    names = leads or _default_names(array.shape[0])
+    names = leads or default_lead_names(array.shape[0])
     if len(names) != array.shape[0]:
         raise CorruptFileError(f"{len(names)} lead names were given for {array.shape[0]} rows.")
     notes: list[str] = []
     fs = rate_or_assume_10s(fs_hz, array.shape[1], notes, "NumPy file")
     named = dict(zip(names, array.astype(np.float64)))
     return RawECG(named_signals=named, fs_hz=fs, units=units, source_format="numpy", notes=notes)
-
-
-def _default_names(n_rows: int) -> list[str]:
-    if n_rows < 8:
-        raise MissingLeadsError(f"This NumPy array holds {n_rows} unnamed lead(s); a 12-lead ECG is needed.")
-    if n_rows == 12:
-        return list(STANDARD_LEADS)
-    if n_rows == 8:
-        return ["I", "II", *PRECORDIAL_LEADS]
-    raise CorruptFileError(
-        f"The array has {n_rows} rows; without lead names only 12 (standard order) or 8 (I, II, V1-V6) are understood."
-    )

@@ -65,7 +65,7 @@ def read(data: bytes) -> RawECG:
         raise CorruptFileError("This Philips file does not state its sampling rate and recording duration.")
     labels = _lead_labels(parsed, characteristics)
     xli = _is_xli(parsed)
-    counts = _lead_counts(parsed, xli, len(labels), int(round(duration_ms * fs_hz / 1000)))
+    counts = _lead_counts(parsed, xli, len(labels), round(duration_ms * fs_hz / 1000))
     if xli and [canonical_lead_name(label) for label in labels[:6]] == list(STANDARD_LEADS[:6]):
         _rebuild_limb_leads(counts)
     counts = [lead - int(to_float(parsed.get("signaloffset")) or 0) for lead in counts]
@@ -77,7 +77,7 @@ def read(data: bytes) -> RawECG:
     patient = root.find("patient/generalpatientdata")
     interpretation = root.find("interpretations/interpretation")
     return RawECG(
-        named_signals={label: lead * (resolution_uv or 1.0) for label, lead in zip(labels, counts)},
+        named_signals={label: lead * (resolution_uv or 1.0) for label, lead in zip(labels, counts, strict=True)},
         fs_hz=fs_hz,
         units="uV" if resolution_uv else None,
         source_format="philips_xml",
@@ -92,9 +92,8 @@ def read(data: bytes) -> RawECG:
 
 def _lead_labels(parsed: ET.Element, characteristics: ET.Element | None) -> list[str]:
     labels = (parsed.get("leadlabels") or "").split()
-    count = int(to_float(parsed.get("numberofleads")) or 0) or len(labels)
     if labels:
-        return labels[:count]
+        return labels[: int(to_float(parsed.get("numberofleads")) or len(labels))]
     # 1.03: no labels; the acquired channels are the standard 12 in standard order.
     count = int(to_float(child_text(characteristics, "numberchannelsallocated")) or len(STANDARD_LEADS))
     return [STANDARD_LEADS[i] if i < len(STANDARD_LEADS) else f"channel {i + 1}" for i in range(count)]

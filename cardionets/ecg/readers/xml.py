@@ -15,6 +15,7 @@ from defusedxml.ElementTree import fromstring
 
 from ..errors import CorruptFileError
 
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 _ROOT_TAG = re.compile(rb"<(?![?!])(?:[A-Za-z_][\w.\-]*:)?([A-Za-z_][\w.\-]*)")
 
 
@@ -27,7 +28,7 @@ def xml_root_name(data: bytes) -> str | None:
     if not head.startswith(b"<"):
         return None
     # Skip the declaration, comments and DOCTYPE, then take the first element's name.
-    body = re.sub(rb"<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>", b"", head, flags=re.S)
+    body = re.sub(rb"<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>", b"", head, flags=re.DOTALL)
     match = _ROOT_TAG.search(body)
     return match.group(1).decode("ascii") if match else None
 
@@ -35,10 +36,16 @@ def xml_root_name(data: bytes) -> str | None:
 def parse_xml(data: bytes, format_name: str) -> ET.Element:
     """Parse untrusted XML into an element tree with namespace prefixes removed."""
     try:
-        root = fromstring(data, forbid_dtd=False, forbid_entities=True, forbid_external=True)
+        try:
+            root = _parse(data)
+        except ET.ParseError:
+            # Carts often declare UTF-8 but write patient names in Latin-1; Latin-1 decodes any byte, so retry
+            # with it (declaration removed so the parser takes the text as already decoded).
+            root = _parse(_XML_DECLARATION.sub("", data.decode("latin-1"), count=1))
     except defusedxml.DefusedXmlException as error:
         raise CorruptFileError(
-            f"This {format_name} file declares XML entities, which CardioNets refuses for safety ({type(error).__name__})."
+            f"This {format_name} file declares XML entities, which CardioNets refuses for safety "
+            f"({type(error).__name__})."
         ) from error
     except ET.ParseError as error:
         raise CorruptFileError(f"This {format_name} file is not well-formed XML ({error}).") from error
@@ -48,6 +55,10 @@ def parse_xml(data: bytes, format_name: str) -> ET.Element:
         for key in [k for k in element.attrib if "}" in k]:
             element.attrib[key.split("}", 1)[1]] = element.attrib.pop(key)
     return root
+
+
+def _parse(document: bytes | str) -> ET.Element:
+    return fromstring(document, forbid_dtd=False, forbid_entities=True, forbid_external=True)
 
 
 def child_text(element: ET.Element | None, path: str, default: str | None = None) -> str | None:
