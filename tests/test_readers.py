@@ -8,7 +8,7 @@ import pytest
 import wfdb
 from wfdb.io.convert.matlab import wfdb_to_mat
 
-from cardionets.ecg import STANDARD_LEADS, load
+from cardionets.ecg import STANDARD_LEADS, ECGError, load, load_upload
 from cardionets.ecg.errors import CorruptFileError, FileTooLargeError, MissingLeadsError, SignalError
 from tests.conftest import MORTARA_DEVICE
 
@@ -182,3 +182,15 @@ def test_long_record_is_cropped_to_its_cleanest_10_s(mortara_500hz):
     assert ecg.duration_s == pytest.approx(10)
     start_s = float(ecg.meta.notes[-1].split("starting at ")[1].split(" s")[0])
     assert start_s >= 40
+
+
+def test_browser_upload_of_a_wfdb_pair_loads_from_the_header(tmp_path, mortara_500hz):
+    header = _write_wfdb(tmp_path, mortara_500hz)
+    files = {"rec.dat": (tmp_path / "rec.dat").read_bytes(), "rec.hea": header.read_bytes()}
+    assert load_upload(files).meta.source_format == "wfdb"
+
+
+def test_browser_upload_of_two_unrelated_files_is_refused_plainly(mortara_path):
+    data = mortara_path.read_bytes()
+    with pytest.raises(ECGError, match="one ECG at a time|only a WFDB record"):
+        load_upload({"a.dcm": data, "b.dcm": data})

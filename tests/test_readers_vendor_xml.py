@@ -251,3 +251,14 @@ def test_ecgdatakit_reads_the_same_samples_as_our_reader(vendor, options, mortar
     assert theirs.keys() == ours.keys() == set(vendor.stored_leads)
     for name, values in ours.items():
         np.testing.assert_allclose(values, theirs[name], rtol=0, atol=1e-9, err_msg=name)
+
+
+def test_xli_decompression_bomb_is_refused():
+    # One lead of LZW codes that each repeat a growing run of zero bytes: kilobytes that expand past megabytes.
+    codes = [0] + list(range(256, 1023)) * 20
+    bits = "".join(f"{code:010b}" for code in codes)
+    bits += "0" * (-len(bits) % 8)  # pad at the end, as the codes are packed most-significant bit first
+    payload = int(bits, 2).to_bytes(len(bits) // 8, "big")
+    chunk = len(payload).to_bytes(4, "little") + bytes(4) + payload
+    with pytest.raises(CorruptFileError, match="expands beyond"):
+        philips_xli.decode_leads(chunk)

@@ -27,6 +27,10 @@ CODE_BITS = 10
 LAST_TABLE_CODE = 1022  # the table stops growing here
 END_CODE = 1023
 RESIDUAL_OFFSET = 64
+# A 10 s lead at 1000 Hz is 20 kB decompressed and a few kB compressed. The caps stop a crafted file from
+# expanding (LZW can multiply its input several hundredfold) or looping for minutes, far above any real lead.
+MAX_COMPRESSED_BYTES = 1 << 20
+MAX_DECOMPRESSED_BYTES = 4 << 20
 
 
 def decode_leads(data: bytes) -> list[np.ndarray]:
@@ -45,6 +49,10 @@ def decode_leads(data: bytes) -> list[np.ndarray]:
             raise CorruptFileError(
                 f"The Philips waveform data is truncated: lead {lead_number} needs {size} bytes, "
                 f"{len(data) - offset} remain. Export the ECG again from the cardiograph or ECG manager."
+            )
+        if size > MAX_COMPRESSED_BYTES:
+            raise CorruptFileError(
+                f"Lead {lead_number} of the Philips waveform data is implausibly large ({size} bytes)."
             )
         values = _split_high_low_bytes(_lzw_decompress(data[offset : offset + size]), lead_number)
         leads.append(_undo_second_differences(values, first))
@@ -75,6 +83,8 @@ def _lzw_decompress(payload: bytes) -> bytes:
         if previous and len(table) <= LAST_TABLE_CODE:
             table.append(previous + entry[:1])
         out += entry
+        if len(out) > MAX_DECOMPRESSED_BYTES:
+            raise CorruptFileError("The Philips waveform data expands beyond any real ECG; it is damaged or crafted.")
         previous = entry
     return bytes(out)
 
