@@ -66,7 +66,7 @@ class AnatomyTargets:
 
     lvedv_ml: float
     lvef: float
-    lv_mass_g: float
+    lv_mass_g: float | None  # None: segment_thickness_profile is absolute (mm) and the mass follows from it
     cavity_length_mm: float
     rvedv_ml: float
     rvef: float
@@ -76,9 +76,10 @@ class AnatomyTargets:
     rav_max_ml: float
     raef: float
     long_axis_shortening: float
-    segment_thickness_profile: np.ndarray  # (16,) relative thickness; diseases reshape it
+    segment_thickness_profile: np.ndarray  # (16,) relative thickness (mm when lv_mass_g is None)
     segment_motion: np.ndarray  # (16,)
     cavity_shape_exponent: float = CAVITY_SHAPE_EXPONENT
+    septal_flattening: float = 0.0
 
 
 def sample_healthy_targets(rng: np.random.Generator, person: Demographics) -> AnatomyTargets:
@@ -132,28 +133,34 @@ def build_heart(
     def lv_spec(thickness_scale: float) -> LVSpec:
         thickness = targets.segment_thickness_profile * thickness_scale
         return LVSpec(radius, length, float(np.mean(thickness[12:])), thickness, targets.segment_motion,
-                      targets.lvef, targets.long_axis_shortening, targets.cavity_shape_exponent)
+                      targets.lvef, targets.long_axis_shortening, targets.cavity_shape_exponent,
+                      targets.septal_flattening)
 
-    # Wall thickness that gives the target mass: myocardial volume is close to linear in it; two secant steps.
-    scales, masses = [5.0, 8.0], []
-    for scale in scales:
-        masses.append(_lv_mass(lv_spec(scale), phases))
+    lv = lv_spec(1.0) if targets.lv_mass_g is None else lv_spec(_thickness_scale_for_mass(lv_spec, targets, phases))
+
+    outer = radius + float(np.mean(lv.segment_thickness_mm[:12]))
+    jitter = rng.normal(1.0, 0.05, 3)
+    # The RV ellipsoid sits beside the septum and is wider antero-posteriorly than deep: minus the LV it leaves
+    # the crescent seen on short-axis cines.
+    rv_axes = np.array([outer * 0.8, outer * 1.45, 0.72 * lv.outer_length_mm]) * jitter
+    rv_centre = (outer * 0.95, outer * 0.15, -0.42 * lv.outer_length_mm)
+    rv = _scaled_rv(HeartGeometry(HeartSpec(lv, _UNUSED_RV, _UNUSED_ATRIUM, _UNUSED_ATRIUM, phases, 2)),
+                    rv_centre, rv_axes, targets)
+    la = _atrium((-0.1 * radius, -0.3 * radius), targets.lav_max_ml, targets.laef, (1.0, 0.85, 1.1))
+    ra_x = rv.centre_mm[0] + 0.3 * rv.semi_axes_mm[0]
+    ra = _atrium((ra_x, -0.2 * radius), targets.rav_max_ml, targets.raef, (1.0, 0.9, 1.15))
+    return HeartSpec(lv, rv, la, ra, phases, n_frames)
+
+
+def _thickness_scale_for_mass(lv_spec, targets: AnatomyTargets, phases) -> float:
+    """Wall thickness scale (mm) giving the target mass: mass is close to linear in it; two secant steps."""
+    scales = [5.0, 8.0]
+    masses = [_lv_mass(lv_spec(scale), phases) for scale in scales]
     for _ in range(2):
         slope = (masses[-1] - masses[-2]) / (scales[-1] - scales[-2])
         scales.append(float(np.clip(scales[-1] + (targets.lv_mass_g - masses[-1]) / slope, 3.0, 40.0)))
         masses.append(_lv_mass(lv_spec(scales[-1]), phases))
-    lv = lv_spec(scales[-1])
-
-    outer = radius + float(np.mean(lv.segment_thickness_mm[:12]))
-    jitter = rng.normal(1.0, 0.05, 3)
-    rv_axes = np.array([outer * 1.0, outer * 1.35, 0.72 * lv.outer_length_mm]) * jitter
-    rv_centre = (outer * 0.55, outer * 0.25, -0.42 * lv.outer_length_mm)
-    rv = _scaled_rv(HeartGeometry(HeartSpec(lv, _UNUSED_RV, _UNUSED_ATRIUM, _UNUSED_ATRIUM, phases, 2)),
-                    rv_centre, rv_axes, targets)
-    la = _atrium((-0.15 * radius, -0.75 * radius), targets.lav_max_ml, targets.laef, (1.0, 0.85, 1.1))
-    ra_x = rv_centre[0] + 0.45 * rv_axes[0]
-    ra = _atrium((ra_x, -0.35 * radius), targets.rav_max_ml, targets.raef, (1.0, 0.9, 1.15))
-    return HeartSpec(lv, rv, la, ra, phases, n_frames)
+    return scales[-1]
 
 
 # Stand-ins for the parts a partial geometry never evaluates (its quantities are computed lazily).

@@ -57,8 +57,10 @@ def standard_planes(geometry: HeartGeometry, scanner: Scanner, rng: np.random.Ge
     sax_z = -0.55 * lv.cavity_length_mm + jitter[0]
     sax = ViewPlane("sax", np.array([x_mid, jitter[1], sax_z]), np.array([-1.0, 0, 0]), np.array([0, -1.0, 0]),
                     scanner.pixel_mm)
+    # Keep the apex 10 mm inside the top edge; large atria may run off the bottom, as on real crops.
+    field_of_view = scanner.pixel_mm * IMAGE_SIZE
     atria_top = max(spec.la.semi_axes_mm[2], spec.ra.semi_axes_mm[2]) * 2
-    z_mid = (-lv.outer_length_mm + atria_top) / 2
+    z_mid = min((-lv.outer_length_mm + atria_top) / 2, -lv.outer_length_mm - 10.0 + field_of_view / 2)
     tilt = np.radians(rng.normal(0.0, 3.0))  # a few degrees of in-plane rotation between prescriptions
     u = np.array([-np.cos(tilt), 0.0, np.sin(tilt)])
     v = np.array([np.sin(tilt), 0.0, np.cos(tilt)])

@@ -64,6 +64,7 @@ class LVSpec:
     target_ef: float  # the contraction is solved to reach this EF (geometry may not allow it exactly)
     long_axis_shortening: float  # fraction of the long axis lost at end-systole
     cavity_shape_exponent: float = 2.0  # r = a (1 - depth^p)^(1/p): 2 = ellipsoid, larger = blunter apex
+    septal_flattening: float = 0.0  # 0 round; towards 1 the septum is pushed flat (RV pressure overload, D shape)
 
     @property
     def outer_length_mm(self) -> float:
@@ -139,7 +140,10 @@ class HeartGeometry:
         self._inside_cavity = cavity_depth < 1.0
         p = lv.cavity_shape_exponent
         profile = np.clip(1.0 - np.clip(cavity_depth, 0.0, 1.0) ** p, 0.0, None) ** (1.0 / p)
-        self.endo_ed = lv.cavity_radius_mm * profile[:, None] * np.ones((1, N_THETA))  # (D, Θ)
+        # Septal flattening pulls the cavity in on the septal side (theta near 0), giving the D-shaped LV of
+        # pulmonary hypertension.
+        septal_pull = 1.0 - 0.3 * lv.septal_flattening * np.clip(np.cos(self.theta), 0.0, None) ** 3
+        self.endo_ed = lv.cavity_radius_mm * profile[:, None] * septal_pull[None, :]  # (D, Θ)
         theta_deg = np.degrees(self.theta)
         clamped = np.clip(cavity_depth, 0.0, 1.0)
         thickness = _segment_field(lv.segment_thickness_mm.astype(float), theta_deg, clamped)

@@ -20,6 +20,7 @@ import numpy as np
 # Labels. Walls (RV free wall, atrial walls) are drawn as myocardium but carry no label.
 BACKGROUND, LV_POOL, LV_MYO, RV_POOL, LA, RA = range(6)
 ATRIAL_WALL_MM = 2.0
+WALL_MARGIN_MM = 12.0  # thicker than any wall drawn around an ellipsoid (RV free wall up to ~10 mm)
 
 
 @numba.njit(cache=True, inline="always")
@@ -33,7 +34,7 @@ def _ellipsoid_depth(x, y, z, cx, cy, cz, ax, ay, az, grow):
     rx, ry, rz = x - cx, y - cy, z - cz
     reach = max(ax, max(ay, az)) + grow
     squared = rx * rx + ry * ry + rz * rz
-    if squared > 4.0 * reach * reach:  # far outside: skip the square roots (most pixels, most structures)
+    if squared > (1.1 * reach + WALL_MARGIN_MM) ** 2:  # far outside, walls included: skip the square roots
         return -reach
     length = math.sqrt(squared)
     scaled = math.sqrt((rx / (ax + grow)) ** 2 + (ry / (ay + grow)) ** 2 + (rz / (az + grow)) ** 2)
@@ -43,15 +44,15 @@ def _ellipsoid_depth(x, y, z, cx, cy, cz, ax, ay, az, grow):
 
 
 @numba.njit(cache=True, inline="always")
-def _atrium(x, y, z, centre, axes, pixel_mm):
-    """(blood share, wall share) of one atrium at a point."""
-    inner = _share(_ellipsoid_depth(x, y, z, centre[0], centre[1], centre[2], axes[0], axes[1], axes[2], 0.0),
-                   pixel_mm)
-    outer = _share(
-        _ellipsoid_depth(x, y, z, centre[0], centre[1], centre[2], axes[0], axes[1], axes[2], ATRIAL_WALL_MM),
-        pixel_mm,
-    )
-    return inner, max(outer - inner, 0.0)
+def _shell(x, y, z, centre, axes, wall_mm, pixel_mm):
+    """(inside share, wall share) of an ellipsoid and a wall of ``wall_mm`` around it.
+
+    The wall's outer surface is taken as the inner one moved out by wall_mm along the same ray, which is exact
+    for a sphere and close for these mildly eccentric chambers, and saves a second distance evaluation.
+    """
+    depth = _ellipsoid_depth(x, y, z, centre[0], centre[1], centre[2], axes[0], axes[1], axes[2], 0.0)
+    inner = _share(depth, pixel_mm)
+    return inner, max(_share(depth + wall_mm, pixel_mm) - inner, 0.0)
 
 
 @numba.njit(cache=True, inline="always")
@@ -109,15 +110,13 @@ def rasterise(xs, ys, zs, endo, epi, base_z, outer_length, apex_z, rv_centre, rv
                 in_epi = _share(r_epi - rho, pixel_mm) * along_axis
                 lv_myo = max(in_epi - in_endo, 0.0)
                 # RV: an ellipsoid outside the LV epicardium, below the base; its free wall around it.
-                c, a = rv_centre[t], rv_axes[t]
                 outside_lv = (1.0 - in_epi) * below_base
-                rv_in = _share(_ellipsoid_depth(x, y, z, c[0], c[1], c[2], a[0], a[1], a[2], 0.0), pixel_mm)
-                rv_out = _share(_ellipsoid_depth(x, y, z, c[0], c[1], c[2], a[0], a[1], a[2], rv_wall_mm), pixel_mm)
+                rv_in, rv_shell = _shell(x, y, z, rv_centre[t], rv_axes[t], rv_wall_mm, pixel_mm)
                 rv_pool = rv_in * outside_lv
-                rv_wall = max(rv_out - rv_in, 0.0) * outside_lv
+                rv_wall = rv_shell * outside_lv
                 # Atria: ellipsoids on the base plane; the LA takes the pixels the two share.
-                la, la_wall = _atrium(x, y, z, atria_centre[0, t], atria_axes[0, t], pixel_mm)
-                ra, ra_wall = _atrium(x, y, z, atria_centre[1, t], atria_axes[1, t], pixel_mm)
+                la, la_wall = _shell(x, y, z, atria_centre[0, t], atria_axes[0, t], ATRIAL_WALL_MM, pixel_mm)
+                ra, ra_wall = _shell(x, y, z, atria_centre[1, t], atria_axes[1, t], ATRIAL_WALL_MM, pixel_mm)
                 ra *= 1.0 - la
                 walls = max(max(la_wall, ra_wall) * (1.0 - la - ra), 0.0)
                 total = in_endo + lv_myo + rv_pool + la + ra + rv_wall + walls

@@ -1,0 +1,106 @@
+"""One simulated subject, end to end: demographics and diseases -> 3D heart -> phenotypes, ECG and cine CMR.
+
+Everything about subject ``i`` of a cohort with seed ``s`` comes from one random stream seeded by (s, i), so any
+subject can be regenerated alone, in any process, in any order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..ecg import ECG
+from .anatomy import Demographics, build_heart, sample_demographics, sample_healthy_targets
+from .cmr import ViewPlane, render_cine, standard_planes
+from .diseases import DEFAULT_PREVALENCE, DiseaseState, apply_diseases, sample_diseases
+from .drivers import EcgDrivers
+from .ecg_model import EcgTruth, random_heart_rotation, simulate_ecg
+from .geometry import MYOCARDIAL_DENSITY_G_PER_ML, HeartGeometry
+from .phenotypes import measure_phenotypes
+from .sites import DEFAULT_SITES, SITES
+
+VIEWS = ("sax", "4ch")
+# Columns of the manifest besides the phenotypes, in order.
+DEMOGRAPHIC_COLUMNS = ("subject_id", "site", "age", "sex", "height_cm", "weight_kg", "bsa_m2", "hr_bpm")
+
+
+@dataclass(frozen=True)
+class CohortConfig:
+    """What a cohort looks like: sites, disease prevalences, cine length. Data, so a config file can hold it."""
+
+    seed: int = 0
+    sites: tuple[str, ...] = DEFAULT_SITES
+    prevalence: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_PREVALENCE))
+    n_frames: int = 50
+    with_cmr: bool = True
+    age_range: tuple[float, float] = (40.0, 80.0)
+
+
+@dataclass(frozen=True)
+class SimulatedSubject:
+    """A subject's manifest row, ECGs (canonical 500 Hz and as the site's cart stored it) and cines.
+
+    ``cines`` maps each view to (image (T, 96, 96) float32, labels (T, 96, 96) uint8); empty without CMR.
+    """
+
+    row: dict
+    ecg: ECG
+    device_ecg: ECG
+    ecg_truth: EcgTruth
+    geometry: HeartGeometry
+    planes: dict[str, ViewPlane]
+    cines: dict[str, tuple[np.ndarray, np.ndarray]]
+    disease: DiseaseState
+
+
+def subject_id(seed: int, index: int) -> str:
+    return f"S{seed:03d}-{index:06d}"
+
+
+def subject_rng(seed: int, index: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([seed, index]))
+
+
+def simulate_subject(index: int, config: CohortConfig = CohortConfig()) -> SimulatedSubject:
+    rng = subject_rng(config.seed, index)
+    site = SITES[config.sites[int(rng.integers(len(config.sites)))]]
+    person = sample_demographics(rng, config.age_range)
+    disease = sample_diseases(rng, config.prevalence)
+    hr_bpm = float(np.clip(rng.normal(85.0 if disease.af else 67.0, 12.0 if disease.af else 9.0), 45.0, 130.0))
+    targets = apply_diseases(sample_healthy_targets(rng, person), disease, rng)
+    spec = build_heart(targets, hr_bpm, disease.relaxation_impairment, bool(disease.af), config.n_frames, rng)
+    geometry = HeartGeometry(spec)
+    phenotypes = measure_phenotypes(geometry, hr_bpm)
+
+    drivers = _ecg_drivers(person, disease, hr_bpm, geometry, phenotypes, rng)
+    simulated = simulate_ecg(drivers, site.ecg, rng)
+    planes = standard_planes(geometry, site.scanner, rng)
+    cines = {view: render_cine(geometry, planes[view], site.scanner, rng) for view in VIEWS} if config.with_cmr else {}
+
+    row = {
+        "subject_id": subject_id(config.seed, index), "site": site.name, "age": round(person.age_years, 1),
+        "sex": person.sex, "height_cm": round(person.height_cm, 1), "weight_kg": round(person.weight_kg, 1),
+        "bsa_m2": round(person.bsa_m2, 3), "hr_bpm": round(hr_bpm, 1),
+        **{key: round(value, 3) for key, value in phenotypes.items()},
+        **disease.labels(),
+    }
+    return SimulatedSubject(row, simulated.ecg, simulated.device_ecg, simulated.truth, geometry, planes, cines, disease)
+
+
+def _ecg_drivers(person: Demographics, disease: DiseaseState, hr_bpm: float, geometry: HeartGeometry,
+                 phenotypes: dict[str, float], rng: np.random.Generator) -> EcgDrivers:
+    """The ECG model's inputs, taken from the measured heart (not from the sampled targets)."""
+    septal = np.mean([phenotypes[f"wt_aha{i}_mm"] for i in (2, 3, 8, 9)])
+    lateral = np.mean([phenotypes[f"wt_aha{i}_mm"] for i in (5, 6, 11, 12)])
+    return EcgDrivers(
+        age_years=person.age_years, sex=person.sex, bmi=person.bmi, bsa_m2=person.bsa_m2, hr_bpm=hr_bpm,
+        lv_mass_g=phenotypes["lvm_g"],
+        rv_mass_g=geometry.rv_myocardial_volume_ml * MYOCARDIAL_DENSITY_G_PER_ML,
+        lvedv_ml=phenotypes["lvedv_ml"], rvedv_ml=phenotypes["rvedv_ml"],
+        lav_max_ml=phenotypes["lav_max_ml"], rav_max_ml=phenotypes["rav_max_ml"],
+        septal_thickness_mm=float(septal), lateral_thickness_mm=float(lateral),
+        heart_rotation=random_heart_rotation(rng),
+        hcm=disease.hcm, dcm=disease.dcm, rcm=disease.rcm, ph=disease.ph, mi=disease.mi,
+        mi_territory=disease.mi_territory, af=disease.af > 0,
+    )
