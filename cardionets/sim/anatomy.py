@@ -16,7 +16,8 @@ from .cycle import phases_for
 from .geometry import MYOCARDIAL_DENSITY_G_PER_ML, AtriumSpec, HeartGeometry, HeartSpec, LVSpec, RVSpec
 from .reference_ranges import PETERSEN_2017
 
-REFERENCE_BSA_M2 = {"M": 1.95, "F": 1.72}  # typical BSA of the UK Biobank reference cohort by sex
+# Mean BSA of the UK Biobank reference cohort by sex (BMI < 30), which this sampler reproduces for BMI < 30.
+REFERENCE_BSA_M2 = {"M": 1.96, "F": 1.74}
 # Indexed LV mass (g/m2, papillary muscles excluded), Petersen 2017 abstract.
 LV_MASS_INDEX = {"M": (53.0, 9.0), "F": (42.0, 7.0)}
 # RV and atria: typical adult CMR values by sex (mean, SD), used as simulator targets; NOT verified against

@@ -62,11 +62,15 @@ def subject_rng(seed: int, index: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, index]))
 
 
-def simulate_subject(index: int, config: CohortConfig = CohortConfig()) -> SimulatedSubject:
+def simulate_subject(
+    index: int, config: CohortConfig = CohortConfig(), disease: DiseaseState | None = None
+) -> SimulatedSubject:
+    """Subject ``index`` of the cohort ``config`` describes; ``disease`` forces a diagnosis (tests, samples)."""
     rng = subject_rng(config.seed, index)
     site = SITES[config.sites[int(rng.integers(len(config.sites)))]]
     person = sample_demographics(rng, config.age_range)
-    disease = sample_diseases(rng, config.prevalence)
+    sampled = sample_diseases(rng, config.prevalence)
+    disease = sampled if disease is None else disease
     hr_bpm = float(np.clip(rng.normal(85.0 if disease.af else 67.0, 12.0 if disease.af else 9.0), 45.0, 130.0))
     targets = apply_diseases(sample_healthy_targets(rng, person), disease, rng)
     spec = build_heart(targets, hr_bpm, disease.relaxation_impairment, bool(disease.af), config.n_frames, rng)

@@ -114,7 +114,9 @@ def apply_diseases(targets: AnatomyTargets, disease: DiseaseState, rng: np.rando
         for segment in TERRITORY_SEGMENTS[disease.mi_territory]:
             thickness[segment - 1] *= 1 - 0.45 * s
             motion[segment - 1] = max(0.0, 1 - 1.2 * s)
-        changes.update(lvedv_ml=changes.get("lvedv_ml", t.lvedv_ml) * (1 + 0.35 * s))
+        # Remote myocardium compensates only partly: EF falls with the infarct's extent.
+        changes.update(lvedv_ml=changes.get("lvedv_ml", t.lvedv_ml) * (1 + 0.35 * s),
+                       lvef=changes.get("lvef", t.lvef) - 0.18 * s)
     if disease.ph:
         s = disease.ph
         # Pressure-loaded RV: dilated, thick-walled, poorly contracting; underfilled LV; large RA.
