@@ -1,8 +1,8 @@
 """Vendor XML readers: GE MUSE, Philips, HL7 aECG and UK Biobank.
 
 The real Mortara 12-lead ECG that pydicom ships (conftest's ``mortara_ecg``), resampled to each vendor's usual
-rate, is written in each vendor's layout by tests/writers and read back through ``cardionets.ecg.load``; damaged
-and hostile files must fail with a typed, readable error.
+rate, is written in each vendor's layout (GE MUSE by cardionets.ecg.writers, the others by tests/writers) and read
+back through ``cardionets.ecg.load``; damaged and hostile files must fail with a typed, readable error.
 """
 
 from __future__ import annotations
@@ -23,14 +23,14 @@ from scipy.signal import resample_poly
 from cardionets.ecg import ECG, CorruptFileError, load
 from cardionets.ecg.leads import STANDARD_LEADS, canonical_lead_name
 from cardionets.ecg.readers import ge_muse, hl7_aecg, philips, philips_xli, ukbiobank
-from tests.writers import ge_muse as ge_muse_writer
+from cardionets.ecg.writers import ge_muse as ge_muse_writer
+from cardionets.ecg.writers.recording import EXAMPLE_MEASUREMENTS as MEASUREMENTS
+from cardionets.ecg.writers.recording import EXAMPLE_STATEMENTS as STATEMENTS
+from cardionets.ecg.writers.recording import Recording
 from tests.writers import hl7_aecg as hl7_aecg_writer
 from tests.writers import philips as philips_writer
 from tests.writers import philips_xli as xli_encoder
 from tests.writers import ukbiobank as ukbiobank_writer
-from tests.writers.recording import EXAMPLE_MEASUREMENTS as MEASUREMENTS
-from tests.writers.recording import EXAMPLE_STATEMENTS as STATEMENTS
-from tests.writers.recording import Recording
 
 # The Mortara cart's own values for this record; the Bazett and Fridericia QTc differ so their keys can be told apart.
 FLOAT32_SLACK_MV = 1e-5

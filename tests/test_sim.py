@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cardionets.ecg import measure
 from cardionets.sim.cohort import CohortConfig, simulate_subject
 from cardionets.sim.dataset import VirtualCohort, write_cohort
 from cardionets.sim.diseases import SEPTAL_SEGMENTS, TERRITORY_SEGMENTS, DiseaseState
@@ -130,3 +131,22 @@ def test_resuming_with_other_settings_is_refused(tmp_path):
     write_cohort(tmp_path, 1, SHORT, progress=False)
     with pytest.raises(ValueError, match="other settings"):
         write_cohort(tmp_path, 1, dataclasses.replace(SHORT, seed=8), progress=False)
+
+
+def _cohort_measurements(n: int, disease: DiseaseState | None = None) -> pd.DataFrame:
+    rows = []
+    for index in range(n):
+        subject = simulate_subject(index, NO_CMR, disease=disease)
+        rows.append({**subject.row, **measure(subject.ecg).to_dict()})
+    return pd.DataFrame(rows)
+
+
+def test_in_the_simulated_population_sokolow_lyon_voltage_rises_with_lv_mass():
+    frame = _cohort_measurements(120, DiseaseState())  # without amyloid, whose voltage falls as mass rises
+    r = frame[["sokolow_lyon_mv", "lvm_g"]].corr(method="spearman").iloc[0, 1]
+    assert 0.2 < r < 0.8  # a real, modest association, not a giveaway
+
+
+def test_in_the_simulated_population_pulmonary_hypertension_turns_the_qrs_axis_right():
+    healthy, ph = _cohort_measurements(40, DiseaseState()), _cohort_measurements(40, DiseaseState(ph=0.8))
+    assert ph.qrs_axis_deg.mean() > healthy.qrs_axis_deg.mean() + 30

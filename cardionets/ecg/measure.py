@@ -106,9 +106,9 @@ def measure_with_beat(ecg: ECG) -> MeasuredBeat:
         qt_ms=qt_ms,
         qtc_bazett_ms=float(qt_ms / np.sqrt(rr_s)),
         qtc_fridericia_ms=float(qt_ms / np.cbrt(rr_s)),
-        p_axis_deg=_frontal_axis(waveform, fiducials.p_onset, fiducials.p_offset) if has_p else None,
-        qrs_axis_deg=_frontal_axis(waveform, fiducials.qrs_onset, fiducials.qrs_offset, by="net_deflection"),
-        t_axis_deg=_frontal_axis(waveform, fiducials.qrs_offset, fiducials.t_offset),
+        p_axis_deg=frontal_axis_deg(waveform, fiducials.p_onset, fiducials.p_offset) if has_p else None,
+        qrs_axis_deg=frontal_axis_deg(waveform, fiducials.qrs_onset, fiducials.qrs_offset, by="net_deflection"),
+        t_axis_deg=frontal_axis_deg(waveform, fiducials.qrs_offset, fiducials.t_offset),
         sokolow_lyon_mv=_sokolow_lyon(waveform, fiducials),
         cornell_mv=_cornell(waveform, fiducials),
         n_beats=int(beat.used_beats.size),
@@ -196,6 +196,9 @@ def _p_wave(waveform, slow_speed, quiet, qrs_onset, fs_hz) -> tuple[float | None
     last = start + int(humps[-1]) if humps.size else peak
     p_onset = _crossing(slow_speed, first, -1, quiet, P_EDGE_FRACTION, limit=start)
     p_offset = _crossing(slow_speed, last, +1, quiet, P_EDGE_FRACTION, limit=stop)
+    if p_onset <= start + 1:
+        # Still moving at the window's edge: the previous beat's T wave or fibrillatory waves, not a P wave.
+        return None, None
     return p_onset, p_offset
 
 
@@ -206,7 +209,7 @@ def _isoelectric_level(waveform: np.ndarray, qrs_onset: float, fs_hz: float) -> 
     return np.median(waveform[:, start : max(stop, start + 1)], axis=1, keepdims=True)
 
 
-def _frontal_axis(waveform: np.ndarray, onset: float, offset: float, by: str = "area") -> float:
+def frontal_axis_deg(waveform: np.ndarray, onset: float, offset: float, by: str = "area") -> float:
     """Frontal-plane axis from leads I and aVF over one wave (hexaxial reference system).
 
     ``by="area"`` uses net areas, robust for the broad, low P and T waves; ``by="net_deflection"`` uses the

@@ -35,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--n", type=int, default=3000)
     report.add_argument("--seed", type=int, default=11)
     report.add_argument("--out", type=Path, default=Path("docs"))
+    samples = commands.add_parser("samples", help="rebuild the committed sample set (one subject per disease)")
+    samples.add_argument("--out", type=Path, default=Path("samples"))
     export = commands.add_parser("export", help="write one subject as WFDB, DICOM, MUSE XML, NIfTI and GIF")
     export.add_argument("--seed", type=int, default=0)
     export.add_argument("--index", type=int, required=True)
@@ -49,6 +51,11 @@ def main(argv: list[str] | None = None) -> int:
         manifest = write_cohort(args.out, args.n, config, workers=args.workers, export_ecg=args.export_ecg)
         elapsed = time.perf_counter() - started
         print(f"{args.n} subjects in {elapsed:.1f} s -> {manifest}")
+        return 0
+    if args.command == "samples":
+        from .samples import write_samples
+
+        print(write_samples(args.out))
         return 0
     if args.command == "report":
         from .report import write_report

@@ -21,6 +21,7 @@ from .phenotypes import measure_phenotypes
 from .sites import DEFAULT_SITES, SITES
 
 VIEWS = ("sax", "4ch")
+INFILTRATE_FREE_WALL_MM = 7.0  # typical healthy LV wall; beyond it an amyloid wall is infiltrate
 # Columns of the manifest besides the phenotypes, in order.
 DEMOGRAPHIC_COLUMNS = ("subject_id", "site", "age", "sex", "height_cm", "weight_kg", "bsa_m2", "hr_bpm")
 
@@ -58,29 +59,35 @@ def subject_id(seed: int, index: int) -> str:
     return f"S{seed:03d}-{index:06d}"
 
 
-def subject_rng(seed: int, index: int) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence([seed, index]))
+def subject_seeds(seed: int, index: int) -> list[np.random.SeedSequence]:
+    """Independent seed sequences (anatomy, ECG, CMR) of subject ``index`` in cohort ``seed``."""
+    return np.random.SeedSequence([seed, index]).spawn(3)
 
 
 def simulate_subject(
     index: int, config: CohortConfig = CohortConfig(), disease: DiseaseState | None = None
 ) -> SimulatedSubject:
     """Subject ``index`` of the cohort ``config`` describes; ``disease`` forces a diagnosis (tests, samples)."""
-    rng = subject_rng(config.seed, index)
-    site = SITES[config.sites[int(rng.integers(len(config.sites)))]]
-    person = sample_demographics(rng, config.age_range)
-    sampled = sample_diseases(rng, config.prevalence)
+    # One child stream per part, so changing the ECG model does not change the anatomy or the images.
+    anatomy_rng, ecg_rng, cmr_rng = (np.random.default_rng(seq) for seq in subject_seeds(config.seed, index))
+    site = SITES[config.sites[int(anatomy_rng.integers(len(config.sites)))]]
+    person = sample_demographics(anatomy_rng, config.age_range)
+    sampled = sample_diseases(anatomy_rng, config.prevalence)
     disease = sampled if disease is None else disease
-    hr_bpm = float(np.clip(rng.normal(85.0 if disease.af else 67.0, 12.0 if disease.af else 9.0), 45.0, 130.0))
-    targets = apply_diseases(sample_healthy_targets(rng, person), disease, rng)
-    spec = build_heart(targets, hr_bpm, disease.relaxation_impairment, bool(disease.af), config.n_frames, rng)
+    hr_bpm = float(np.clip(anatomy_rng.normal(85.0 if disease.af else 67.0, 12.0 if disease.af else 9.0), 45.0, 130.0))
+    targets = apply_diseases(sample_healthy_targets(anatomy_rng, person), disease, anatomy_rng)
+    spec = build_heart(targets, hr_bpm, disease.relaxation_impairment, bool(disease.af), config.n_frames,
+                       anatomy_rng)
     geometry = HeartGeometry(spec)
     phenotypes = measure_phenotypes(geometry, hr_bpm)
 
-    drivers = _ecg_drivers(person, disease, hr_bpm, geometry, phenotypes, rng)
-    simulated = simulate_ecg(drivers, site.ecg, rng)
-    planes = standard_planes(geometry, site.scanner, rng)
-    cines = {view: render_cine(geometry, planes[view], site.scanner, rng) for view in VIEWS} if config.with_cmr else {}
+    drivers = _ecg_drivers(person, disease, hr_bpm, geometry, phenotypes, ecg_rng)
+    simulated = simulate_ecg(drivers, site.ecg, ecg_rng)
+    planes = standard_planes(geometry, site.scanner, cmr_rng)
+    cines = (
+        {view: render_cine(geometry, planes[view], site.scanner, cmr_rng) for view in VIEWS}
+        if config.with_cmr else {}
+    )
 
     row = {
         "subject_id": subject_id(config.seed, index), "site": site.name, "age": round(person.age_years, 1),
@@ -97,9 +104,12 @@ def _ecg_drivers(person: Demographics, disease: DiseaseState, hr_bpm: float, geo
     """The ECG model's inputs, taken from the measured heart (not from the sampled targets)."""
     septal = np.mean([phenotypes[f"wt_aha{i}_mm"] for i in (2, 3, 8, 9)])
     lateral = np.mean([phenotypes[f"wt_aha{i}_mm"] for i in (5, 6, 11, 12)])
+    # Amyloid thickens the wall with infiltrate, not myocytes: the ECG sees only the share of the wall a normal
+    # wall would have, which is why voltage is low while the walls are thick.
+    myocyte_share = min(1.0, INFILTRATE_FREE_WALL_MM / phenotypes["wt_global_mm"]) if disease.rcm else 1.0
     return EcgDrivers(
         age_years=person.age_years, sex=person.sex, bmi=person.bmi, bsa_m2=person.bsa_m2, hr_bpm=hr_bpm,
-        lv_mass_g=phenotypes["lvm_g"],
+        lv_mass_g=phenotypes["lvm_g"] * myocyte_share,
         rv_mass_g=geometry.rv_myocardial_volume_ml * MYOCARDIAL_DENSITY_G_PER_ML,
         lvedv_ml=phenotypes["lvedv_ml"], rvedv_ml=phenotypes["rvedv_ml"],
         lav_max_ml=phenotypes["lav_max_ml"], rav_max_ml=phenotypes["rav_max_ml"],

@@ -23,7 +23,7 @@ class EcgDrivers:
     bmi: float
     bsa_m2: float
     hr_bpm: float
-    lv_mass_g: float
+    lv_mass_g: float  # electrically active LV mass: the whole mass, except the infiltrate of an amyloid wall
     rv_mass_g: float
     lvedv_ml: float
     rvedv_ml: float

@@ -1,14 +1,17 @@
 """Writers that produce vendor ECG files in each vendor's real layout, so readers can be tested by round trip.
 
-``ge_muse``, ``philips``, ``hl7_aecg`` and ``ukbiobank`` each offer ``write(recording, ...) -> bytes`` and
-``CARRIED_MEASUREMENTS``, the device measurement keys the format holds; ``philips_xli`` is the XLI encoder and
-``recording`` the input they share. Layout sources are named in the reader module of the same format.
+``philips``, ``hl7_aecg`` and ``ukbiobank`` here, like the package's ``cardionets.ecg.writers.ge_muse``, each offer
+``write(recording, ...) -> bytes`` and ``CARRIED_MEASUREMENTS``, the device measurement keys the format holds;
+``philips_xli`` is the XLI encoder. The input they share, ``Recording``, lives in ``cardionets.ecg.writers``.
+Layout sources are named in the reader module of the same format.
 """
 
 import numpy as np
 
-from . import ge_muse, hl7_aecg, philips, ukbiobank
-from .recording import EXAMPLE_MEASUREMENTS, EXAMPLE_STATEMENTS, Recording
+from cardionets.ecg.writers import ge_muse
+from cardionets.ecg.writers.recording import EXAMPLE_MEASUREMENTS, EXAMPLE_STATEMENTS, Recording
+
+from . import hl7_aecg, philips, ukbiobank
 
 
 def vendor_files(ecg) -> dict[str, bytes]:

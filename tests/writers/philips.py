@@ -13,9 +13,9 @@ import xml.etree.ElementTree as ET
 import numpy as np
 
 from cardionets.ecg.leads import STANDARD_LEADS
+from cardionets.ecg.writers.recording import Recording, add, document
 
 from . import philips_xli
-from .recording import Recording, add, document
 
 UV_PER_COUNT = 5.0
 NAMESPACE = "http://www3.medical.philips.com"

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 
-from .recording import Recording, add, document
+from cardionets.ecg.writers.recording import Recording, add, document
 
 UV_PER_COUNT = 5.0
 MEDIAN_BEAT_S = 1.2

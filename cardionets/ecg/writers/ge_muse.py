@@ -1,4 +1,8 @@
-"""GE MUSE ``<RestingECG>`` writer: DOCTYPE line, median then rhythm waveform, 8 stored leads of Base64 int16."""
+"""GE MUSE ``<RestingECG>`` writer: DOCTYPE line, median then rhythm waveform, 8 stored leads of Base64 int16.
+
+The layout is the one ``cardionets.ecg.readers.ge_muse`` describes. Demographics and measurements the recording
+does not know are left out rather than invented.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,8 @@ import zlib
 
 import numpy as np
 
-from .recording import Recording, add, document
+from ..leads import STANDARD_LEADS
+from .recording import Recording, add, document, int16_counts
 
 UV_PER_COUNT = 4.88
 STORED_LEADS = ("I", "II", "V1", "V2", "V3", "V4", "V5", "V6")  # MUSE derives III, aVR, aVL, aVF
@@ -41,8 +46,9 @@ def write(recording: Recording, encoding: str = "ISO-8859-1") -> bytes:
         _measurements(add(root, section), recording)
     for section in ("Diagnosis", "OriginalDiagnosis"):
         _diagnosis(add(root, section), recording.interpretation)
-    add(add(root, "QRSTimesTypes"), "GlobalRR", recording.measurements["rr_ms"])
-    counts = recording.lead_counts(UV_PER_COUNT)
+    if "rr_ms" in recording.measurements:
+        add(add(root, "QRSTimesTypes"), "GlobalRR", recording.measurements["rr_ms"])
+    counts = dict(zip(STANDARD_LEADS, int16_counts(recording.signal_mv, UV_PER_COUNT), strict=True))
     median_samples = int(MEDIAN_BEAT_S * recording.fs_hz)
     _waveform(root, "Median", recording.fs_hz, {name: counts[name][:median_samples] for name in STORED_LEADS})
     _waveform(root, "Rhythm", recording.fs_hz, {name: counts[name] for name in STORED_LEADS})
@@ -52,25 +58,33 @@ def write(recording: Recording, encoding: str = "ISO-8859-1") -> bytes:
 def _patient_demographics(root: ET.Element, recording: Recording) -> None:
     patient = add(root, "PatientDemographics")
     add(patient, "PatientID", "000123456")
-    add(patient, "PatientAge", recording.age_years)
-    add(patient, "AgeUnits", "YEARS")
-    add(patient, "Gender", {"M": "MALE", "F": "FEMALE"}[recording.sex])
-    add(patient, "HeightCM", recording.height_cm)
-    add(patient, "WeightKG", recording.weight_kg)
+    if recording.age_years is not None:
+        add(patient, "PatientAge", recording.age_years)
+        add(patient, "AgeUnits", "YEARS")
+    if recording.sex is not None:
+        add(patient, "Gender", {"M": "MALE", "F": "FEMALE"}[recording.sex])
+    if recording.height_cm is not None:
+        add(patient, "HeightCM", recording.height_cm)
+    if recording.weight_kg is not None:
+        add(patient, "WeightKG", recording.weight_kg)
     add(patient, "PatientLastName", "TEST")
     add(patient, "PatientFirstName", "PATIENT")
 
 
 def _measurements(section: ET.Element, recording: Recording) -> None:
     values = recording.measurements
-    add(section, "VentricularRate", values["hr_bpm"])
-    add(section, "AtrialRate", values["hr_bpm"])
+    if "hr_bpm" in values:
+        add(section, "VentricularRate", values["hr_bpm"])
+        add(section, "AtrialRate", values["hr_bpm"])
     for key in ("pr_ms", "qrs_ms", "qt_ms", "qtc_ms", "p_axis_deg", "qrs_axis_deg", "t_axis_deg"):
-        add(section, _MEASUREMENT_ELEMENTS[key], values[key])
-    add(section, "QRSCount", round(recording.duration_ms / values["rr_ms"]))
+        if key in values:
+            add(section, _MEASUREMENT_ELEMENTS[key], values[key])
+    if "rr_ms" in values:
+        add(section, "QRSCount", round(recording.duration_ms / values["rr_ms"]))
     add(section, "ECGSampleBase", recording.fs_hz)
     add(section, "ECGSampleExponent", 0)
-    add(section, "QTcFrederica", values["qtc_fridericia_ms"])
+    if "qtc_fridericia_ms" in values:
+        add(section, "QTcFrederica", values["qtc_fridericia_ms"])
 
 
 def _diagnosis(section: ET.Element, statements: list[str]) -> None:
