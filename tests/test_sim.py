@@ -150,3 +150,17 @@ def test_in_the_simulated_population_sokolow_lyon_voltage_rises_with_lv_mass():
 def test_in_the_simulated_population_pulmonary_hypertension_turns_the_qrs_axis_right():
     healthy, ph = _cohort_measurements(40, DiseaseState()), _cohort_measurements(40, DiseaseState(ph=0.8))
     assert ph.qrs_axis_deg.mean() > healthy.qrs_axis_deg.mean() + 30
+
+
+def test_command_line_makes_an_ecg_only_cohort_with_cart_files(tmp_path):
+    from cardionets.ecg import load
+    from cardionets.sim.__main__ import main
+
+    out = tmp_path / "cohort"
+    assert main(["make", "--n", "2", "--out", str(out), "--seed", "3", "--no-cmr", "--workers", "1",
+                 "--export-ecg", "wfdb", "--sites", "boston"]) == 0
+    manifest = pd.read_csv(out / "manifest.csv")
+    assert list(manifest.site) == ["boston", "boston"]
+    record = load(out / "ecg" / f"{manifest.subject_id[0]}.hea")
+    assert record.fs_hz == SITES["boston"].ecg.fs_hz  # stored as the site's cart stores it
+    assert not (out / "shards" / "shard-00000" / "sax.npy").exists()
