@@ -1,0 +1,567 @@
+"""Metrics as plain functions, shared by training, evaluation, the app and the reader study.
+
+Every function takes array-likes, checks them once here at the boundary and raises :class:`ValueError` with a
+message that names the offending argument. When the data are valid but the metric has no value on them (AUROC
+with one class, R2 of a constant target) the error is :class:`UndefinedMetricError`, a ``ValueError`` that
+:func:`bootstrap_ci` recognises so it can skip such resamples instead of failing.
+
+Conventions: binary labels are 0/1 (bools accepted); a case is called positive when ``p >= threshold``;
+confidence intervals are ``(point, low, high)`` named tuples.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+from scipy import optimize, special, stats
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+__all__ = [
+    "ConfidenceInterval",
+    "DeLongResult",
+    "SensitivitySpecificity",
+    "UndefinedMetricError",
+    "apply_temperature",
+    "auprc",
+    "auroc",
+    "bootstrap_ci",
+    "brier",
+    "confusion_matrix",
+    "delong_ci",
+    "delong_test",
+    "expected_calibration_error",
+    "fit_softmax_temperature",
+    "fit_temperature",
+    "multiclass_accuracy",
+    "r2",
+    "r2_per_column",
+    "sensitivity_specificity",
+    "threshold_at_sensitivity",
+]
+
+
+class UndefinedMetricError(ValueError):
+    """The inputs are valid but the metric has no value on them (e.g. AUROC when only one class is present)."""
+
+
+class ConfidenceInterval(NamedTuple):
+    point: float
+    low: float
+    high: float
+
+
+class DeLongResult(NamedTuple):
+    auc_a: float
+    auc_b: float
+    z: float
+    p_value: float
+
+
+class SensitivitySpecificity(NamedTuple):
+    sensitivity: float
+    specificity: float
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Input validation (the boundary); everything below trusts its checked arrays.
+
+
+def _array(name: str, values, ndim: int, *, allow_nan: bool = False) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.ndim != ndim:
+        raise ValueError(f"{name} must be a {ndim}-D array, got shape {arr.shape}.")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty.")
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}.")
+    arr = arr.astype(float)
+    bad = np.isinf(arr) if allow_nan else ~np.isfinite(arr)
+    if bad.any():
+        what = "infinite values" if allow_nan else "NaN or infinite values"
+        raise ValueError(f"{name} contains {what} ({int(bad.sum())} of {arr.size}).")
+    return arr
+
+
+def _binary(name: str, values, ndim: int = 1) -> np.ndarray:
+    arr = _array(name, values, ndim)
+    if not np.isin(arr, (0.0, 1.0)).all():
+        unexpected = np.unique(arr[~np.isin(arr, (0.0, 1.0))])[:5]
+        raise ValueError(f"{name} must contain only 0 and 1; found {unexpected.tolist()}.")
+    return arr.astype(np.int8)
+
+
+def _probabilities(name: str, values, ndim: int = 1) -> np.ndarray:
+    arr = _array(name, values, ndim)
+    if arr.min() < 0 or arr.max() > 1:
+        raise ValueError(f"{name} must be probabilities in [0, 1]; found range [{arr.min():g}, {arr.max():g}].")
+    return arr
+
+
+def _same_shape(**arrays: np.ndarray) -> None:
+    shapes = {name: arr.shape for name, arr in arrays.items()}
+    if len(set(shapes.values())) > 1:
+        listed = ", ".join(f"{name} {shape}" for name, shape in shapes.items())
+        raise ValueError(f"Inputs must have the same shape; got {listed}.")
+
+
+def _binary_and_scores(y, score, score_name: str = "score") -> tuple[np.ndarray, np.ndarray]:
+    y = _binary("y", y)
+    score = _array(score_name, score, 1)
+    _same_shape(y=y, **{score_name: score})
+    return y, score
+
+
+def _require_both_classes(y: np.ndarray, metric: str, minimum: int = 1) -> None:
+    n_pos = int(y.sum())
+    n_neg = y.size - n_pos
+    if min(n_pos, n_neg) < minimum:
+        raise UndefinedMetricError(
+            f"{metric} needs at least {minimum} positive and {minimum} negative case(s); "
+            f"got {n_pos} positive and {n_neg} negative."
+        )
+
+
+def _fraction(name: str, value: float, *, inclusive_high: bool = False) -> float:
+    value = float(value)
+    if not (0 < value < 1 or (inclusive_high and value == 1)):
+        bound = "(0, 1]" if inclusive_high else "(0, 1)"
+        raise ValueError(f"{name} must lie in {bound}, got {value}.")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Regression
+
+
+def r2(y_true, y_pred) -> float:
+    """Coefficient of determination over the subjects whose target is known (NaN targets are ignored).
+
+    Predictions must be finite wherever the target is known. Raises :class:`UndefinedMetricError` when fewer
+    than two targets are known or they are all equal (sklearn would return 0 or 1 there; we refuse to guess).
+    """
+    y_true = _array("y_true", y_true, 1, allow_nan=True)
+    y_pred = _array("y_pred", y_pred, 1, allow_nan=True)
+    _same_shape(y_true=y_true, y_pred=y_pred)
+    known = ~np.isnan(y_true)
+    if np.isnan(y_pred[known]).any():
+        raise ValueError("y_pred contains NaN where the target is known.")
+    y_true, y_pred = y_true[known], y_pred[known]
+    if y_true.size < 2:
+        raise UndefinedMetricError(f"R2 needs at least 2 known targets; got {y_true.size}.")
+    total = np.sum((y_true - y_true.mean()) ** 2)
+    if total == 0:
+        raise UndefinedMetricError("R2 is undefined when every known target has the same value.")
+    return float(1 - np.sum((y_true - y_pred) ** 2) / total)
+
+
+def r2_per_column(Y_true, Y_pred) -> np.ndarray:
+    """R2 of each phenotype column of ``(N, P)`` arrays, NaN targets ignored per column; returns shape ``(P,)``."""
+    Y_true = _array("Y_true", Y_true, 2, allow_nan=True)
+    Y_pred = _array("Y_pred", Y_pred, 2, allow_nan=True)
+    _same_shape(Y_true=Y_true, Y_pred=Y_pred)
+    scores = np.empty(Y_true.shape[1])
+    for column in range(Y_true.shape[1]):
+        try:
+            scores[column] = r2(Y_true[:, column], Y_pred[:, column])
+        except ValueError as error:  # name the column, keep the type (UndefinedMetricError stays one)
+            raise type(error)(f"Column {column}: {error}") from error
+    return scores
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Discrimination and calibration of binary probabilities
+
+
+def auroc(y, score) -> float:
+    """Area under the ROC curve (ties count half), via scikit-learn."""
+    y, score = _binary_and_scores(y, score)
+    _require_both_classes(y, "AUROC")
+    return float(roc_auc_score(y, score))
+
+
+def auprc(y, score) -> float:
+    """Area under the precision-recall curve as average precision (no interpolation), via scikit-learn.
+
+    Needs at least one positive; with no negatives it is 1.
+    """
+    y, score = _binary_and_scores(y, score)
+    if not y.any():
+        raise UndefinedMetricError("AUPRC needs at least one positive case; got none.")
+    return float(average_precision_score(y, score))
+
+
+def brier(y, p) -> float:
+    """Mean squared difference between the predicted probability and the 0/1 outcome."""
+    y = _binary("y", y)
+    p = _probabilities("p", p)
+    _same_shape(y=y, p=p)
+    return float(np.mean((p - y) ** 2))
+
+
+def expected_calibration_error(y, p, n_bins: int = 15) -> float:
+    """Expected calibration error of binary probabilities: sum over bins of ``n_bin / N * |mean(y) - mean(p)|``.
+
+    Bins are ``n_bins`` equal-width intervals of [0, 1] (the last one closed), as in Guo et al. 2017, so values are
+    comparable with the literature; empty bins contribute nothing. Equal-width bins are noisy where few
+    probabilities fall, and ECE is biased upwards at small N (about 0.01 for a perfect model at N = 20000, 15 bins).
+    For the top-label ECE of a multi-class model pass ``y = (predicted == true)`` and ``p = max probability``.
+    """
+    y = _binary("y", y)
+    p = _probabilities("p", p)
+    _same_shape(y=y, p=p)
+    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 1:
+        raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}.")
+    bin_index = np.minimum((p * n_bins).astype(int), n_bins - 1)
+    count = np.bincount(bin_index, minlength=n_bins)
+    gap = np.bincount(bin_index, weights=y - p, minlength=n_bins)  # sum of (y - p) per bin = n_bin * (acc - conf)
+    return float(np.sum(np.abs(gap)) / count.sum())
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Bootstrap confidence intervals
+
+# Bootstrap indices are drawn this many at a time (resamples x subjects), bounding memory for large cohorts.
+_BOOTSTRAP_CHUNK_ELEMENTS = 1 << 22
+
+
+def bootstrap_ci(
+    metric_fn: Callable[..., float],
+    *arrays,
+    n_resamples: int = 1000,
+    alpha: float = 0.05,
+    seed: int = 0,
+    stratify=None,
+) -> ConfidenceInterval:
+    """Percentile bootstrap CI of ``metric_fn(*arrays)``, resampling subjects (rows of all arrays together).
+
+    ``stratify`` (one label per subject, e.g. ``y``) resamples within each stratum, keeping its size; use it for
+    rare outcomes. Resamples on which the metric is undefined (:class:`UndefinedMetricError`, e.g. a single-class
+    resample for AUROC) are skipped and a RuntimeWarning says how many, since skipping biases the interval a
+    little. :func:`auroc` and :func:`auprc` are evaluated on all resamples at once from per-subject counts (the
+    same resamples, the same values as calling them one by one).
+    """
+    if not arrays:
+        raise ValueError("bootstrap_ci needs at least one array to resample.")
+    arrays = tuple(np.asarray(a) for a in arrays)
+    if any(a.ndim == 0 for a in arrays):
+        raise ValueError("Arrays to resample must have at least one dimension (one row per subject).")
+    n = arrays[0].shape[0]
+    if any(a.shape[0] != n for a in arrays):
+        raise ValueError(f"Arrays to resample must have the same number of rows; got {[a.shape[0] for a in arrays]}.")
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, (int, np.integer)) or n_resamples < 1:
+        raise ValueError(f"n_resamples must be a positive integer, got {n_resamples!r}.")
+    alpha = _fraction("alpha", alpha)
+    strata = _strata(stratify, n)
+
+    point = float(metric_fn(*arrays))  # on the full data, so invalid inputs fail here with the metric's own message
+    batched = _BATCHED_METRICS.get(metric_fn)
+    evaluate = batched(*arrays) if batched is not None else _one_by_one(metric_fn, arrays)
+    rng = np.random.default_rng(seed)
+    values = np.concatenate([evaluate(idx) for idx in _resample_indices(rng, strata, n, n_resamples)])
+
+    values = values[~np.isnan(values)]
+    skipped = n_resamples - values.size
+    if values.size == 0:
+        raise UndefinedMetricError("The metric was undefined on every bootstrap resample; try stratify=y.")
+    if skipped:
+        warnings.warn(
+            f"{skipped} of {n_resamples} bootstrap resamples were skipped because the metric was undefined on them; "
+            "stratify=y avoids this for single-class resamples.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    low, high = np.percentile(values, [100 * alpha / 2, 100 * (1 - alpha / 2)])
+    return ConfidenceInterval(point, float(low), float(high))
+
+
+def _strata(stratify, n: int) -> list[np.ndarray]:
+    """Row indices of each stratum (one stratum of all rows when not stratifying)."""
+    if stratify is None:
+        return [np.arange(n)]
+    labels = np.asarray(stratify)
+    if labels.shape != (n,):
+        raise ValueError(f"stratify must have one label per subject, shape ({n},); got {labels.shape}.")
+    if labels.dtype.kind == "f" and np.isnan(labels).any():
+        raise ValueError("stratify contains NaN.")
+    _, inverse = np.unique(labels, return_inverse=True)
+    return [np.flatnonzero(inverse == k) for k in range(inverse.max() + 1)]
+
+
+def _resample_indices(rng: np.random.Generator, strata: list[np.ndarray], n: int, n_resamples: int):
+    """Yield ``(b, n)`` row-index arrays, each row one bootstrap resample, drawn within strata."""
+    chunk = max(1, _BOOTSTRAP_CHUNK_ELEMENTS // n)
+    for start in range(0, n_resamples, chunk):
+        b = min(chunk, n_resamples - start)
+        yield np.concatenate([rows[rng.integers(0, rows.size, size=(b, rows.size))] for rows in strata], axis=1)
+
+
+def _one_by_one(metric_fn: Callable[..., float], arrays: tuple[np.ndarray, ...]):
+    def evaluate(indices: np.ndarray) -> np.ndarray:
+        values = np.empty(len(indices))
+        for i, rows in enumerate(indices):
+            try:
+                values[i] = metric_fn(*(a[rows] for a in arrays))
+            except UndefinedMetricError:
+                values[i] = np.nan
+        return values
+
+    return evaluate
+
+
+def _class_weights_by_score(y, score):
+    """Return a function mapping resample indices ``(b, n)`` to the positive and negative counts per distinct
+    score, ``(b, G)`` each, scores ascending. A resample is the original data with integer weights, so ranking
+    metrics follow from these counts without re-sorting each resample."""
+    y, score = _binary_and_scores(y, score)
+    order = np.argsort(score, kind="stable")
+    sorted_score = score[order]
+    group_starts = np.flatnonzero(np.r_[True, sorted_score[1:] != sorted_score[:-1]])
+    n = y.size
+
+    def counts(indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        b = indices.shape[0]
+        per_subject = np.bincount((indices + n * np.arange(b)[:, None]).ravel(), minlength=b * n).reshape(b, n)
+        per_subject = per_subject[:, order]
+        pos = np.add.reduceat(per_subject * y[order], group_starts, axis=1).astype(float)
+        total = np.add.reduceat(per_subject, group_starts, axis=1)
+        return pos, total - pos
+
+    return counts
+
+
+def _batched_auroc(y, score):
+    counts = _class_weights_by_score(y, score)
+
+    def evaluate(indices: np.ndarray) -> np.ndarray:
+        pos, neg = counts(indices)
+        neg_below = np.cumsum(neg, axis=1) - neg
+        with np.errstate(invalid="ignore"):  # 0/0 for single-class resamples -> NaN -> skipped
+            return np.sum(pos * (neg_below + 0.5 * neg), axis=1) / (pos.sum(axis=1) * neg.sum(axis=1))
+
+    return evaluate
+
+
+def _batched_auprc(y, score):
+    counts = _class_weights_by_score(y, score)
+
+    def evaluate(indices: np.ndarray) -> np.ndarray:
+        pos, neg = counts(indices)
+        pos, neg = pos[:, ::-1], neg[:, ::-1]  # thresholds from the highest score down
+        true_pos, called_pos = np.cumsum(pos, axis=1), np.cumsum(pos + neg, axis=1)
+        precision = np.divide(true_pos, called_pos, out=np.zeros_like(true_pos), where=called_pos > 0)
+        with np.errstate(invalid="ignore"):  # 0/0 for resamples without positives -> NaN -> skipped
+            return np.sum(pos * precision, axis=1) / pos.sum(axis=1)
+
+    return evaluate
+
+
+_BATCHED_METRICS = {auroc: _batched_auroc, auprc: _batched_auprc}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# DeLong's test (DeLong, DeLong & Clarke-Pearson 1988) with the fast midrank algorithm (Sun & Xu 2014)
+
+
+def _delong_components(y: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """AUCs ``(K,)`` and their DeLong covariance ``(K, K)`` for ``scores`` of shape ``(K, N)``.
+
+    A positive's placement value is the fraction of negatives it outscores (ties half); a negative's is the fraction
+    of positives that outscore it. Their means are the AUC and their sample covariances give its variance.
+    Midranks yield the placements in O(N log N): a positive's rank among all cases minus its rank among positives
+    counts the negatives below it.
+    """
+    positive = y == 1
+    m, n = int(positive.sum()), int((~positive).sum())
+    rank_all = stats.rankdata(scores, axis=1)
+    placement_pos = (rank_all[:, positive] - stats.rankdata(scores[:, positive], axis=1)) / n  # (K, m)
+    placement_neg = 1 - (rank_all[:, ~positive] - stats.rankdata(scores[:, ~positive], axis=1)) / m  # (K, n)
+    aucs = placement_pos.mean(axis=1)
+    covariance = np.atleast_2d(np.cov(placement_pos)) / m + np.atleast_2d(np.cov(placement_neg)) / n
+    return aucs, covariance
+
+
+def delong_test(y, score_a, score_b) -> DeLongResult:
+    """Two-sided DeLong test that two scores on the same subjects have equal ROC AUC.
+
+    Returns both AUCs, the z statistic of ``auc_a - auc_b`` and its p-value. When the difference has zero
+    variance (e.g. identical scores, or both separating perfectly) z is 0 and p is 1 if the AUCs are equal,
+    otherwise z is infinite and p is 0.
+    """
+    y, score_a = _binary_and_scores(y, score_a, "score_a")
+    score_b = _array("score_b", score_b, 1)
+    _same_shape(score_a=score_a, score_b=score_b)
+    _require_both_classes(y, "DeLong's test", minimum=2)
+    (auc_a, auc_b), cov = _delong_components(y, np.vstack([score_a, score_b]))
+    difference = auc_a - auc_b
+    variance = cov[0, 0] + cov[1, 1] - 2 * cov[0, 1]
+    # Rounding can leave a tiny nonzero variance for identical scores; treat it as zero relative to the AUCs' own.
+    if variance <= 1e-12 * max(cov[0, 0] + cov[1, 1], np.finfo(float).tiny):
+        z = 0.0 if difference == 0 else float(np.copysign(np.inf, difference))
+    else:
+        z = float(difference / np.sqrt(variance))
+    return DeLongResult(float(auc_a), float(auc_b), z, float(2 * stats.norm.sf(abs(z))))
+
+
+def delong_ci(y, score, alpha: float = 0.05) -> ConfidenceInterval:
+    """Normal-approximation CI of one AUC from its DeLong variance, clipped to [0, 1].
+
+    It collapses to the point when the variance is zero (perfect separation); prefer :func:`bootstrap_ci` there.
+    """
+    y, score = _binary_and_scores(y, score)
+    alpha = _fraction("alpha", alpha)
+    _require_both_classes(y, "DeLong's CI", minimum=2)
+    (auc,), cov = _delong_components(y, score[None, :])
+    half_width = stats.norm.ppf(1 - alpha / 2) * np.sqrt(max(cov[0, 0], 0.0))
+    return ConfidenceInterval(float(auc), float(max(auc - half_width, 0.0)), float(min(auc + half_width, 1.0)))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Temperature scaling (Guo et al. 2017), fitted on validation logits
+
+# Temperatures are searched over log T in this range; an optimum at an edge means the logits carry (almost) no
+# usable signal or are anti-correlated with the labels, and the edge value is returned.
+_LOG_TEMPERATURE_BOUNDS = (np.log(1e-2), np.log(1e2))
+
+
+def _fit_log_temperature(nll: Callable[[float], float]) -> float:
+    # NLL is convex in 1/T, hence unimodal in log T, so a bounded scalar search finds the global minimum.
+    result = optimize.minimize_scalar(nll, bounds=_LOG_TEMPERATURE_BOUNDS, method="bounded", options={"xatol": 1e-7})
+    return float(np.exp(result.x))
+
+
+def fit_temperature(logits, y) -> float | np.ndarray:
+    """Temperature(s) minimising the sigmoid NLL of ``logits / T`` against 0/1 labels.
+
+    1-D logits (one binary task) give one float; 2-D logits ``(N, L)`` (multi-label) give one temperature per
+    label, shape ``(L,)``, each fitted independently. Each label needs both classes.
+    """
+    logits = np.asarray(logits)
+    if logits.ndim not in (1, 2):
+        raise ValueError(f"logits must be 1-D (N,) or 2-D (N, L), got shape {logits.shape}.")
+    logits = _array("logits", logits, logits.ndim)
+    y = _binary("y", y, logits.ndim)
+    _same_shape(logits=logits, y=y)
+    columns_logits, columns_y = logits.reshape(len(logits), -1).T, y.reshape(len(y), -1).T
+    temperatures = np.empty(len(columns_logits))
+    for label, (z, t) in enumerate(zip(columns_logits, columns_y)):
+        if t.min() == t.max():
+            where = "" if logits.ndim == 1 else f" (label {label})"
+            raise ValueError(f"Temperature scaling needs both classes in the validation labels{where}.")
+        temperatures[label] = _fit_log_temperature(_sigmoid_nll(z, t))
+    return float(temperatures[0]) if logits.ndim == 1 else temperatures
+
+
+def _sigmoid_nll(logits: np.ndarray, y: np.ndarray) -> Callable[[float], float]:
+    def nll(log_t: float) -> float:
+        scaled = logits * np.exp(-log_t)
+        return float(np.mean(np.logaddexp(0, scaled) - y * scaled))  # -log sigmoid, stable for large |logits|
+
+    return nll
+
+
+def fit_softmax_temperature(logits, y) -> float:
+    """One temperature minimising the softmax NLL of ``logits / T`` ``(N, C)`` against integer labels in [0, C)."""
+    logits = _array("logits", logits, 2)
+    labels = _array("y", y, 1)
+    if labels.size != len(logits):
+        raise ValueError(f"y must have one label per row of logits ({len(logits)}), got {labels.size}.")
+    n_classes = logits.shape[1]
+    if n_classes < 2 or not np.all((labels == np.round(labels)) & (labels >= 0) & (labels < n_classes)):
+        raise ValueError(f"y must hold integer class labels in [0, {n_classes}) and logits at least 2 classes.")
+    true_class_logit = logits[np.arange(len(logits)), labels.astype(int)]
+
+    def nll(log_t: float) -> float:
+        scale = np.exp(-log_t)
+        return float(np.mean(special.logsumexp(logits * scale, axis=1) - true_class_logit * scale))
+
+    return _fit_log_temperature(nll)
+
+
+def apply_temperature(logits, temperature) -> np.ndarray:
+    """Calibrated logits ``logits / T``; apply sigmoid or softmax afterwards as the model does.
+
+    ``temperature`` is a positive scalar, or one per label ``(L,)`` for 2-D logits ``(N, L)``.
+    """
+    logits = np.asarray(logits)
+    if logits.ndim not in (1, 2):
+        raise ValueError(f"logits must be 1-D (N,) or 2-D (N, L), got shape {logits.shape}.")
+    logits = _array("logits", logits, logits.ndim)
+    temperature = np.asarray(temperature, dtype=float)
+    if not np.all(np.isfinite(temperature) & (temperature > 0)):
+        raise ValueError(f"temperature must be positive and finite, got {temperature}.")
+    if temperature.ndim > 1 or (temperature.ndim == 1 and (logits.ndim != 2 or temperature.size != logits.shape[1])):
+        raise ValueError(f"temperature must be a scalar or one per label (column) of logits {logits.shape}.")
+    return logits / temperature
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Operating points
+
+
+def sensitivity_specificity(y, p, threshold: float) -> SensitivitySpecificity:
+    """Sensitivity and specificity when a case is called positive at ``p >= threshold``."""
+    y, p = _binary_and_scores(y, p, "p")
+    _require_both_classes(y, "Sensitivity and specificity")
+    called = p >= float(threshold)
+    return SensitivitySpecificity(float(np.mean(called[y == 1])), float(np.mean(~called[y == 0])))
+
+
+def threshold_at_sensitivity(y, p, sensitivity: float = 0.9) -> float:
+    """The largest threshold at which ``p >= threshold`` still reaches ``sensitivity`` on (y, p).
+
+    Storing it as the operating point keeps at least the target sensitivity on the calibration data; any higher
+    threshold would fall below it. It is always one of the positives' scores.
+    """
+    y, p = _binary_and_scores(y, p, "p")
+    sensitivity = _fraction("sensitivity", sensitivity, inclusive_high=True)
+    positives = np.sort(p[y == 1])[::-1]
+    if positives.size == 0:
+        raise UndefinedMetricError("Sensitivity needs at least one positive case; got none.")
+    # Fewest detected positives k with k / m >= target, compared in the same arithmetic sensitivity_specificity uses.
+    achieved = np.arange(1, positives.size + 1) / positives.size
+    needed = int(np.searchsorted(achieved, sensitivity, side="left")) + 1
+    return float(positives[needed - 1])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Multi-class (cardiomyopathy subtype: HCM / DCM / RCM)
+
+
+def _labels(name: str, values) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D array of class labels, got shape {arr.shape}.")
+    if arr.dtype.kind == "f" and np.isnan(arr).any():
+        raise ValueError(f"{name} contains NaN; drop subjects without a label first.")
+    return arr
+
+
+def multiclass_accuracy(y_true, y_pred) -> float:
+    """Fraction of subjects whose predicted class equals the true one (labels of any type, e.g. "HCM")."""
+    y_true, y_pred = _labels("y_true", y_true), _labels("y_pred", y_pred)
+    _same_shape(y_true=y_true, y_pred=y_pred)
+    return float(np.mean(y_true == y_pred))
+
+
+def confusion_matrix(y_true, y_pred, labels) -> np.ndarray:
+    """Counts ``(C, C)``: row = true class, column = predicted class, both in the order of ``labels``.
+
+    ``labels`` is explicit (e.g. ``("HCM", "DCM", "RCM")``) so the layout never depends on which classes happen
+    to occur; any label outside it is an error.
+    """
+    y_true, y_pred = _labels("y_true", y_true), _labels("y_pred", y_pred)
+    _same_shape(y_true=y_true, y_pred=y_pred)
+    labels = _labels("labels", labels)
+    if np.unique(labels).size != labels.size:
+        raise ValueError(f"labels must be distinct, got {labels.tolist()}.")
+    index = {label: i for i, label in enumerate(labels.tolist())}
+    for name, values in (("y_true", y_true), ("y_pred", y_pred)):
+        unknown = sorted(set(values.tolist()) - index.keys(), key=str)
+        if unknown:
+            raise ValueError(f"{name} has labels not in labels {labels.tolist()}: {unknown[:5]}.")
+    rows = np.array([index[v] for v in y_true.tolist()])
+    cols = np.array([index[v] for v in y_pred.tolist()])
+    return np.bincount(rows * len(labels) + cols, minlength=len(labels) ** 2).reshape(len(labels), len(labels))

@@ -1,0 +1,127 @@
+"""The predictive model: an encoder plus heads for the phenotype panel, the diseases and the cardiomyopathy
+subtype, with the calibration and operating thresholds it ships with.
+
+Heads share one small MLP trunk over the encoder's pooled embedding. Phenotypes are predicted standardised and
+reported in original units; disease outputs are logits for each disease plus "any cardiomyopathy", calibrated
+by per-output temperatures fitted on validation data; each disease stores the threshold that keeps 90 %
+sensitivity on that data. The same class with a CMR encoder is the CMR-input upper bound.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .alignment import masked_mse
+from .cmr_encoder import CMREncoder, CMREncoderConfig
+from .ecg_encoder import ECGEncoder, ECGEncoderConfig
+from .pretrained import PretrainedModule
+
+SUBTYPES = ("hcm", "dcm", "rcm")
+
+
+@dataclass
+class PredictorConfig:
+    encoder_kind: str = "ecg"  # "ecg", or "cmr" for the upper bound
+    ecg_encoder: ECGEncoderConfig | None = None
+    cmr_encoder: CMREncoderConfig | None = None
+    phenotypes: tuple[str, ...] = ()
+    phenotype_mean: tuple[float, ...] = ()
+    phenotype_std: tuple[float, ...] = ()
+    diseases: tuple[str, ...] = ()  # outputs: one per disease, then "any_cm"
+    hidden_dim: int = 256
+    dropout: float = 0.1
+    disease_temperature: tuple[float, ...] = ()  # fitted after training; empty = 1
+    subtype_temperature: float = 1.0
+    disease_threshold: tuple[float, ...] = ()  # probability thresholds at 90 % sensitivity
+
+    def __post_init__(self):
+        if isinstance(self.ecg_encoder, dict):
+            self.ecg_encoder = ECGEncoderConfig(**self.ecg_encoder)
+        if isinstance(self.cmr_encoder, dict):
+            self.cmr_encoder = CMREncoderConfig(**self.cmr_encoder)
+
+    @property
+    def disease_outputs(self) -> tuple[str, ...]:
+        return (*self.diseases, "any_cm")
+
+
+class CardioNetsPredictor(PretrainedModule):
+    config_class = PredictorConfig
+    model_type = "cardionets-predictor"
+
+    def __init__(self, config: PredictorConfig):
+        super().__init__(config)
+        if config.encoder_kind == "ecg":
+            self.encoder = ECGEncoder(config.ecg_encoder or ECGEncoderConfig())
+            width = self.encoder.config.dim
+        elif config.encoder_kind == "cmr":
+            self.encoder = CMREncoder(config.cmr_encoder or CMREncoderConfig())
+            width = self.encoder.config.dim
+        else:
+            raise ValueError(f"unknown encoder kind {config.encoder_kind!r}")
+        self.trunk = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, config.hidden_dim), nn.GELU(),
+                                   nn.Dropout(config.dropout))
+        self.phenotype_head = nn.Linear(config.hidden_dim, max(len(config.phenotypes), 1))
+        self.disease_head = nn.Linear(config.hidden_dim, len(config.disease_outputs))
+        self.subtype_head = nn.Linear(config.hidden_dim, len(SUBTYPES))
+        self.register_buffer("phenotype_mean", torch.tensor(config.phenotype_mean or [0.0], dtype=torch.float32))
+        self.register_buffer("phenotype_std", torch.tensor(config.phenotype_std or [1.0], dtype=torch.float32))
+
+    def forward(self, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
+        hidden = self.trunk(self.encoder.embed(inputs))
+        return {
+            "phenotypes_standardised": self.phenotype_head(hidden),  # (B, P)
+            "disease_logits": self.disease_head(hidden),  # (B, D + 1)
+            "subtype_logits": self.subtype_head(hidden),  # (B, 3)
+        }
+
+    def standardise(self, phenotypes: torch.Tensor) -> torch.Tensor:
+        return (phenotypes - self.phenotype_mean) / self.phenotype_std
+
+    def loss(self, inputs: torch.Tensor, phenotypes: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Joint loss. ``phenotypes`` (B, P) original units and ``labels`` (B, D) 0/1, NaN where unknown."""
+        out = self(inputs)
+        total = masked_mse(out["phenotypes_standardised"], self.standardise(phenotypes))
+        targets = with_any_cardiomyopathy(labels, self.config.diseases)
+        known = ~torch.isnan(targets)
+        if known.any():
+            total = total + F.binary_cross_entropy_with_logits(out["disease_logits"][known], targets[known])
+        subtype, has_one = subtype_targets(labels, self.config.diseases)
+        if has_one.any():
+            total = total + F.cross_entropy(out["subtype_logits"][has_one], subtype[has_one])
+        return total
+
+    @torch.inference_mode()
+    def predict(self, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Phenotypes in original units, calibrated disease probabilities (D + 1) and subtype distribution."""
+        out = self(inputs)
+        temperature = torch.tensor(self.config.disease_temperature or [1.0] * len(self.config.disease_outputs),
+                                   device=inputs.device)
+        return {
+            "phenotypes": out["phenotypes_standardised"] * self.phenotype_std + self.phenotype_mean,
+            "disease_probabilities": torch.sigmoid(out["disease_logits"] / temperature),
+            "disease_logits": out["disease_logits"],
+            "subtype_probabilities": torch.softmax(out["subtype_logits"] / self.config.subtype_temperature, dim=-1),
+            "subtype_logits": out["subtype_logits"],
+        }
+
+
+def with_any_cardiomyopathy(labels: torch.Tensor, diseases: tuple[str, ...]) -> torch.Tensor:
+    """(B, D) labels -> (B, D + 1) with "any cardiomyopathy" = max of the HCM, DCM and RCM labels."""
+    columns = [diseases.index(name) for name in SUBTYPES if name in diseases]
+    any_cm = labels[:, columns].amax(dim=1, keepdim=True) if columns else torch.full_like(labels[:, :1], float("nan"))
+    return torch.cat([labels, any_cm], dim=1)
+
+
+def subtype_targets(labels: torch.Tensor, diseases: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(class index (B,), mask (B,)): subjects with exactly one of HCM, DCM, RCM (the subtype task's cases)."""
+    if not all(name in diseases for name in SUBTYPES):
+        empty = torch.zeros(labels.shape[0], dtype=torch.bool, device=labels.device)
+        return torch.zeros_like(empty, dtype=torch.long), empty
+    subtype_labels = labels[:, [diseases.index(name) for name in SUBTYPES]]
+    has_one = (torch.nan_to_num(subtype_labels, nan=0.0).sum(dim=1) == 1) & ~torch.isnan(subtype_labels).any(dim=1)
+    return subtype_labels.nan_to_num(0.0).argmax(dim=1), has_one

@@ -1,0 +1,1 @@
+"""CardioNets training pipelines: ``python -m training <stage> --config training/configs/<name>.yaml``."""

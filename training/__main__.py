@@ -1,0 +1,43 @@
+"""``python -m training <stage> --config training/configs/<name>.yaml [--output DIR]``.
+
+Stages: data, pretrain-ecg, pretrain-cmr, align, finetune, evaluate, all. Under ``torchrun --nproc_per_node N``
+each stage trains with DistributedDataParallel (gloo on CPU, NCCL on GPUs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .config import load_config, to_dict
+from .distributed import init_from_environment, shutdown
+from .stages import Run, run_stage, stage_names
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training", description="Train CardioNets.")
+    parser.add_argument("stage", choices=stage_names())
+    parser.add_argument("--config", type=Path, required=True)
+    parser.add_argument("--output", help="run folder (default: the config's)")
+    parser.add_argument("--data-root", help="prepared-data folder (default: the config's)")
+    args = parser.parse_args(argv)
+    overrides = {"output": args.output} if args.output else {}
+    config = load_config(args.config, overrides)
+    if args.data_root:
+        config = load_config(args.config, {**overrides, "data": {**to_dict(config)["data"], "root": args.data_root}})
+    context = init_from_environment()
+    run = Run(config, context)
+    if context.is_main:
+        run.directory.mkdir(parents=True, exist_ok=True)
+        (run.directory / "config.json").write_text(json.dumps(to_dict(config), indent=2))
+    try:
+        run_stage(args.stage, run)
+    finally:
+        shutdown(context)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""Training configuration as data: one YAML file per recipe, read into these dataclasses.
+
+A YAML file holds a section per stage; anything left out takes the default below, and unknown keys are errors
+(a typo should not silently train with defaults).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Optimisation of one stage: AdamW with linear warm-up then cosine decay."""
+
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    warmup_fraction: float = 0.05
+    grad_clip: float = 1.0
+    max_steps: int | None = None  # caps the run (tests, smoke runs); None = epochs decide
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where each regime's prepared data lives (training/data/prepared.py), and how to make it when absent.
+
+    Sizes mirror the paper's regimes at CPU scale: a large ECG-only set for pretraining (MIMIC-IV-ECG's role),
+    a smaller paired ECG-CMR set for alignment (UK Biobank's), a labelled downstream set, an internal test split
+    from the training sites and an external site held out entirely.
+    """
+
+    root: str = "data/prepared"
+    seed: int = 0
+    ecg_only: int = 20000
+    paired: int = 4000
+    downstream: int = 2000
+    internal_test: int = 1000
+    external_test: int = 1000
+    external_site: str = "boston"
+    n_frames: int = 50
+
+
+@dataclass(frozen=True)
+class ModelSizes:
+    """Overrides of the encoders' default sizes (empty = the model files' defaults)."""
+
+    ecg_encoder: dict = field(default_factory=dict)
+    cmr_encoder: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AlignConfig:
+    embedding_dim: int = 256
+    temperature: float = 0.05  # as the paper: sharp contrast between the true pair and the rest
+    negative_weighting: float = 1.0  # 0 = plain InfoNCE; 1 = negatives down-weighted by CMR similarity
+    phenotype_weight: float = 0.5  # weight of the ECG -> phenotype regression term
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    name: str = "default"
+    output: str = "runs/default"
+    seed: int = 0
+    device: str | None = None  # None: CUDA if present, else CPU
+    num_threads: int | None = None  # torch threads per process on CPU (None: torch's default)
+    data: DataConfig = field(default_factory=DataConfig)
+    models: ModelSizes = field(default_factory=ModelSizes)
+    pretrain_ecg: OptimConfig = field(default_factory=OptimConfig)
+    pretrain_cmr: OptimConfig = field(default_factory=OptimConfig)
+    align: OptimConfig = field(default_factory=OptimConfig)
+    alignment: AlignConfig = field(default_factory=AlignConfig)
+    finetune: OptimConfig = field(default_factory=OptimConfig)
+    bootstrap_resamples: int = 1000
+    results_dir: str | None = None  # where evaluate writes results.md/.json; None = the run folder
+
+
+def _build(cls, values: dict | None):
+    values = dict(values or {})
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(values) - set(known)
+    if unknown:
+        raise ValueError(f"unknown settings for {cls.__name__}: {sorted(unknown)}")
+    for name, value in values.items():
+        field_type = known[name].type
+        nested = {"DataConfig": DataConfig, "ModelSizes": ModelSizes, "OptimConfig": OptimConfig,
+                  "AlignConfig": AlignConfig}.get(str(field_type))
+        if nested is not None and isinstance(value, dict):
+            values[name] = _build(nested, value)
+    return cls(**values)
+
+
+def load_config(path: str | Path, overrides: dict | None = None) -> TrainConfig:
+    """Read a YAML recipe; ``overrides`` (e.g. {"output": ...}) win over the file."""
+    values = yaml.safe_load(Path(path).read_text()) or {}
+    values.update(overrides or {})
+    return _build(TrainConfig, values)
+
+
+def to_dict(config: TrainConfig) -> dict:
+    return dataclasses.asdict(config)

@@ -1,0 +1,164 @@
+"""The prepared format every data source is converted to once, and that every training stage reads.
+
+    DIR/schema.json     phenotype and label column names, cine frames and size, source description; written
+                        last, so a folder without it is an unfinished conversion
+    DIR/manifest.csv    subject_id, site, record_id (the source file or record the row came from), then every
+                        phenotype and label column (empty = unknown)
+    DIR/ecg.npy         (N, 12, 5000) float16: `cardionets.ecg.model_view` of each ECG (500 Hz, 10 s, filtered)
+    DIR/cine.npy        (N, 2, CINE_FRAMES, CINE_SIZE, CINE_SIZE) uint8, views (sax, 4ch); absent for ECG-only data
+
+Converting once matters on a CPU: filtering and resampling an ECG costs milliseconds, and a cine must be
+subsampled and resized; paying that every epoch would dominate training. Arrays are memory-mapped, so a
+dataset larger than memory trains fine, and the writer streams examples to disk as they come, so one larger than
+memory (MIMIC-IV-ECG's 800,000 ECGs are 96 GB as float16) converts fine too.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import struct
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import pandas as pd
+from scipy.ndimage import zoom
+
+from cardionets.ecg import MODEL_FS_HZ
+from cardionets.sim.diseases import DISEASES
+from cardionets.sim.phenotypes import PHENOTYPE_COLUMNS
+
+CINE_FRAMES = 16  # of the 50 acquired: enough for end-diastole, end-systole and the filling phases
+CINE_SIZE = 64  # 96 x 96 crops resampled to 64 x 64: same field of view, 2.7 mm pixels
+VIEWS = ("sax", "4ch")
+ECG_SAMPLES = int(MODEL_FS_HZ * 10)
+LABEL_COLUMNS = tuple(f"label_{d}" for d in DISEASES)
+ID_COLUMNS = ("subject_id", "site", "record_id")
+ECG_DTYPE = np.float16
+# Bytes kept for the .npy header of a streamed array, rewritten with the final count when the array is complete.
+# The NPY format (numpy.lib.format): magic b"\x93NUMPY", version 1.0, a little-endian uint16 header length, then a
+# Python dict literal padded with spaces and ended by a newline; 128 bytes hold any (N, ...) shape and keep the
+# data 64-byte aligned, as numpy's own writer does.
+NPY_HEADER_BYTES = 128
+
+
+@dataclass(frozen=True)
+class Schema:
+    phenotypes: tuple[str, ...] = PHENOTYPE_COLUMNS
+    labels: tuple[str, ...] = LABEL_COLUMNS
+    cine_frames: int = CINE_FRAMES
+    cine_size: int = CINE_SIZE
+    source: str = ""
+    notes: dict = field(default_factory=dict)
+
+
+def cine_for_model(cine: np.ndarray) -> np.ndarray:
+    """(T, H, W) magnitude cine -> (CINE_FRAMES, CINE_SIZE, CINE_SIZE) uint8, scaled to its own 99.5th percentile.
+
+    Per-cine scaling removes scanner gain, which differs between sites and carries no anatomy.
+    """
+    cine = np.asarray(cine, dtype=np.float32)
+    frames = np.linspace(0, cine.shape[0], CINE_FRAMES, endpoint=False).astype(int)
+    picked = cine[frames]
+    factor = CINE_SIZE / picked.shape[-1]
+    resized = zoom(picked, (1.0, factor, factor), order=1)
+    top = max(float(np.percentile(resized, 99.5)), 1e-6)
+    return np.clip(resized / top * 255.0, 0, 255).astype(np.uint8)
+
+
+class PreparedWriter:
+    """Streams examples into the prepared folder as they are added; `write` completes it."""
+
+    def __init__(self, directory: Path, schema: Schema, with_cine: bool):
+        self.directory, self.schema, self.with_cine = Path(directory), schema, with_cine
+        self.count = 0
+        self._columns = (*ID_COLUMNS, *schema.phenotypes, *schema.labels)
+        # Opened on the first example, so that a run which adds none leaves nothing behind.
+        self._open_files = ExitStack()
+        self._arrays: dict[str, BinaryIO] = {}
+        self._rows = None
+
+    def add(self, subject_id: str, site: str, ecg_view: np.ndarray, targets: dict,
+            cines: dict[str, np.ndarray] | None = None, record_id: str = "") -> None:
+        """``ecg_view`` from `model_view`; ``targets`` maps phenotype/label columns to values (missing = unknown)."""
+        if ecg_view.shape != (12, ECG_SAMPLES):
+            raise ValueError(f"expected a (12, {ECG_SAMPLES}) model view, got {ecg_view.shape}")
+        cine = None
+        if self.with_cine:
+            if cines is None:
+                raise ValueError(f"{subject_id} has no cine, but this dataset stores cines")
+            cine = np.stack([cine_for_model(cines[view]) for view in VIEWS])
+        if self._rows is None:
+            self._start()
+        row = {"subject_id": subject_id, "site": site, "record_id": record_id}
+        row.update({c: targets.get(c, np.nan) for c in (*self.schema.phenotypes, *self.schema.labels)})
+        self._rows.writerow(["" if pd.isna(row[c]) else row[c] for c in self._columns])
+        self._arrays["ecg"].write(ecg_view.astype(ECG_DTYPE).tobytes())
+        if cine is not None:
+            self._arrays["cine"].write(cine.tobytes())
+        self.count += 1
+
+    def write(self) -> Path:
+        if self._rows is None:
+            raise ValueError(f"no examples were added, so {self.directory} was not written")
+        self._finish_array("ecg", ECG_DTYPE, (12, ECG_SAMPLES))
+        if self.with_cine:
+            self._finish_array("cine", np.uint8, (len(VIEWS), CINE_FRAMES, CINE_SIZE, CINE_SIZE))  # cine_for_model
+        self._open_files.close()
+        (self.directory / "schema.json").write_text(json.dumps(asdict(self.schema), indent=2))
+        return self.directory
+
+    def _start(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        (self.directory / "schema.json").unlink(missing_ok=True)  # the folder is unfinished until write()
+        for name in ("ecg", "cine") if self.with_cine else ("ecg",):
+            self._arrays[name] = self._keep_open(f"{name}.npy", "wb")
+            self._arrays[name].write(b"\0" * NPY_HEADER_BYTES)  # placeholder until the count is known
+        self._rows = csv.writer(self._keep_open("manifest.csv", "w"))
+        self._rows.writerow(self._columns)
+
+    def _keep_open(self, filename: str, mode: str):
+        # Held open across add() calls and closed by write(), so no with-block can hold it.
+        text = {} if "b" in mode else {"newline": ""}
+        return self._open_files.enter_context(open(self.directory / filename, mode, **text))
+
+    def _finish_array(self, name: str, dtype, item_shape: tuple[int, ...]) -> None:
+        self._arrays[name].seek(0)
+        self._arrays[name].write(_npy_header(dtype, (self.count, *item_shape)))
+
+
+def _npy_header(dtype, shape: tuple[int, ...]) -> bytes:
+    text = repr({"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": shape})
+    length = NPY_HEADER_BYTES - 10  # magic (6) + version (2) + length field (2)
+    if len(text) >= length:
+        raise ValueError(f"shape {shape} does not fit the reserved .npy header")
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", length) + (text.ljust(length - 1) + "\n").encode("latin1")
+
+
+class PreparedDataset:
+    """Read side: manifest, schema and memory-mapped arrays of a prepared folder."""
+
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+        record = json.loads((self.directory / "schema.json").read_text())
+        self.schema = Schema(**{k: tuple(v) if isinstance(v, list) else v for k, v in record.items()})
+        self.manifest = pd.read_csv(self.directory / "manifest.csv")
+        self.ecg = np.load(self.directory / "ecg.npy", mmap_mode="r", allow_pickle=False)
+        cine_path = self.directory / "cine.npy"
+        self.cine = np.load(cine_path, mmap_mode="r", allow_pickle=False) if cine_path.exists() else None
+
+    def __len__(self) -> int:
+        return len(self.manifest)
+
+    @property
+    def phenotypes(self) -> np.ndarray:
+        """(N, P) float32 in original units, NaN where unknown."""
+        return self.manifest[list(self.schema.phenotypes)].to_numpy(dtype=np.float32)
+
+    @property
+    def labels(self) -> np.ndarray:
+        """(N, D) float32 0/1, NaN where unknown."""
+        return self.manifest[list(self.schema.labels)].to_numpy(dtype=np.float32)

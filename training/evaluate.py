@@ -1,0 +1,236 @@
+"""Evaluation on the internal test split and the held-out external site: docs/results.md and results.json.
+
+Every model is scored on the same subjects: R2 per phenotype and its mean, AUROC and AUPRC per disease and for
+any cardiomyopathy, subtype accuracy, calibration (ECE, Brier), each with 95 % bootstrap CIs over subjects, and
+DeLong p-values for the any-cardiomyopathy AUROC against the best ECG baseline. The cart-measurement baseline is
+ridge / logistic regression on `cardionets.ecg.measure` outputs, fitted on the downstream training split.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression, RidgeCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from cardionets import metrics
+from cardionets.ecg import ECG, ECGMetadata, STANDARD_LEADS, measure
+from cardionets.models.predictor import SUBTYPES, CardioNetsPredictor, subtype_targets, with_any_cardiomyopathy
+
+from .datasets import PreparedTorchDataset
+from .predictions import collect
+from .stages import FINETUNE_VARIANTS, VALIDATION_SHARE, Run, split_indices
+
+SPLITS = ("internal_test", "external_test")
+SPLIT_NAMES = {"internal_test": "internal", "external_test": "external"}
+CART_FEATURES = ("hr_bpm", "pr_ms", "qrs_ms", "qt_ms", "qtc_bazett_ms", "p_axis_deg", "qrs_axis_deg",
+                 "t_axis_deg", "sokolow_lyon_mv", "cornell_mv")
+ECG_BASELINES = ("scratch", "mae_only", "ridge_measurements")
+
+
+def evaluate(run: Run) -> dict:
+    if not run.context.is_main:
+        return {}
+    config = run.config
+    downstream = run.prepared("downstream")
+    train_idx, _ = split_indices(len(downstream), VALIDATION_SHARE, config.seed)
+    diseases = tuple(label.removeprefix("label_") for label in downstream.schema.labels)
+    cart_model = CartMeasurementBaseline(diseases).fit(downstream, train_idx)
+    results: dict = {"predictive": {}}
+    for split in SPLITS:
+        prepared = run.prepared(split)
+        outputs = {}
+        for variant, (kind, _) in FINETUNE_VARIANTS.items():
+            path = run.stage_dir("finetune") / variant / "model"
+            if not path.exists():
+                continue
+            model = CardioNetsPredictor.from_pretrained(path)
+            key = "ecg" if kind == "ecg" else "cine"
+            outputs[variant] = collect(model, PreparedTorchDataset(prepared, with_cine=kind == "cmr"), key, run.device)
+        outputs["ridge_measurements"] = cart_model.predict(prepared)
+        results["predictive"][SPLIT_NAMES[split]] = score_split(outputs, downstream.schema.phenotypes, diseases,
+                                                                config.bootstrap_resamples, config.seed)
+    results["command"] = "python -m " + " ".join(["training", *sys.argv[1:]]) if sys.argv[1:] else "python -m training"
+    results["phenotypes"] = list(downstream.schema.phenotypes)
+    results["diseases"] = [*diseases, "any_cm"]
+    out_dir = Path(config.results_dir) if config.results_dir else run.directory
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "results.json").write_text(json.dumps(results, indent=2))
+    (out_dir / "results.md").write_text(results_markdown(results, config))
+    return results
+
+
+def score_split(outputs: dict[str, dict], phenotypes, diseases, n_resamples: int, seed: int) -> dict:
+    scores = {name: score_model(out, n_resamples, seed) for name, out in outputs.items()}
+    ecg_baselines = [name for name in ECG_BASELINES if name in scores and scores[name].get("auroc_any_cm") is not None]
+    if ecg_baselines:
+        best = max(ecg_baselines, key=lambda name: scores[name]["auroc_any_cm"])
+        targets = outputs[best]["disease_targets"][:, -1]
+        known = ~np.isnan(targets)
+        for name, out in outputs.items():
+            if name == best or scores[name].get("auroc_any_cm") is None:
+                continue
+            test = metrics.delong_test(targets[known], _probabilities(out)[known, -1],
+                                       _probabilities(outputs[best])[known, -1])
+            scores[name]["delong_any_cm_vs_best_baseline"] = {"baseline": best, "p_value": test.p_value}
+    for name in scores:
+        scores[name]["r2_per_phenotype"] = dict(zip(phenotypes, scores[name].pop("r2_columns")))
+    return scores
+
+
+def score_model(out: dict, n_resamples: int, seed: int) -> dict:
+    y_pheno, p_pheno = out["phenotype_targets"], out["phenotypes"]
+    usable = [c for c in range(y_pheno.shape[1]) if np.isfinite(y_pheno[:, c]).sum() > 2
+              and np.nanstd(y_pheno[:, c]) > 0]
+    mean_r2 = lambda y, p: float(np.mean(metrics.r2_per_column(y[:, usable], p[:, usable])))  # noqa: E731
+    r2_ci = metrics.bootstrap_ci(mean_r2, y_pheno, p_pheno, n_resamples=n_resamples, seed=seed)
+    columns = [float(metrics.r2(y_pheno[:, c], p_pheno[:, c])) if c in usable else None
+               for c in range(y_pheno.shape[1])]
+    result = {"r2_mean": r2_ci.point, "r2_mean_ci": [r2_ci.low, r2_ci.high], "r2_columns": columns}
+    probabilities = _probabilities(out)
+    targets = out["disease_targets"]
+    result["diseases"] = {}
+    for column in range(targets.shape[1]):
+        known = ~np.isnan(targets[:, column])
+        y, p = targets[known, column], probabilities[known, column]
+        if y.min() == y.max():
+            continue
+        auc = metrics.bootstrap_ci(metrics.auroc, y, p, n_resamples=n_resamples, seed=seed, stratify=y)
+        prc = metrics.bootstrap_ci(metrics.auprc, y, p, n_resamples=n_resamples, seed=seed, stratify=y)
+        result["diseases"][column] = {
+            "auroc": auc.point, "auroc_ci": [auc.low, auc.high], "auprc": prc.point, "auprc_ci": [prc.low, prc.high],
+            "ece": metrics.expected_calibration_error(y, p), "brier": metrics.brier(y, p), "n_positive": int(y.sum()),
+        }
+    any_cm = result["diseases"].get(targets.shape[1] - 1)
+    result["auroc_any_cm"] = any_cm["auroc"] if any_cm else None
+    result["auroc_any_cm_ci"] = any_cm["auroc_ci"] if any_cm else None
+    mask = out["subtype_mask"].astype(bool)
+    if mask.any():
+        predicted = out["subtype_logits"][mask].argmax(axis=1)
+        result["subtype_accuracy"] = metrics.multiclass_accuracy(out["subtype_targets"][mask], predicted)
+        result["subtype_n"] = int(mask.sum())
+    return result
+
+
+def _probabilities(out: dict) -> np.ndarray:
+    if "disease_probabilities" in out:
+        return out["disease_probabilities"]
+    return 1.0 / (1.0 + np.exp(-out["disease_logits"]))
+
+
+class CartMeasurementBaseline:
+    """Ridge (phenotypes) and logistic regression (diseases, subtype) on the cart measurements plus age/sex."""
+
+    def __init__(self, diseases: tuple[str, ...]):
+        self.diseases = diseases
+
+    def features(self, prepared) -> np.ndarray:
+        rows = []
+        for index in range(len(prepared)):
+            ecg = ECG(np.asarray(prepared.ecg[index], dtype=np.float32), 500.0,
+                      ECGMetadata("prepared", 500.0, tuple(STANDARD_LEADS)))
+            try:
+                values = measure(ecg).to_dict()
+                rows.append([np.nan if values[k] is None else values[k] for k in CART_FEATURES])
+            except ValueError:
+                rows.append([np.nan] * len(CART_FEATURES))
+        return np.asarray(rows, dtype=np.float64)
+
+    def fit(self, prepared, indices: np.ndarray) -> CartMeasurementBaseline:
+        x = self.features(prepared)[indices]
+        self.medians = np.nanmedian(x, axis=0)
+        x = self._impute(x)
+        phenotypes = prepared.phenotypes[indices]
+        self.phenotype_models = []
+        for column in range(phenotypes.shape[1]):
+            known = np.isfinite(phenotypes[:, column])
+            model = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13)))
+            self.phenotype_models.append(model.fit(x[known], phenotypes[known, column]) if known.sum() > 2 else None)
+        labels = with_any_cardiomyopathy_np(prepared.labels[indices], self.diseases)
+        self.disease_models = []
+        for column in range(labels.shape[1]):
+            known = np.isfinite(labels[:, column])
+            y = labels[known, column]
+            usable = known.sum() > 2 and y.min() != y.max()
+            model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+            self.disease_models.append(model.fit(x[known], y) if usable else None)
+        subtype, mask = _subtypes(prepared.labels[indices], self.diseases)
+        self.subtype_model = None
+        if mask.sum() > 3 and len(np.unique(subtype[mask])) > 1:
+            model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+            self.subtype_model = model.fit(x[mask], subtype[mask])
+        return self
+
+    def predict(self, prepared) -> dict:
+        x = self._impute(self.features(prepared))
+        n = len(x)
+        phenotypes = np.column_stack([m.predict(x) if m is not None else np.full(n, np.nan)
+                                      for m in self.phenotype_models])
+        probabilities = np.column_stack([m.predict_proba(x)[:, 1] if m is not None else np.full(n, 0.5)
+                                         for m in self.disease_models])
+        subtype, mask = _subtypes(prepared.labels, self.diseases)
+        logits = np.zeros((n, len(SUBTYPES)))
+        if self.subtype_model is not None:
+            proba = self.subtype_model.predict_proba(x)
+            logits[:, self.subtype_model.classes_.astype(int)] = np.log(np.clip(proba, 1e-9, 1))
+        return {
+            "phenotypes": phenotypes, "phenotype_targets": prepared.phenotypes,
+            "disease_probabilities": probabilities,
+            "disease_targets": with_any_cardiomyopathy_np(prepared.labels, self.diseases),
+            "subtype_logits": logits, "subtype_targets": subtype, "subtype_mask": mask,
+        }
+
+    def _impute(self, x: np.ndarray) -> np.ndarray:
+        return np.where(np.isnan(x), self.medians, x)
+
+
+def with_any_cardiomyopathy_np(labels: np.ndarray, diseases) -> np.ndarray:
+    import torch
+
+    return with_any_cardiomyopathy(torch.from_numpy(labels), diseases).numpy()
+
+
+def _subtypes(labels: np.ndarray, diseases) -> tuple[np.ndarray, np.ndarray]:
+    import torch
+
+    subtype, mask = subtype_targets(torch.from_numpy(labels), diseases)
+    return subtype.numpy(), mask.numpy()
+
+
+def _fmt(value, ci=None, digits=3) -> str:
+    if value is None:
+        return "-"
+    text = f"{value:.{digits}f}"
+    return f"{text} [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]" if ci else text
+
+
+def results_markdown(results: dict, config) -> str:
+    diseases = results["diseases"]
+    lines = ["# Results: predictive models", "",
+             f"Produced by `{results['command']}` (config `{config.name}`, seed {config.seed}; "
+             f"{config.bootstrap_resamples} bootstrap resamples over subjects; 95 % CIs in brackets).", ""]
+    for split, scores in results["predictive"].items():
+        lines += [f"## {split.capitalize()} test", "",
+                  "| model | mean R² | any-CM AUROC | DeLong p vs best ECG baseline | subtype accuracy |",
+                  "|---|---|---|---|---|"]
+        for name, s in scores.items():
+            delong = s.get("delong_any_cm_vs_best_baseline")
+            lines.append(f"| {name} | {_fmt(s['r2_mean'], s['r2_mean_ci'])} | "
+                         f"{_fmt(s['auroc_any_cm'], s['auroc_any_cm_ci'])} | "
+                         f"{_fmt(delong['p_value'], digits=4) + ' (vs ' + delong['baseline'] + ')' if delong else '-'} | "
+                         f"{_fmt(s.get('subtype_accuracy'))} |")
+        lines += ["", "Per disease (AUROC [CI] / AUPRC / ECE / Brier):", "",
+                  "| model | " + " | ".join(diseases) + " |", "|---|" + "---|" * len(diseases)]
+        for name, s in scores.items():
+            cells = []
+            for column in range(len(diseases)):
+                d = s["diseases"].get(column) or s["diseases"].get(str(column))
+                cells.append("-" if d is None else
+                             f"{_fmt(d['auroc'], d['auroc_ci'], 2)} / {d['auprc']:.2f} / {d['ece']:.3f} / {d['brier']:.3f}")
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines) + "\n"

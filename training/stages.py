@@ -1,0 +1,227 @@
+"""The training stages, in the order the paper uses them, each reading and writing folders under the run:
+
+    data          simulate the virtual cohort's regimes and prepare them (skipped when already there)
+    pretrain-ecg  masked autoencoder on every training-site ECG         -> RUN/pretrain_ecg/encoder
+    pretrain-cmr  masked autoencoder on the paired cines                -> RUN/pretrain_cmr/encoder
+    align         ECG encoder against the frozen CMR encoder            -> RUN/align/encoder
+    finetune      predictor heads from each encoder (aligned, MAE-only, scratch) and the CMR upper bound
+                                                                        -> RUN/finetune/<variant>
+    evaluate      every model and the cart-measurement baseline on the internal and external tests
+                                                                        -> docs/results.md, docs/results.json
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cardionets.device import select_device
+from cardionets.models.alignment import AlignmentConfig, ECGCMRAlignment
+from cardionets.models.cmr_encoder import CMREncoder, CMREncoderConfig, CMRMaskedAutoencoder, CMRMaskedAutoencoderConfig
+from cardionets.models.ecg_encoder import ECGEncoder, ECGEncoderConfig, ECGMaskedAutoencoder, ECGMaskedAutoencoderConfig
+from cardionets.models.predictor import CardioNetsPredictor, PredictorConfig
+from cardionets.sim.cohort import CohortConfig
+from cardionets.sim.dataset import write_cohort
+from cardionets.sim.diseases import DISEASES
+from cardionets.sim.sites import DEFAULT_SITES
+
+from .config import TrainConfig
+from .data.prepared import PreparedDataset
+from .data.virtual import prepare_virtual
+from .datasets import ConcatECG, PreparedTorchDataset
+from .distributed import Context, barrier
+from .trainer import MetricsLog, train
+
+REGIMES = ("ecg_only", "paired", "downstream", "internal_test", "external_test")
+VALIDATION_SHARE = 0.2  # of the downstream set, for calibration and thresholds
+
+
+class Run:
+    """Paths and shared objects of one training run."""
+
+    def __init__(self, config: TrainConfig, context: Context):
+        self.config, self.context = config, context
+        self.directory = Path(config.output)
+        self.device = select_device(config.device)
+        if config.num_threads:
+            torch.set_num_threads(config.num_threads)
+        self.log = MetricsLog(self.directory / "metrics.jsonl", context.is_main)
+
+    def prepared(self, regime: str) -> PreparedDataset:
+        return PreparedDataset(Path(self.config.data.root) / regime)
+
+    def stage_dir(self, stage: str) -> Path:
+        return self.directory / stage
+
+
+def make_data(run: Run) -> None:
+    """Simulate and prepare each regime once; later runs (and other ranks) reuse the folders."""
+    data = run.config.data
+    if run.context.is_main:
+        sizes = {regime: getattr(data, regime) for regime in REGIMES}
+        for offset, (regime, n) in enumerate(sizes.items()):
+            out = Path(data.root) / regime
+            if (out / "schema.json").exists():
+                continue
+            sites = (data.external_site,) if regime == "external_test" else DEFAULT_SITES
+            cohort = CohortConfig(seed=data.seed * 100 + offset, sites=tuple(sites), n_frames=data.n_frames,
+                                  with_cmr=regime != "ecg_only")
+            cohort_dir = Path(data.root) / "cohorts" / regime
+            write_cohort(cohort_dir, n, cohort, workers=1, progress=False)
+            prepare_virtual(cohort_dir, out, with_cine=regime != "ecg_only")
+            run.log.write(stage="data", regime=regime, subjects=n)
+    barrier(run.context)
+
+
+def _encoder_config(cls, overrides: dict):
+    return cls(**overrides)
+
+
+def pretrain_ecg(run: Run) -> Path:
+    config = run.config
+    dataset = ConcatECG([run.prepared(r) for r in ("ecg_only", "paired", "downstream")])
+    mae = ECGMaskedAutoencoder(ECGMaskedAutoencoderConfig(encoder=_encoder_config(ECGEncoderConfig, config.models.ecg_encoder)))
+    stage = run.stage_dir("pretrain_ecg")
+    result = train(mae, lambda model, batch: model.loss(batch["ecg"]), dataset, config.pretrain_ecg,
+                   stage / "checkpoint", "pretrain-ecg", run.log, run.context, run.device, config.seed)
+    return _finish(run, stage, mae.encoder, result)
+
+
+def pretrain_cmr(run: Run) -> Path:
+    config = run.config
+    dataset = PreparedTorchDataset(run.prepared("paired"), with_cine=True)
+    mae = CMRMaskedAutoencoder(CMRMaskedAutoencoderConfig(encoder=_encoder_config(CMREncoderConfig, config.models.cmr_encoder)))
+    stage = run.stage_dir("pretrain_cmr")
+    result = train(mae, lambda model, batch: model.loss(batch["cine"]), dataset, config.pretrain_cmr,
+                   stage / "checkpoint", "pretrain-cmr", run.log, run.context, run.device, config.seed)
+    return _finish(run, stage, mae.encoder, result)
+
+
+def align(run: Run) -> Path:
+    config = run.config
+    paired = run.prepared("paired")
+    ecg_encoder = ECGEncoder.from_pretrained(run.stage_dir("pretrain_ecg") / "encoder")
+    cmr_encoder = CMREncoder.from_pretrained(run.stage_dir("pretrain_cmr") / "encoder")
+    mean, std = _phenotype_statistics(paired)
+    settings = config.alignment
+    model = ECGCMRAlignment(AlignmentConfig(
+        ecg_encoder=ecg_encoder.config, cmr_encoder=cmr_encoder.config, embedding_dim=settings.embedding_dim,
+        n_phenotypes=len(paired.schema.phenotypes), temperature=settings.temperature,
+        negative_weighting=settings.negative_weighting, phenotype_weight=settings.phenotype_weight,
+    ))
+    model.ecg_encoder.load_state_dict(ecg_encoder.state_dict())
+    model.cmr_encoder.load_state_dict(cmr_encoder.state_dict())
+    mean_t, std_t = torch.tensor(mean), torch.tensor(std)
+
+    def loss(model, batch):
+        standardised = (batch["phenotypes"] - mean_t.to(batch["ecg"].device)) / std_t.to(batch["ecg"].device)
+        return model.loss(batch["ecg"], batch["cine"], standardised)
+
+    stage = run.stage_dir("align")
+    result = train(model, loss, PreparedTorchDataset(paired, with_cine=True), config.align, stage / "checkpoint",
+                   "align", run.log, run.context, run.device, config.seed)
+    return _finish(run, stage, model.ecg_encoder, result)
+
+
+FINETUNE_VARIANTS = {
+    # variant: (encoder kind, where its starting encoder comes from; None = random initialisation)
+    "aligned": ("ecg", "align"),
+    "mae_only": ("ecg", "pretrain_ecg"),
+    "scratch": ("ecg", None),
+    "cmr_upper_bound": ("cmr", "pretrain_cmr"),
+}
+
+
+def finetune(run: Run, variants: tuple[str, ...] = tuple(FINETUNE_VARIANTS)) -> dict[str, Path]:
+    """Train the predictor from each starting encoder with the same data and budget, then calibrate it."""
+    from .calibration import calibrate
+
+    config = run.config
+    downstream = run.prepared("downstream")
+    train_idx, val_idx = split_indices(len(downstream), VALIDATION_SHARE, config.seed)
+    mean, std = _phenotype_statistics(downstream, train_idx)
+    diseases = tuple(label.removeprefix("label_") for label in downstream.schema.labels)
+    out = {}
+    for variant in variants:
+        kind, source = FINETUNE_VARIANTS[variant]
+        torch.manual_seed(config.seed)
+        encoder_cls = ECGEncoder if kind == "ecg" else CMREncoder
+        encoder_overrides = config.models.ecg_encoder if kind == "ecg" else config.models.cmr_encoder
+        start = encoder_cls.from_pretrained(run.stage_dir(source) / "encoder") if source else None
+        encoder_config = start.config if start else (
+            ECGEncoderConfig(**encoder_overrides) if kind == "ecg" else CMREncoderConfig(**encoder_overrides))
+        predictor = CardioNetsPredictor(PredictorConfig(
+            encoder_kind=kind, **{f"{kind}_encoder": encoder_config},
+            phenotypes=downstream.schema.phenotypes, phenotype_mean=tuple(mean), phenotype_std=tuple(std),
+            diseases=diseases,
+        ))
+        if start is not None:
+            predictor.encoder.load_state_dict(start.state_dict())
+        key = "ecg" if kind == "ecg" else "cine"
+        dataset = PreparedTorchDataset(downstream, train_idx, with_cine=kind == "cmr")
+        stage = run.stage_dir("finetune") / variant
+        result = train(predictor, lambda model, batch, key=key: model.loss(batch[key], batch["phenotypes"],
+                                                                             batch["labels"]),
+                       dataset, config.finetune, stage / "checkpoint", f"finetune-{variant}", run.log, run.context,
+                       run.device, config.seed)
+        if run.context.is_main:
+            calibrated = calibrate(predictor, PreparedTorchDataset(downstream, val_idx, with_cine=kind == "cmr"),
+                                   key, run.device)
+            calibrated.save_pretrained(stage / "model")
+            run.log.write(stage=f"finetune-{variant}", done=True, epoch_losses=result.epoch_losses,
+                          seconds=result.seconds)
+        out[variant] = stage / "model"
+    barrier(run.context)
+    return out
+
+
+def split_indices(n: int, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    order = np.random.default_rng(seed).permutation(n)
+    n_val = max(1, int(round(n * share)))
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def _phenotype_statistics(prepared: PreparedDataset, indices: np.ndarray | None = None) -> tuple[list, list]:
+    values = prepared.phenotypes if indices is None else prepared.phenotypes[indices]
+    mean = np.nanmean(values, axis=0)
+    std = np.nanstd(values, axis=0)
+    return np.nan_to_num(mean).tolist(), np.where(np.nan_to_num(std) > 1e-6, np.nan_to_num(std), 1.0).tolist()
+
+
+def _finish(run: Run, stage: Path, encoder, result) -> Path:
+    if run.context.is_main:
+        encoder.save_pretrained(stage / "encoder")
+        run.log.write(stage=stage.name, done=True, epoch_losses=result.epoch_losses, seconds=result.seconds,
+                      resumed_from_epoch=result.resumed_from_epoch)
+    barrier(run.context)
+    return stage / "encoder"
+
+
+def stage_names() -> tuple[str, ...]:
+    return ("data", "pretrain-ecg", "pretrain-cmr", "align", "finetune", "evaluate", "all")
+
+
+def run_stage(name: str, run: Run) -> None:
+    started = time.perf_counter()
+    steps = {
+        "data": make_data, "pretrain-ecg": pretrain_ecg, "pretrain-cmr": pretrain_cmr, "align": align,
+        "finetune": finetune,
+    }
+    if name == "evaluate":
+        from .evaluate import evaluate
+
+        evaluate(run)
+    elif name == "all":
+        for step in ("data", "pretrain-ecg", "pretrain-cmr", "align", "finetune", "evaluate"):
+            run_stage(step, run)
+    else:
+        steps[name](run)
+    run.log.write(stage=name, finished=True, seconds=time.perf_counter() - started)
+
+
+def config_summary(config: TrainConfig) -> dict:
+    return dataclasses.asdict(config)

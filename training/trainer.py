@@ -1,0 +1,177 @@
+"""One training loop for every stage: AdamW, warm-up + cosine schedule, gradient clipping, mixed precision on
+CUDA, DistributedDataParallel under torchrun, a checkpoint per epoch that a rerun resumes from, a JSON-lines
+metrics log and a progress bar.
+
+A stage supplies a model and ``loss_fn(model, batch) -> loss``. The loss runs inside `Objective.forward` so
+that DistributedDataParallel sees a forward call and synchronises gradients, whatever method the loss uses.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, RandomSampler
+from tqdm import tqdm
+
+from cardionets.device import autocast
+from cardionets.models import PretrainedModule
+
+from .config import OptimConfig
+from .distributed import Context, barrier, mean_across_ranks
+
+LossFn = Callable[[nn.Module, object], torch.Tensor]
+
+
+class Objective(nn.Module):
+    """Wraps a model and its loss so the loss is the module's forward (what DDP hooks into)."""
+
+    def __init__(self, model: nn.Module, loss_fn: LossFn):
+        super().__init__()
+        self.model = model
+        self.loss_fn = loss_fn
+
+    def forward(self, batch) -> torch.Tensor:
+        return self.loss_fn(self.model, batch)
+
+
+@dataclass
+class TrainResult:
+    epoch_losses: list[float]
+    steps: int
+    seconds: float
+    resumed_from_epoch: int = 0
+
+
+class MetricsLog:
+    """Appends one JSON object per line; the admin page plots these."""
+
+    def __init__(self, path: Path, enabled: bool):
+        self.path, self.enabled = path, enabled
+        if enabled:
+            path.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(self, **record) -> None:
+        if self.enabled:
+            with self.path.open("a") as file:
+                file.write(json.dumps({"time": time.time(), **record}) + "\n")
+
+
+def train(
+    model: PretrainedModule, loss_fn: LossFn, dataset: Dataset, optim: OptimConfig, checkpoint_dir: Path,
+    stage: str, log: MetricsLog, context: Context, device: torch.device, seed: int,
+    collate_fn: Callable | None = None,
+) -> TrainResult:
+    """Train ``model`` in place; checkpoints go to ``checkpoint_dir`` and a rerun resumes from the last epoch."""
+    started = time.perf_counter()
+    model.to(device)
+    objective = Objective(model, loss_fn)
+    if context.distributed:
+        objective = DistributedDataParallel(objective, device_ids=[device.index] if device.type == "cuda" else None)
+    generator = torch.Generator().manual_seed(seed)
+    sampler = (DistributedSampler(dataset, shuffle=True, seed=seed) if context.distributed
+               else RandomSampler(dataset, generator=generator))
+    loader = DataLoader(dataset, batch_size=optim.batch_size, sampler=sampler, drop_last=len(dataset) > optim.batch_size,
+                        collate_fn=collate_fn)
+    steps_per_epoch = max(1, len(loader))
+    total_steps = optim.max_steps or optim.epochs * steps_per_epoch
+    optimizer = torch.optim.AdamW(model.parameters(), lr=optim.lr, weight_decay=optim.weight_decay)
+    schedule = _warmup_cosine(optimizer, total_steps, optim.warmup_fraction)
+
+    first_epoch, step, losses = _resume(checkpoint_dir, model, optimizer, schedule)
+    for epoch in range(first_epoch, optim.epochs):
+        if context.distributed:
+            sampler.set_epoch(epoch)
+        objective.train()
+        running, count = 0.0, 0
+        bar = tqdm(loader, desc=f"{stage} epoch {epoch + 1}/{optim.epochs}", disable=not context.is_main,
+                   mininterval=5.0, leave=False)
+        for batch in bar:
+            batch = _to_device(batch, device)
+            with autocast(device):
+                loss = objective(batch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if optim.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), optim.grad_clip)
+            optimizer.step()
+            schedule.step()
+            step += 1
+            running += float(loss.detach())
+            count += 1
+            bar.set_postfix(loss=f"{running / count:.4f}")
+            if step % 10 == 0:
+                log.write(stage=stage, step=step, epoch=epoch, loss=float(loss.detach()), lr=schedule.get_last_lr()[0])
+            if step >= total_steps:
+                break
+        epoch_loss = mean_across_ranks(running / max(count, 1), context)
+        losses.append(epoch_loss)
+        log.write(stage=stage, step=step, epoch=epoch, epoch_loss=epoch_loss, lr=schedule.get_last_lr()[0])
+        if context.is_main:
+            _save_checkpoint(checkpoint_dir, model, optimizer, schedule, epoch + 1, step, losses)
+        barrier(context)
+        if step >= total_steps:
+            break
+    return TrainResult(losses, step, time.perf_counter() - started, first_epoch)
+
+
+def _warmup_cosine(optimizer, total_steps: int, warmup_fraction: float):
+    warmup = max(1, int(total_steps * warmup_fraction))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total_steps - warmup)
+        return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _to_device(batch, device: torch.device):
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, dict):
+        return {key: _to_device(value, device) for key, value in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_to_device(value, device) for value in batch)
+    return batch
+
+
+# --- checkpoints: model folder + optimizer tensors in safetensors + small JSON; no pickle anywhere -------------
+
+def _save_checkpoint(directory: Path, model: PretrainedModule, optimizer, schedule, epoch: int, step: int,
+                     losses: list[float]) -> None:
+    model.save_pretrained(directory / "model")
+    state = optimizer.state_dict()
+    tensors = {f"{index}.{key}": value.detach().cpu().contiguous()
+               for index, entry in state["state"].items() for key, value in entry.items()
+               if isinstance(value, torch.Tensor)}
+    save_file(tensors, directory / "optimizer.safetensors")
+    record = {"epoch": epoch, "step": step, "losses": losses, "param_groups": state["param_groups"],
+              "schedule": schedule.state_dict()}
+    record["schedule"].pop("lr_lambdas", None)  # functions cannot be serialised; rebuilt from the config
+    (directory / "training_state.json").write_text(json.dumps(record))
+
+
+def _resume(directory: Path, model: PretrainedModule, optimizer, schedule) -> tuple[int, int, list[float]]:
+    state_path = directory / "training_state.json"
+    if not state_path.is_file():
+        return 0, 0, []
+    record = json.loads(state_path.read_text())
+    model.load_state_dict(load_file(directory / "model" / "model.safetensors"), strict=True)
+    tensors = load_file(directory / "optimizer.safetensors")
+    optimizer_state: dict = {"state": {}, "param_groups": record["param_groups"]}
+    for name, tensor in tensors.items():
+        index, key = name.split(".", 1)
+        optimizer_state["state"].setdefault(int(index), {})[key] = tensor
+    optimizer.load_state_dict(optimizer_state)
+    schedule.load_state_dict({**schedule.state_dict(), **record["schedule"]})
+    return int(record["epoch"]), int(record["step"]), list(record["losses"])
