@@ -18,7 +18,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from cardionets import metrics
-from cardionets.ecg import ECG, ECGMetadata, STANDARD_LEADS, measure
+from cardionets.ecg import ECG, STANDARD_LEADS, ECGMetadata, measure
 from cardionets.models.predictor import SUBTYPES, CardioNetsPredictor, subtype_targets, with_any_cardiomyopathy
 
 from .datasets import PreparedTorchDataset

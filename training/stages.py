@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from pathlib import Path
 
@@ -26,7 +25,6 @@ from cardionets.models.ecg_encoder import ECGEncoder, ECGEncoderConfig, ECGMaske
 from cardionets.models.predictor import CardioNetsPredictor, PredictorConfig
 from cardionets.sim.cohort import CohortConfig
 from cardionets.sim.dataset import write_cohort
-from cardionets.sim.diseases import DISEASES
 from cardionets.sim.sites import DEFAULT_SITES
 
 from .config import TrainConfig
@@ -77,28 +75,29 @@ def make_data(run: Run) -> None:
     barrier(run.context)
 
 
-def _encoder_config(cls, overrides: dict):
-    return cls(**overrides)
+def _pretrain(run: Run, modality: str) -> Path:
+    """Masked-autoencoder pretraining of one encoder; ``modality`` is "ecg" or "cmr"."""
+    config = run.config
+    if modality == "ecg":
+        dataset = ConcatECG([run.prepared(r) for r in ("ecg_only", "paired", "downstream")])
+        mae = ECGMaskedAutoencoder(ECGMaskedAutoencoderConfig(encoder=ECGEncoderConfig(**config.models.ecg_encoder)))
+        key, optim = "ecg", config.pretrain_ecg
+    else:
+        dataset = PreparedTorchDataset(run.prepared("paired"), with_cine=True)
+        mae = CMRMaskedAutoencoder(CMRMaskedAutoencoderConfig(encoder=CMREncoderConfig(**config.models.cmr_encoder)))
+        key, optim = "cine", config.pretrain_cmr
+    stage = run.stage_dir(f"pretrain_{modality}")
+    result = train(mae, lambda model, batch: model.loss(batch[key]), dataset, optim, stage / "checkpoint",
+                   f"pretrain-{modality}", run.log, run.context, run.device, config.seed)
+    return _finish(run, stage, mae.encoder, result)
 
 
 def pretrain_ecg(run: Run) -> Path:
-    config = run.config
-    dataset = ConcatECG([run.prepared(r) for r in ("ecg_only", "paired", "downstream")])
-    mae = ECGMaskedAutoencoder(ECGMaskedAutoencoderConfig(encoder=_encoder_config(ECGEncoderConfig, config.models.ecg_encoder)))
-    stage = run.stage_dir("pretrain_ecg")
-    result = train(mae, lambda model, batch: model.loss(batch["ecg"]), dataset, config.pretrain_ecg,
-                   stage / "checkpoint", "pretrain-ecg", run.log, run.context, run.device, config.seed)
-    return _finish(run, stage, mae.encoder, result)
+    return _pretrain(run, "ecg")
 
 
 def pretrain_cmr(run: Run) -> Path:
-    config = run.config
-    dataset = PreparedTorchDataset(run.prepared("paired"), with_cine=True)
-    mae = CMRMaskedAutoencoder(CMRMaskedAutoencoderConfig(encoder=_encoder_config(CMREncoderConfig, config.models.cmr_encoder)))
-    stage = run.stage_dir("pretrain_cmr")
-    result = train(mae, lambda model, batch: model.loss(batch["cine"]), dataset, config.pretrain_cmr,
-                   stage / "checkpoint", "pretrain-cmr", run.log, run.context, run.device, config.seed)
-    return _finish(run, stage, mae.encoder, result)
+    return _pretrain(run, "cmr")
 
 
 def align(run: Run) -> Path:
@@ -223,5 +222,3 @@ def run_stage(name: str, run: Run) -> None:
     run.log.write(stage=name, finished=True, seconds=time.perf_counter() - started)
 
 
-def config_summary(config: TrainConfig) -> dict:
-    return dataclasses.asdict(config)

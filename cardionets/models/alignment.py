@@ -16,7 +16,7 @@ from torch import nn
 
 from .cmr_encoder import CMREncoder, CMREncoderConfig
 from .ecg_encoder import ECGEncoder, ECGEncoderConfig
-from .pretrained import PretrainedModule
+from .pretrained import PretrainedModule, nested_config
 
 
 @dataclass
@@ -30,10 +30,8 @@ class AlignmentConfig:
     phenotype_weight: float = 0.5
 
     def __post_init__(self):
-        if isinstance(self.ecg_encoder, dict):
-            self.ecg_encoder = ECGEncoderConfig(**self.ecg_encoder)
-        if isinstance(self.cmr_encoder, dict):
-            self.cmr_encoder = CMREncoderConfig(**self.cmr_encoder)
+        self.ecg_encoder = nested_config(self.ecg_encoder, ECGEncoderConfig)
+        self.cmr_encoder = nested_config(self.cmr_encoder, CMREncoderConfig)
 
 
 def weighted_info_nce(ecg: torch.Tensor, cmr: torch.Tensor, cmr_features: torch.Tensor, temperature: float,

@@ -9,7 +9,7 @@ sensitivity on that data. The same class with a CMR encoder is the CMR-input upp
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -18,7 +18,7 @@ from torch import nn
 from .alignment import masked_mse
 from .cmr_encoder import CMREncoder, CMREncoderConfig
 from .ecg_encoder import ECGEncoder, ECGEncoderConfig
-from .pretrained import PretrainedModule
+from .pretrained import PretrainedModule, nested_config
 
 SUBTYPES = ("hcm", "dcm", "rcm")
 
@@ -39,10 +39,8 @@ class PredictorConfig:
     disease_threshold: tuple[float, ...] = ()  # probability thresholds at 90 % sensitivity
 
     def __post_init__(self):
-        if isinstance(self.ecg_encoder, dict):
-            self.ecg_encoder = ECGEncoderConfig(**self.ecg_encoder)
-        if isinstance(self.cmr_encoder, dict):
-            self.cmr_encoder = CMREncoderConfig(**self.cmr_encoder)
+        self.ecg_encoder = nested_config(self.ecg_encoder, ECGEncoderConfig)
+        self.cmr_encoder = nested_config(self.cmr_encoder, CMREncoderConfig)
 
     @property
     def disease_outputs(self) -> tuple[str, ...]:

@@ -49,6 +49,11 @@ class PretrainedModule(nn.Module):
         return model.to(device) if device is not None else model
 
 
+def nested_config(value, config_class: type):
+    """A nested config as read back from JSON (a dict) turned into its dataclass; other values unchanged."""
+    return config_class(**value) if isinstance(value, dict) else value
+
+
 def load_config(directory: str | Path, cls: type[PretrainedModule]):
     """The config dataclass stored in ``directory``, checked to be for ``cls``."""
     path = Path(directory) / CONFIG_NAME
