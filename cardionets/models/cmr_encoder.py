@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .pretrained import nested_config
 from .transformer import MaskedAutoencoder, PatchEncoder
 
 
@@ -88,8 +89,7 @@ class CMRMaskedAutoencoderConfig:
     norm_target: bool = True
 
     def __post_init__(self):
-        if isinstance(self.encoder, dict):  # as read back from config.json
-            self.encoder = CMREncoderConfig(**self.encoder)
+        self.encoder = nested_config(self.encoder, CMREncoderConfig)  # a dict when read back from config.json
 
 
 class CMRMaskedAutoencoder(MaskedAutoencoder):

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .pretrained import nested_config
 from .transformer import MaskedAutoencoder, PatchEncoder
 
 
@@ -30,9 +31,11 @@ class ECGEncoderConfig:
     # from being two copies of the same smooth curve. Averaging sample pairs is the anti-alias filter.
     downsample: int = 2
     patch_size: int = 125  # samples after downsampling: 0.5 s, so 20 patches per lead and 240 tokens in all
-    # A fixed scale only. Millivolts are already O(1) (QRS 0.5-3 mV), and per-record normalisation would erase
-    # absolute voltage, which is what tracks LV mass and hypertrophy.
-    amplitude_mv: float = 1.0
+    # A fixed scale, never a per-record one: absolute voltage is what tracks LV mass and hypertrophy. 0.2 mV is
+    # about one standard deviation of a lead (0.1-0.25 mV), so patches start as loud as the position
+    # embeddings. In raw mV (std 0.17) the content drowned in them: the MAE stayed at predicting zero for
+    # 1500 steps, while in these units it leaves that plateau after about 1000.
+    amplitude_mv: float = 0.2
     dim: int = 128
     depth: int = 4
     n_heads: int = 4
@@ -60,7 +63,7 @@ class ECGEncoder(PatchEncoder):
     model_type = "cardionets-ecg-encoder"
 
     def patchify(self, ecg: torch.Tensor) -> torch.Tensor:
-        """(B, 12, 5000) mV, any float dtype -> (B, 12, 20, 125) patches at 250 Hz, in units of ``amplitude_mv``."""
+        """(B, 12, 5000) mV, any float dtype -> (B, 12, 20, 125) patches at 250 Hz in units of ``amplitude_mv``."""
         n_leads, n_patches = self.config.axes
         if ecg.dim() != 3 or tuple(ecg.shape[1:]) != (n_leads, self.config.n_samples):
             raise ValueError(f"expected ECGs of shape (batch, {n_leads}, {self.config.n_samples}) from "
@@ -82,8 +85,7 @@ class ECGMaskedAutoencoderConfig:
     norm_target: bool = False
 
     def __post_init__(self):
-        if isinstance(self.encoder, dict):  # as read back from config.json
-            self.encoder = ECGEncoderConfig(**self.encoder)
+        self.encoder = nested_config(self.encoder, ECGEncoderConfig)  # a dict when read back from config.json
 
 
 class ECGMaskedAutoencoder(MaskedAutoencoder):
