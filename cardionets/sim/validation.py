@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .cmr import IMAGE_SIZE, ViewPlane, rasterise_view
+from .cmr import ViewPlane, rasterise_view
 from .geometry import HeartGeometry
 from .raster import LV_MYO, LV_POOL, RV_POOL
 from .sites import Scanner
@@ -42,4 +42,3 @@ def disc_summation_volumes_ml(labels: np.ndarray, pixel_mm: float, spacing_mm: f
     }
 
 
-assert IMAGE_SIZE < STACK_SIZE
