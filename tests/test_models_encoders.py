@@ -182,9 +182,26 @@ def test_mae_learns_to_reconstruct_masked_patches(kind):
     before = evaluate()
     optimiser = torch.optim.AdamW(mae.parameters(), lr=3e-3)
     generator = torch.Generator().manual_seed(1)
-    for _ in range(50):
+    for _ in range(100):
         optimiser.zero_grad()
         mae.loss(x, generator=generator).backward()
         optimiser.step()
     after = evaluate()
     assert math.isfinite(before) and after < 0.5 * before
+
+
+def test_hidden_ecg_patches_start_from_the_other_leads_at_the_same_moment():
+    mae = make_mae("ecg")
+    B, G, N, K, dim = 1, 12, 20, 5, mae.config.decoder_dim
+    keep = torch.stack([torch.randperm(N, generator=torch.Generator().manual_seed(lead))[:K] for lead in range(G)])[None]
+    latent = torch.randn(B, G * K, mae.config.encoder.dim)
+    with torch.no_grad():
+        grid = mae.decoder_grid(latent, keep)
+        visible = mae.decoder_embed(latent).view(B, G, K, dim)
+    lead, moment = next((g, n) for g in range(G) for n in range(N) if n not in keep[0, g])  # a hidden cell
+    sources = [visible[0, g, k] for g in range(G) for k in range(K) if keep[0, g, k] == moment]
+    expected = mae.mask_token + (torch.stack(sources).mean(0) if sources else 0.0)
+    torch.testing.assert_close(grid[0, lead, moment], expected)
+    g, k = 3, 2  # a visible cell is passed on unchanged
+    torch.testing.assert_close(grid[0, g, keep[0, g, k]], visible[0, g, k])
+

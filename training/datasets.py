@@ -51,3 +51,18 @@ class ConcatECG(Dataset):
         part = int(np.searchsorted(self.offsets, item, side="right") - 1)
         row = item - int(self.offsets[part])
         return {"ecg": torch.from_numpy(np.asarray(self.parts[part].ecg[row], dtype=np.float32))}
+
+
+class WithFeatures(Dataset):
+    """``dataset``'s items plus "cmr_features": row i of a precomputed (N, D) tensor in the same order."""
+
+    def __init__(self, dataset: Dataset, cmr_features: torch.Tensor):
+        if len(dataset) != len(cmr_features):
+            raise ValueError(f"{len(cmr_features)} feature rows for {len(dataset)} examples")
+        self.dataset, self.cmr_features = dataset, cmr_features
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, item: int) -> dict[str, torch.Tensor]:
+        return {**self.dataset[item], "cmr_features": self.cmr_features[item]}

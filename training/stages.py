@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cardionets.device import select_device
+from cardionets.device import autocast, select_device
 from cardionets.models.alignment import AlignmentConfig, ECGCMRAlignment
 from cardionets.models.cmr_encoder import CMREncoder, CMREncoderConfig, CMRMaskedAutoencoder, CMRMaskedAutoencoderConfig
 from cardionets.models.ecg_encoder import ECGEncoder, ECGEncoderConfig, ECGMaskedAutoencoder, ECGMaskedAutoencoderConfig
@@ -30,7 +30,7 @@ from cardionets.sim.sites import DEFAULT_SITES
 from .config import TrainConfig
 from .data.prepared import PreparedDataset
 from .data.virtual import prepare_virtual
-from .datasets import ConcatECG, PreparedTorchDataset
+from .datasets import ConcatECG, PreparedTorchDataset, WithFeatures
 from .distributed import Context, barrier
 from .trainer import MetricsLog, train
 
@@ -115,15 +115,30 @@ def align(run: Run) -> Path:
     model.ecg_encoder.load_state_dict(ecg_encoder.state_dict())
     model.cmr_encoder.load_state_dict(cmr_encoder.state_dict())
     mean_t, std_t = torch.tensor(mean), torch.tensor(std)
+    cmr_features = _cmr_features(model, paired, run.device)
 
     def loss(model, batch):
         standardised = (batch["phenotypes"] - mean_t.to(batch["ecg"].device)) / std_t.to(batch["ecg"].device)
-        return model.loss(batch["ecg"], batch["cine"], standardised)
+        return model.loss(batch["ecg"], batch["cmr_features"], standardised)
 
     stage = run.stage_dir("align")
-    result = train(model, loss, PreparedTorchDataset(paired, with_cine=True), config.align, stage / "checkpoint",
-                   "align", run.log, run.context, run.device, config.seed)
+    dataset = WithFeatures(PreparedTorchDataset(paired), cmr_features)
+    result = train(model, loss, dataset, config.align, stage / "checkpoint", "align", run.log, run.context,
+                   run.device, config.seed)
     return _finish(run, stage, model.ecg_encoder, result)
+
+
+def _cmr_features(model: ECGCMRAlignment, paired: PreparedDataset, device: torch.device,
+                  batch_size: int = 64) -> torch.Tensor:
+    """(N, D) frozen CMR features of every paired cine, on the CPU, in dataset order."""
+    model.to(device).eval()
+    cines = PreparedTorchDataset(paired, with_cine=True)
+    features = []
+    for start in range(0, len(cines), batch_size):
+        batch = torch.stack([cines[i]["cine"] for i in range(start, min(start + batch_size, len(cines)))])
+        with autocast(device):
+            features.append(model.cmr_features(batch.to(device)).float().cpu())
+    return torch.cat(features)
 
 
 FINETUNE_VARIANTS = {

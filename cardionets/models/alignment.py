@@ -92,11 +92,16 @@ class ECGCMRAlignment(PretrainedModule):
         """(B, 256) unit vectors in the shared space."""
         return F.normalize(self.ecg_projection(self.ecg_encoder.embed(ecg)), dim=-1)
 
-    def loss(self, ecg: torch.Tensor, cine: torch.Tensor, phenotypes: torch.Tensor) -> torch.Tensor:
-        """``phenotypes`` are standardised (B, P) with NaN for unknown values."""
+    @torch.no_grad()
+    def cmr_features(self, cine: torch.Tensor) -> torch.Tensor:
+        """(B, 2, F, S, S) cines -> (B, D) frozen CMR features. They never change during alignment, so a
+        training loop can compute them once per cine instead of once per step (a third of a step's time)."""
+        return self.cmr_encoder.embed(cine)
+
+    def loss(self, ecg: torch.Tensor, cmr_features: torch.Tensor, phenotypes: torch.Tensor) -> torch.Tensor:
+        """``cmr_features`` from `cmr_features`; ``phenotypes`` standardised (B, P), NaN for unknown values."""
         ecg_features = self.ecg_encoder.embed(ecg)
-        with torch.no_grad():
-            cmr_features = self.cmr_encoder.embed(cine)
+        cmr_features = cmr_features.to(ecg_features.dtype)
         ecg_embedding = F.normalize(self.ecg_projection(ecg_features), dim=-1)
         cmr_embedding = F.normalize(self.cmr_projection(cmr_features), dim=-1)
         contrastive = weighted_info_nce(ecg_embedding, cmr_embedding, cmr_features, self.config.temperature,
@@ -104,4 +109,3 @@ class ECGCMRAlignment(PretrainedModule):
         if self.config.n_phenotypes == 0:
             return contrastive
         return contrastive + self.config.phenotype_weight * masked_mse(self.phenotype_probe(ecg_features), phenotypes)
-

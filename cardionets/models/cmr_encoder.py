@@ -87,6 +87,7 @@ class CMRMaskedAutoencoderConfig:
     # Per-tubelet standardised targets, as in MAE and VideoMAE: brightness is already normalised per cine and
     # carries no anatomy, so the decoder should spend itself on edges and motion.
     norm_target: bool = True
+    group_context: bool = False  # the two views' grids do not share positions in space
 
     def __post_init__(self):
         self.encoder = nested_config(self.encoder, CMREncoderConfig)  # a dict when read back from config.json

@@ -32,9 +32,8 @@ class ECGEncoderConfig:
     downsample: int = 2
     patch_size: int = 125  # samples after downsampling: 0.5 s, so 20 patches per lead and 240 tokens in all
     # A fixed scale, never a per-record one: absolute voltage is what tracks LV mass and hypertrophy. 0.2 mV is
-    # about one standard deviation of a lead (0.1-0.25 mV), so patches start as loud as the position
-    # embeddings. In raw mV (std 0.17) the content drowned in them: the MAE stayed at predicting zero for
-    # 1500 steps, while in these units it leaves that plateau after about 1000.
+    # about one standard deviation of a lead (0.1-0.25 mV), so patch embeddings start about as loud as the
+    # position embeddings instead of drowned by them, as they were in raw mV.
     amplitude_mv: float = 0.2
     dim: int = 128
     depth: int = 4
@@ -83,6 +82,7 @@ class ECGMaskedAutoencoderConfig:
     # Raw targets, unlike image MAE: standardising each patch would stop asking the encoder for the voltages
     # the phenotype heads need.
     norm_target: bool = False
+    group_context: bool = True  # hidden patches start from the other leads at that moment
 
     def __post_init__(self):
         self.encoder = nested_config(self.encoder, ECGEncoderConfig)  # a dict when read back from config.json
