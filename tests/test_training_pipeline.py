@@ -49,6 +49,11 @@ def test_results_hold_every_model_and_split_with_confidence_intervals(tiny_run):
             low, high = scores["r2_mean_ci"]
             assert low <= scores["r2_mean"] <= high
             assert scores["auroc_any_cm"] is not None and len(scores["auroc_any_cm_ci"]) == 2
+            assert set(scores["diseases"]) <= {"hcm", "dcm", "rcm", "ph", "mi", "af", "any_cm"}
+        aligned, scratch = results["predictive"][split]["aligned"], results["predictive"][split]["scratch"]
+        expected_gain = aligned["r2_mean"] / scratch["r2_mean"] - 1 if scratch["r2_mean"] > 0 else None
+        assert results["checks"][split]["r2_gain_vs_scratch"] == expected_gain
+    assert results["setup"]["regimes"]["downstream"] == 160
     assert "internal test" in (run / "results.md").read_text().lower()
 
 

@@ -24,6 +24,10 @@ class OptimConfig:
     warmup_fraction: float = 0.05
     grad_clip: float = 1.0
     max_steps: int | None = None  # caps the run (tests, smoke runs); None = epochs decide
+    # Fine-tuning only: learning-rate multiplier for an encoder that starts pretrained (a randomly initialised
+    # one always trains at the full rate). Full-rate updates from freshly initialised heads distort pretrained
+    # features, which costs most on data unlike the training data (Kumar et al., ICLR 2022).
+    pretrained_encoder_lr_scale: float = 1.0
 
 
 @dataclass(frozen=True)

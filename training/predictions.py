@@ -10,8 +10,9 @@ from cardionets.models.predictor import CardioNetsPredictor, subtype_targets, wi
 
 
 def collect(model: CardioNetsPredictor, dataset, key: str, device: torch.device, batch_size: int = 128) -> dict:
-    """Outputs and targets over ``dataset``: phenotypes (N, P) in original units, disease logits (N, D + 1) and
-    their targets (with any-CM), subtype logits (N, 3), subtype targets and the mask of subtype cases."""
+    """Outputs and targets over ``dataset``: phenotypes (N, P) in original units, disease logits and calibrated
+    probabilities (N, D + 1) and their targets (with any-CM), subtype logits (N, 3), subtype targets and the
+    mask of subtype cases."""
     model.eval().to(device)
     parts: dict[str, list[np.ndarray]] = {}
     for batch in DataLoader(dataset, batch_size=batch_size):
@@ -21,6 +22,7 @@ def collect(model: CardioNetsPredictor, dataset, key: str, device: torch.device,
         values = {
             "phenotypes": out["phenotypes"], "phenotype_targets": batch["phenotypes"],
             "disease_logits": out["disease_logits"],
+            "disease_probabilities": out["disease_probabilities"],  # with the model's fitted temperatures
             "disease_targets": with_any_cardiomyopathy(labels, model.config.diseases),
             "subtype_logits": out["subtype_logits"], "subtype_targets": subtype, "subtype_mask": has_one,
         }

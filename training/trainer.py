@@ -68,9 +68,12 @@ class MetricsLog:
 def train(
     model: PretrainedModule, loss_fn: LossFn, dataset: Dataset, optim: OptimConfig, checkpoint_dir: Path,
     stage: str, log: MetricsLog, context: Context, device: torch.device, seed: int,
-    collate_fn: Callable | None = None,
+    collate_fn: Callable | None = None, lr_scales: dict[nn.Module, float] | None = None,
 ) -> TrainResult:
-    """Train ``model`` in place; checkpoints go to ``checkpoint_dir`` and a rerun resumes from the last epoch."""
+    """Train ``model`` in place; checkpoints go to ``checkpoint_dir`` and a rerun resumes from the last epoch.
+
+    ``lr_scales`` maps submodules of ``model`` to a multiplier of the stage's learning rate (default 1).
+    """
     started = time.perf_counter()
     model.to(device)
     objective = Objective(model, loss_fn)
@@ -83,7 +86,8 @@ def train(
                         collate_fn=collate_fn)
     steps_per_epoch = max(1, len(loader))
     total_steps = optim.max_steps or optim.epochs * steps_per_epoch
-    optimizer = torch.optim.AdamW(model.parameters(), lr=optim.lr, weight_decay=optim.weight_decay)
+    optimizer = torch.optim.AdamW(_parameter_groups(model, optim.lr, lr_scales or {}), lr=optim.lr,
+                                  weight_decay=optim.weight_decay)
     schedule = _warmup_cosine(optimizer, total_steps, optim.warmup_fraction)
 
     first_epoch, step, losses = _resume(checkpoint_dir, model, optimizer, schedule)
@@ -121,6 +125,18 @@ def train(
         if step >= total_steps:
             break
     return TrainResult(losses, step, time.perf_counter() - started, first_epoch)
+
+
+def _parameter_groups(model: nn.Module, lr: float, lr_scales: dict[nn.Module, float]) -> list[dict]:
+    """One optimizer group per scaled submodule, then one for every other parameter (the order is fixed, so a
+    checkpoint's optimizer state lines up on resume)."""
+    groups, taken = [], set()
+    for module, scale in lr_scales.items():
+        parameters = [p for p in module.parameters() if p.requires_grad]
+        taken.update(id(p) for p in parameters)
+        groups.append({"params": parameters, "lr": lr * scale})
+    groups.append({"params": [p for p in model.parameters() if p.requires_grad and id(p) not in taken], "lr": lr})
+    return [group for group in groups if group["params"]]
 
 
 def _warmup_cosine(optimizer, total_steps: int, warmup_fraction: float):
