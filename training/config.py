@@ -80,6 +80,8 @@ class TrainConfig:
     align: OptimConfig = field(default_factory=OptimConfig)
     alignment: AlignConfig = field(default_factory=AlignConfig)
     finetune: OptimConfig = field(default_factory=OptimConfig)
+    # The CMR-input upper bound's own optimisation (None = as `finetune`): another modality, another encoder.
+    finetune_cmr: OptimConfig | None = None
     bootstrap_resamples: int = 1000
     results_dir: str | None = None  # where evaluate writes results.md/.json; None = the run folder
 
@@ -93,7 +95,7 @@ def _build(cls, values: dict | None):
     for name, value in values.items():
         field_type = known[name].type
         nested = {"DataConfig": DataConfig, "ModelSizes": ModelSizes, "OptimConfig": OptimConfig,
-                  "AlignConfig": AlignConfig}.get(str(field_type))
+                  "OptimConfig | None": OptimConfig, "AlignConfig": AlignConfig}.get(str(field_type))
         if nested is not None and isinstance(value, dict):
             values[name] = _build(nested, value)
     return cls(**values)

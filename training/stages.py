@@ -178,10 +178,11 @@ def finetune(run: Run, variants: tuple[str, ...] = tuple(FINETUNE_VARIANTS)) -> 
         key = "ecg" if kind == "ecg" else "cine"
         dataset = PreparedTorchDataset(downstream, train_idx, with_cine=kind == "cmr")
         stage = run.stage_dir("finetune") / variant
-        lr_scales = {predictor.encoder: config.finetune.pretrained_encoder_lr_scale} if start is not None else None
+        optim = config.finetune_cmr if kind == "cmr" and config.finetune_cmr else config.finetune
+        lr_scales = {predictor.encoder: optim.pretrained_encoder_lr_scale} if start is not None else None
         result = train(predictor, lambda model, batch, key=key: model.loss(batch[key], batch["phenotypes"],
                                                                              batch["labels"]),
-                       dataset, config.finetune, stage / "checkpoint", f"finetune-{variant}", run.log, run.context,
+                       dataset, optim, stage / "checkpoint", f"finetune-{variant}", run.log, run.context,
                        run.device, config.seed, lr_scales=lr_scales)
         if run.context.is_main:
             calibrated = calibrate(predictor, PreparedTorchDataset(downstream, val_idx, with_cine=kind == "cmr"),
