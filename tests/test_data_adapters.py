@@ -13,12 +13,14 @@ import pytest
 from cardionets.ecg import model_view
 from cardionets.sim.cohort import CohortConfig
 from cardionets.sim.dataset import VirtualCohort, write_cohort
+from cardionets.sim.sites import SITES
 from tests.writers import realdata
 from training.data.__main__ import main
 from training.data.convert import SKIPPED_FILE, SourceError
 from training.data.manifest import prepare_manifest
 from training.data.mimic import prepare_mimic
-from training.data.prepared import CINE_FRAMES, CINE_SIZE, PreparedDataset, cine_for_model
+from training.data.prepared import (CINE_FRAMES, CINE_PIXEL_MM, CINE_SIZE, PreparedDataset, cine_for_model,
+                                    labels_for_model)
 from training.data.ukbiobank import prepare_ukbiobank
 from training.data.virtual import prepare_virtual
 
@@ -79,6 +81,26 @@ def test_virtual_cohort_prepares_every_subject_with_its_ground_truth(cohort, tmp
     np.testing.assert_allclose(dataset.phenotypes, cohort.manifest[list(dataset.schema.phenotypes)], rtol=1e-6)
     np.testing.assert_array_equal(dataset.labels, cohort.manifest[list(dataset.schema.labels)])
     np.testing.assert_array_equal(dataset.cine[1, 1], cine_for_model(cohort.cine(1, "4ch")))
+
+
+def test_virtual_cohort_keeps_each_frames_label_map(cohort, tmp_path):
+    dataset = PreparedDataset(prepare_virtual(cohort.directory, tmp_path / "prepared"))
+    assert dataset.masks.shape == dataset.cine.shape
+    np.testing.assert_array_equal(dataset.masks[2, 0], labels_for_model(cohort.labels(2, "sax")))
+    blood = dataset.cine[2, 0][dataset.masks[2, 0] == 1].mean()  # LV blood pool is bright, lung dark
+    assert blood > 2 * dataset.cine[2, 0][dataset.masks[2, 0] == 0].mean()
+
+
+def test_every_site_s_cines_share_one_pixel_size(tmp_path):
+    """The external site's scanner has 2.1 mm pixels; its prepared hearts measure the same in mm as in its own
+    images, at the 2.7 mm every prepared cine has."""
+    write_cohort(tmp_path / "boston", 1, CohortConfig(seed=3, n_frames=20, sites=("boston",)), progress=False)
+    cohort = VirtualCohort(tmp_path / "boston")
+    dataset = PreparedDataset(prepare_virtual(cohort.directory, tmp_path / "prepared"))
+    frames = np.linspace(0, 20, CINE_FRAMES, endpoint=False).astype(int)
+    native_mm2 = (cohort.labels(0, "4ch")[frames] == 1).sum() * SITES["boston"].scanner.pixel_mm**2
+    prepared_mm2 = (dataset.masks[0, 1] == 1).sum() * CINE_PIXEL_MM**2
+    assert prepared_mm2 == pytest.approx(native_mm2, rel=0.05)
 
 
 def test_virtual_cohort_skips_a_subject_whose_ecg_is_damaged(cohort, tmp_path):

@@ -193,7 +193,7 @@ def test_mae_learns_to_reconstruct_masked_patches(kind):
 def test_hidden_ecg_patches_start_from_the_other_leads_at_the_same_moment():
     mae = make_mae("ecg")
     B, G, N, K, dim = 1, 12, 20, 5, mae.config.decoder_dim
-    keep = torch.stack([torch.randperm(N, generator=torch.Generator().manual_seed(lead))[:K] for lead in range(G)])[None]
+    keep = torch.stack([torch.randperm(N, generator=torch.Generator().manual_seed(g))[:K] for g in range(G)])[None]
     latent = torch.randn(B, G * K, mae.config.encoder.dim)
     with torch.no_grad():
         grid = mae.decoder_grid(latent, keep)

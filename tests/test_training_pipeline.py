@@ -29,13 +29,15 @@ def _records(run: Path) -> list[dict]:
 def test_every_stage_finishes_and_its_loss_falls(tiny_run):
     run, _ = tiny_run
     done = {r["stage"]: r["epoch_losses"] for r in _records(run) if r.get("done")}
-    for stage in ("pretrain_ecg", "pretrain_cmr", "align", "finetune-aligned", "finetune-scratch"):
+    for stage in ("pretrain_ecg", "pretrain_cmr", "align", "finetune-aligned", "finetune-scratch", "tokenizer",
+                  "segmenter", "generator"):
         assert done[stage][-1] < done[stage][0], stage
 
 
 def test_models_are_saved_as_safetensors_folders(tiny_run):
     run, _ = tiny_run
-    for folder in ("pretrain_ecg/encoder", "pretrain_cmr/encoder", "align/encoder", "finetune/aligned/model"):
+    for folder in ("pretrain_ecg/encoder", "pretrain_cmr/encoder", "align/encoder", "finetune/aligned/model",
+                   "tokenizer/model", "segmenter/model", "generator/model"):
         assert {p.name for p in (run / folder).iterdir()} == {"config.json", "model.safetensors"}
     assert not list(run.rglob("*.pt")) and not list(run.rglob("*.pkl"))
 
@@ -65,6 +67,26 @@ def test_the_finetuned_model_learns_more_than_a_constant(tiny_run):
     best = max(max(v for v in internal[m]["r2_per_phenotype"].values() if v is not None)
                for m in ("aligned", "scratch", "mae_only"))
     assert best > 0.05
+
+
+def test_the_trained_generator_turns_an_ecg_into_a_two_view_cine(tiny_run):
+    import torch
+
+    from cardionets.models.cine_tokenizer import CineTokenizer
+    from cardionets.models.ecg_encoder import ECGEncoder
+    from cardionets.models.mar import CineMAR
+    from cardionets.models.mar_sampler import SamplerSettings, sample_tokens
+    from training.data.prepared import PreparedDataset
+
+    run, data = tiny_run
+    ecg = torch.from_numpy(PreparedDataset(data / "internal_test").ecg[:1].astype("float32"))
+    mar = CineMAR.from_pretrained(run / "generator" / "model")
+    tokenizer = CineTokenizer.from_pretrained(run / "tokenizer" / "model").eval()
+    with torch.no_grad():
+        condition = ECGEncoder.from_pretrained(run / "align" / "encoder").eval().embed(ecg)
+        tokens = sample_tokens(mar, condition, SamplerSettings(autoregressive_steps=4, diffusion_steps=5))
+        cine = tokenizer.decode(mar.latent_from_tokens(tokens))
+    assert cine.shape == (1, 2, 16, 64, 64) and 0 <= float(cine.min()) and float(cine.max()) <= 1
 
 
 def test_rerunning_a_finished_stage_resumes_instead_of_retraining(tiny_run):

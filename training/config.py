@@ -24,6 +24,7 @@ class OptimConfig:
     warmup_fraction: float = 0.05
     grad_clip: float = 1.0
     max_steps: int | None = None  # caps the run (tests, smoke runs); None = epochs decide
+    ema_decay: float | None = None  # keep an exponential moving average of the weights (generators); None = off
     # Fine-tuning only: learning-rate multiplier for an encoder that starts pretrained (a randomly initialised
     # one always trains at the full rate). Full-rate updates from freshly initialised heads distort pretrained
     # features, which costs most on data unlike the training data (Kumar et al., ICLR 2022).
@@ -48,6 +49,7 @@ class DataConfig:
     external_test: int = 1000
     external_site: str = "boston"
     n_frames: int = 50
+    workers: int = 1  # processes simulating the cohort (one per core is fastest)
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,9 @@ class ModelSizes:
 
     ecg_encoder: dict = field(default_factory=dict)
     cmr_encoder: dict = field(default_factory=dict)
+    cine_tokenizer: dict = field(default_factory=dict)
+    segmenter: dict = field(default_factory=dict)
+    generator: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,9 @@ class TrainConfig:
     finetune: OptimConfig = field(default_factory=OptimConfig)
     # The CMR-input upper bound's own optimisation (None = as `finetune`): another modality, another encoder.
     finetune_cmr: OptimConfig | None = None
+    tokenizer: OptimConfig = field(default_factory=OptimConfig)
+    segmenter: OptimConfig = field(default_factory=OptimConfig)
+    generator: OptimConfig = field(default_factory=lambda: OptimConfig(ema_decay=0.999))
     bootstrap_resamples: int = 1000
     results_dir: str | None = None  # where evaluate writes results.md/.json; None = the run folder
 

@@ -6,6 +6,7 @@
     align         ECG encoder against the frozen CMR encoder            -> RUN/align/encoder
     finetune      predictor heads from each encoder (aligned, MAE-only, scratch) and the CMR upper bound
                                                                         -> RUN/finetune/<variant>
+    tokenizer, segmenter, generator: the generative stages, in training/generative.py
     evaluate      every model and the cart-measurement baseline on the internal and external tests
                                                                         -> docs/results.md, docs/results.json
 """
@@ -62,15 +63,16 @@ def make_data(run: Run) -> None:
     if run.context.is_main:
         sizes = {regime: getattr(data, regime) for regime in REGIMES}
         for offset, (regime, n) in enumerate(sizes.items()):
-            out = Path(data.root) / regime
-            if (out / "schema.json").exists():
+            out, with_cmr = Path(data.root) / regime, regime != "ecg_only"
+            # A folder prepared before label masks were stored is prepared again (from the kept cohort).
+            if (out / "schema.json").exists() and (not with_cmr or (out / "masks.npy").exists()):
                 continue
             sites = (data.external_site,) if regime == "external_test" else DEFAULT_SITES
             cohort = CohortConfig(seed=data.seed * 100 + offset, sites=tuple(sites), n_frames=data.n_frames,
-                                  with_cmr=regime != "ecg_only")
+                                  with_cmr=with_cmr)
             cohort_dir = Path(data.root) / "cohorts" / regime
-            write_cohort(cohort_dir, n, cohort, workers=1, progress=False)
-            prepare_virtual(cohort_dir, out, with_cine=regime != "ecg_only")
+            write_cohort(cohort_dir, n, cohort, workers=data.workers, progress=False)
+            prepare_virtual(cohort_dir, out, with_cine=with_cmr)
             run.log.write(stage="data", regime=regime, subjects=n)
     barrier(run.context)
 
@@ -208,31 +210,36 @@ def _phenotype_statistics(prepared: PreparedDataset, indices: np.ndarray | None 
     return np.nan_to_num(mean).tolist(), np.where(np.nan_to_num(std) > 1e-6, np.nan_to_num(std), 1.0).tolist()
 
 
-def _finish(run: Run, stage: Path, encoder, result) -> Path:
+def _finish(run: Run, stage: Path, model, result, folder: str = "encoder") -> Path:
+    """Save the stage's product to ``stage/folder`` (on the main rank) and log that the stage is done."""
     if run.context.is_main:
-        encoder.save_pretrained(stage / "encoder")
+        model.save_pretrained(stage / folder)
         run.log.write(stage=stage.name, done=True, epoch_losses=result.epoch_losses, seconds=result.seconds,
                       resumed_from_epoch=result.resumed_from_epoch)
     barrier(run.context)
-    return stage / "encoder"
+    return stage / folder
+
+
+PIPELINE = ("data", "pretrain-ecg", "pretrain-cmr", "align", "finetune", "tokenizer", "segmenter", "generator",
+            "evaluate")
 
 
 def stage_names() -> tuple[str, ...]:
-    return ("data", "pretrain-ecg", "pretrain-cmr", "align", "finetune", "evaluate", "all")
+    return (*PIPELINE, "all")
 
 
 def run_stage(name: str, run: Run) -> None:
+    from . import generative
+    from .evaluate import evaluate
+
     started = time.perf_counter()
     steps = {
         "data": make_data, "pretrain-ecg": pretrain_ecg, "pretrain-cmr": pretrain_cmr, "align": align,
-        "finetune": finetune,
+        "finetune": finetune, "tokenizer": generative.tokenizer, "segmenter": generative.segmenter,
+        "generator": generative.generator, "evaluate": evaluate,
     }
-    if name == "evaluate":
-        from .evaluate import evaluate
-
-        evaluate(run)
-    elif name == "all":
-        for step in ("data", "pretrain-ecg", "pretrain-cmr", "align", "finetune", "evaluate"):
+    if name == "all":
+        for step in PIPELINE:
             run_stage(step, run)
     else:
         steps[name](run)

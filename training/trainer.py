@@ -29,6 +29,7 @@ from .config import OptimConfig
 from .distributed import Context, barrier, mean_across_ranks
 
 LossFn = Callable[[nn.Module, object], torch.Tensor]
+EMA_FILE = "ema.safetensors"
 
 
 class Objective(nn.Module):
@@ -43,12 +44,33 @@ class Objective(nn.Module):
         return self.loss_fn(self.model, batch)
 
 
+class ExponentialMovingAverage:
+    """A running average of a model's weights, which samples better than the last step's (MAR, DiT)."""
+
+    def __init__(self, model: nn.Module, decay: float):
+        self.decay = decay
+        self.weights = {name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad}
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        for name, parameter in model.named_parameters():
+            if name in self.weights:
+                self.weights[name].lerp_(parameter.detach(), 1.0 - self.decay)
+
+    @torch.no_grad()
+    def copy_to(self, model: nn.Module) -> None:
+        for name, parameter in model.named_parameters():
+            if name in self.weights:
+                parameter.copy_(self.weights[name])
+
+
 @dataclass
 class TrainResult:
     epoch_losses: list[float]
     steps: int
     seconds: float
     resumed_from_epoch: int = 0
+    ema: ExponentialMovingAverage | None = None  # when the stage asked for one; `copy_to` the model to use it
 
 
 class MetricsLog:
@@ -91,6 +113,9 @@ def train(
     schedule = _warmup_cosine(optimizer, total_steps, optim.warmup_fraction)
 
     first_epoch, step, losses = _resume(checkpoint_dir, model, optimizer, schedule)
+    ema = ExponentialMovingAverage(model, optim.ema_decay) if optim.ema_decay else None
+    if ema is not None and (checkpoint_dir / EMA_FILE).is_file():
+        ema.weights = {name: t.to(device) for name, t in load_file(checkpoint_dir / EMA_FILE).items()}
     for epoch in range(first_epoch, optim.epochs):
         if context.distributed:
             sampler.set_epoch(epoch)
@@ -108,6 +133,8 @@ def train(
                 torch.nn.utils.clip_grad_norm_(model.parameters(), optim.grad_clip)
             optimizer.step()
             schedule.step()
+            if ema is not None:
+                ema.update(model)
             step += 1
             running += float(loss.detach())
             count += 1
@@ -121,10 +148,13 @@ def train(
         log.write(stage=stage, step=step, epoch=epoch, epoch_loss=epoch_loss, lr=schedule.get_last_lr()[0])
         if context.is_main:
             _save_checkpoint(checkpoint_dir, model, optimizer, schedule, epoch + 1, step, losses)
+            if ema is not None:
+                save_file({name: t.detach().cpu().contiguous() for name, t in ema.weights.items()},
+                          checkpoint_dir / EMA_FILE)
         barrier(context)
         if step >= total_steps:
             break
-    return TrainResult(losses, step, time.perf_counter() - started, first_epoch)
+    return TrainResult(losses, step, time.perf_counter() - started, first_epoch, ema)
 
 
 def _parameter_groups(model: nn.Module, lr: float, lr_scales: dict[nn.Module, float]) -> list[dict]:

@@ -20,9 +20,10 @@ from cardionets.sim.cmr import IMAGE_SIZE
 CINE_FOV_MM = 172.8  # 96 pixels of 1.8 mm, the virtual cohort's crop
 
 
-def crop_to_field_of_view(frames: np.ndarray, row_mm: float, column_mm: float) -> np.ndarray:
+def crop_to_field_of_view(frames: np.ndarray, row_mm: float, column_mm: float, labels: bool = False) -> np.ndarray:
     """(T, H, W) cine with the given pixel spacing -> (T, 96, 96) float32: the central CINE_FOV_MM square,
-    resampled to IMAGE_SIZE pixels; zero where the image is smaller than the square."""
+    resampled to IMAGE_SIZE pixels; zero where the image is smaller than the square. ``labels``: the frames are
+    label maps, resampled by nearest neighbour (returned as uint8) so that no pixel gets an in-between class."""
     frames = np.asarray(frames, dtype=np.float32)
     if frames.ndim != 3 or frames.shape[0] == 0:
         raise ValueError(f"a cine is (frames, rows, columns); got shape {frames.shape}")
@@ -33,9 +34,9 @@ def crop_to_field_of_view(frames: np.ndarray, row_mm: float, column_mm: float) -
     source_rows, target_rows = _centred(frames.shape[1], rows)
     source_columns, target_columns = _centred(frames.shape[2], columns)
     square[:, target_rows, target_columns] = frames[:, source_rows, source_columns]
-    if (rows, columns) == (IMAGE_SIZE, IMAGE_SIZE):
-        return square
-    return zoom(square, (1.0, IMAGE_SIZE / rows, IMAGE_SIZE / columns), order=1).astype(np.float32)
+    if (rows, columns) != (IMAGE_SIZE, IMAGE_SIZE):
+        square = zoom(square, (1.0, IMAGE_SIZE / rows, IMAGE_SIZE / columns), order=0 if labels else 1)
+    return square.astype(np.uint8) if labels else square.astype(np.float32)
 
 
 def _centred(length: int, size: int) -> tuple[slice, slice]:

@@ -38,6 +38,7 @@ class Example:
     ecg_view: np.ndarray  # (12, 5000) float32 mV, from cardionets.ecg.model_view
     targets: dict[str, float]  # phenotype and label columns -> value; a column left out is unknown
     cines: dict[str, np.ndarray] | None = None  # "sax", "4ch" -> (T, H, W) magnitude; None for ECG-only sources
+    masks: dict[str, np.ndarray] | None = None  # "sax", "4ch" -> (T, H, W) label maps; only simulated sources
 
 
 class SourceRecord(Protocol):
@@ -66,19 +67,19 @@ Record = TypeVar("Record", bound=SourceRecord)
 
 
 def convert(records: Iterable[Record], read: Callable[[Record], Example], out_dir: Path, with_cine: bool,
-            source: str, notes: dict | None = None) -> Path:
+            source: str, notes: dict | None = None, with_masks: bool = False) -> Path:
     """Read every record with ``read`` into a prepared folder at ``out_dir``; returns the folder.
 
     The schema's notes record how many subjects were written and skipped; the skipped ones, with reasons, are in
     ``out_dir/skipped.csv``. Raises SourceError when no subject at all could be converted.
     """
-    writer = PreparedWriter(Path(out_dir), Schema(source=source), with_cine)
+    writer = PreparedWriter(Path(out_dir), Schema(source=source), with_cine, with_masks)
     skipped: list[Skipped] = []
     for done, record in enumerate(records, start=1):
         try:
             example = read(record)
             writer.add(example.subject_id, example.site, example.ecg_view, example.targets, example.cines,
-                       record_id=example.record_id)
+                       record_id=example.record_id, masks=example.masks)
         # Any failure reading one subject's files is that subject's problem, not the run's; the reason is kept.
         except Exception as error:  # noqa: BLE001
             skipped.append(Skipped(record.subject_id, record.record_id, _reason(error)))

@@ -6,6 +6,8 @@
                         phenotype and label column (empty = unknown)
     DIR/ecg.npy         (N, 12, 5000) float16: `cardionets.ecg.model_view` of each ECG (500 Hz, 10 s, filtered)
     DIR/cine.npy        (N, 2, CINE_FRAMES, CINE_SIZE, CINE_SIZE) uint8, views (sax, 4ch); absent for ECG-only data
+    DIR/masks.npy       (N, 2, CINE_FRAMES, CINE_SIZE, CINE_SIZE) uint8 label maps of those frames
+                        (`cardionets.models.segmenter.CLASSES`); only where the source has them (the virtual cohort)
 
 Converting once matters on a CPU: filtering and resampling an ECG costs milliseconds, and a cine must be
 subsampled and resized; paying that every epoch would dominate training. Arrays are memory-mapped, so a
@@ -31,8 +33,11 @@ from cardionets.ecg import MODEL_FS_HZ
 from cardionets.sim.diseases import DISEASES
 from cardionets.sim.phenotypes import PHENOTYPE_COLUMNS
 
+from .cine import CINE_FOV_MM
+
 CINE_FRAMES = 16  # of the 50 acquired: enough for end-diastole, end-systole and the filling phases
 CINE_SIZE = 64  # 96 x 96 crops resampled to 64 x 64: same field of view, 2.7 mm pixels
+CINE_PIXEL_MM = CINE_FOV_MM / CINE_SIZE  # every prepared cine has this spacing, whatever its scanner's
 VIEWS = ("sax", "4ch")
 ECG_SAMPLES = int(MODEL_FS_HZ * 10)
 LABEL_COLUMNS = tuple(f"label_{d}" for d in DISEASES)
@@ -55,25 +60,39 @@ class Schema:
     notes: dict = field(default_factory=dict)
 
 
+def _model_frames(n_frames: int) -> np.ndarray:
+    return np.linspace(0, n_frames, CINE_FRAMES, endpoint=False).astype(int)
+
+
 def cine_for_model(cine: np.ndarray) -> np.ndarray:
     """(T, H, W) magnitude cine -> (CINE_FRAMES, CINE_SIZE, CINE_SIZE) uint8, scaled to its own 99.5th percentile.
 
     Per-cine scaling removes scanner gain, which differs between sites and carries no anatomy.
     """
     cine = np.asarray(cine, dtype=np.float32)
-    frames = np.linspace(0, cine.shape[0], CINE_FRAMES, endpoint=False).astype(int)
-    picked = cine[frames]
+    picked = cine[_model_frames(cine.shape[0])]
     factor = CINE_SIZE / picked.shape[-1]
     resized = zoom(picked, (1.0, factor, factor), order=1)
     top = max(float(np.percentile(resized, 99.5)), 1e-6)
     return np.clip(resized / top * 255.0, 0, 255).astype(np.uint8)
 
 
+def labels_for_model(labels: np.ndarray) -> np.ndarray:
+    """(T, H, W) label maps -> (CINE_FRAMES, CINE_SIZE, CINE_SIZE) uint8: the frames `cine_for_model` keeps,
+    resampled by nearest neighbour."""
+    labels = np.asarray(labels, dtype=np.uint8)
+    picked = labels[_model_frames(labels.shape[0])]
+    factor = CINE_SIZE / picked.shape[-1]
+    return zoom(picked, (1.0, factor, factor), order=0)
+
+
 class PreparedWriter:
     """Streams examples into the prepared folder as they are added; `write` completes it."""
 
-    def __init__(self, directory: Path, schema: Schema, with_cine: bool):
-        self.directory, self.schema, self.with_cine = Path(directory), schema, with_cine
+    def __init__(self, directory: Path, schema: Schema, with_cine: bool, with_masks: bool = False):
+        if with_masks and not with_cine:
+            raise ValueError("label masks are stored only alongside cines")
+        self.directory, self.schema, self.with_cine, self.with_masks = Path(directory), schema, with_cine, with_masks
         self.count = 0
         self._columns = (*ID_COLUMNS, *schema.phenotypes, *schema.labels)
         # Opened on the first example, so that a run which adds none leaves nothing behind.
@@ -82,8 +101,10 @@ class PreparedWriter:
         self._rows = None
 
     def add(self, subject_id: str, site: str, ecg_view: np.ndarray, targets: dict,
-            cines: dict[str, np.ndarray] | None = None, record_id: str = "") -> None:
-        """``ecg_view`` from `model_view`; ``targets`` maps phenotype/label columns to values (missing = unknown)."""
+            cines: dict[str, np.ndarray] | None = None, record_id: str = "",
+            masks: dict[str, np.ndarray] | None = None) -> None:
+        """``ecg_view`` from `model_view`; ``targets`` maps phenotype/label columns to values (missing = unknown);
+        ``cines`` and ``masks`` map each view to (T, H, W) frames and label maps."""
         if ecg_view.shape != (12, ECG_SAMPLES):
             raise ValueError(f"expected a (12, {ECG_SAMPLES}) model view, got {ecg_view.shape}")
         cine = None
@@ -91,6 +112,11 @@ class PreparedWriter:
             if cines is None:
                 raise ValueError(f"{subject_id} has no cine, but this dataset stores cines")
             cine = np.stack([cine_for_model(cines[view]) for view in VIEWS])
+        mask = None
+        if self.with_masks:
+            if masks is None:
+                raise ValueError(f"{subject_id} has no label masks, but this dataset stores them")
+            mask = np.stack([labels_for_model(masks[view]) for view in VIEWS])
         if self._rows is None:
             self._start()
         row = {"subject_id": subject_id, "site": site, "record_id": record_id}
@@ -99,14 +125,17 @@ class PreparedWriter:
         self._arrays["ecg"].write(ecg_view.astype(ECG_DTYPE).tobytes())
         if cine is not None:
             self._arrays["cine"].write(cine.tobytes())
+        if mask is not None:
+            self._arrays["masks"].write(mask.tobytes())
         self.count += 1
 
     def write(self) -> Path:
         if self._rows is None:
             raise ValueError(f"no examples were added, so {self.directory} was not written")
         self._finish_array("ecg", ECG_DTYPE, (12, ECG_SAMPLES))
-        if self.with_cine:
-            self._finish_array("cine", np.uint8, (len(VIEWS), CINE_FRAMES, CINE_SIZE, CINE_SIZE))  # cine_for_model
+        for name, stored in (("cine", self.with_cine), ("masks", self.with_masks)):
+            if stored:  # cine_for_model, labels_for_model
+                self._finish_array(name, np.uint8, (len(VIEWS), CINE_FRAMES, CINE_SIZE, CINE_SIZE))
         self._open_files.close()
         (self.directory / "schema.json").write_text(json.dumps(asdict(self.schema), indent=2))
         return self.directory
@@ -114,7 +143,7 @@ class PreparedWriter:
     def _start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         (self.directory / "schema.json").unlink(missing_ok=True)  # the folder is unfinished until write()
-        for name in ("ecg", "cine") if self.with_cine else ("ecg",):
+        for name in ("ecg", *(("cine",) if self.with_cine else ()), *(("masks",) if self.with_masks else ())):
             self._arrays[name] = self._keep_open(f"{name}.npy", "wb")
             self._arrays[name].write(b"\0" * NPY_HEADER_BYTES)  # placeholder until the count is known
         self._rows = csv.writer(self._keep_open("manifest.csv", "w"))
@@ -147,8 +176,12 @@ class PreparedDataset:
         self.schema = Schema(**{k: tuple(v) if isinstance(v, list) else v for k, v in record.items()})
         self.manifest = pd.read_csv(self.directory / "manifest.csv")
         self.ecg = np.load(self.directory / "ecg.npy", mmap_mode="r", allow_pickle=False)
-        cine_path = self.directory / "cine.npy"
-        self.cine = np.load(cine_path, mmap_mode="r", allow_pickle=False) if cine_path.exists() else None
+        self.cine = self._optional_array("cine.npy")
+        self.masks = self._optional_array("masks.npy")
+
+    def _optional_array(self, filename: str) -> np.ndarray | None:
+        path = self.directory / filename
+        return np.load(path, mmap_mode="r", allow_pickle=False) if path.exists() else None
 
     def __len__(self) -> int:
         return len(self.manifest)

@@ -1,7 +1,10 @@
 """The virtual cohort (a folder made by ``python -m cardionets.sim make``) -> the prepared format.
 
-The cohort already holds what the prepared format needs: canonical ECGs, 96 x 96 cines around the heart, and the
-ground-truth phenotypes and labels measured on each simulated heart.
+The cohort already holds what the prepared format needs: canonical ECGs, 96 x 96 cines around the heart with their
+label maps, and the ground-truth phenotypes and labels measured on each simulated heart. Each site's scanner has
+its own pixel size (`cardionets.sim.sites`), so cines and label maps are cut to the field of view every prepared
+cine shares (`training.data.cine`), as a real cine is: a generated cine then has one known scale, whatever site
+its training examples came from.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ from pathlib import Path
 
 from cardionets.ecg import ECG, STANDARD_LEADS, ECGMetadata, model_view
 from cardionets.sim.dataset import VirtualCohort, shard_name
+from cardionets.sim.sites import SITES
 
+from .cine import crop_to_field_of_view
 from .convert import Example, SourceError, convert, target_columns, targets_of
 from .prepared import VIEWS
 
@@ -49,9 +54,15 @@ def prepare_virtual(cohort_dir: Path, out_dir: Path, with_cine: bool = True) -> 
     def read(record: VirtualRecord) -> Example:
         row = manifest.iloc[record.position]
         ecg = ECG(cohort.ecg(record.position), VIRTUAL_ECG_FS_HZ, VIRTUAL_ECG_META)
-        cines = {view: cohort.cine(record.position, view) for view in VIEWS} if with_cine else None
+        cines = masks = None
+        if with_cine:
+            pixel_mm = SITES[str(row["site"])].scanner.pixel_mm
+            cines = {view: crop_to_field_of_view(cohort.cine(record.position, view), pixel_mm, pixel_mm)
+                     for view in VIEWS}
+            masks = {view: crop_to_field_of_view(cohort.labels(record.position, view), pixel_mm, pixel_mm, labels=True)
+                     for view in VIEWS}
         return Example(record.subject_id, str(row["site"]), record.record_id, model_view(ecg),
-                       targets_of(row, columns), cines)
+                       targets_of(row, columns), cines, masks)
 
     return convert(records, read, out_dir, with_cine, source=f"virtual cohort {cohort_dir}",
-                   notes={"cohort": str(cohort_dir)})
+                   notes={"cohort": str(cohort_dir)}, with_masks=with_cine)

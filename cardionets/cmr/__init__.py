@@ -1,0 +1,1 @@
+"""Cine CMR: phenotypes measured on segmented cines (generated or acquired)."""

@@ -1,0 +1,121 @@
+"""The cine generator: a masked autoregressive (MAR) transformer over the latent tokens of both views, with a
+per-token diffusion head, conditioned on the aligned ECG embedding.
+
+Both views of one subject are one token sequence, so attention ties the short-axis and four-chamber cines to the
+same heart. The ECG embedding becomes a few condition ("buffer") tokens at the front of the sequence; during
+training it is replaced by a learned null embedding 10 % of the time, which is what classifier-free guidance
+needs at sampling time. Training masks a random 70-100 % of the tokens and scores only those with the diffusion
+loss (MAR's recipe); sampling lives in `cardionets.models.mar_sampler`, apart from the network.
+
+    mar = CineMAR(CineMARConfig())
+    tokens = mar.tokens_from_latent(tokenizer.encode(cine))   # (B, 256, 64)
+    mar.loss(tokens, ecg_embedding).backward()
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from .diffusion_head import DiffusionHead, DiffusionHeadConfig
+from .pretrained import PretrainedModule, nested_config
+from .transformer import GridPosition, Transformer
+
+
+@dataclass
+class CineMARConfig:
+    # The tokenizer's latent: (views, latent frames, channels, side, side); tokens are patch x patch latent pixels.
+    latent_shape: tuple[int, int, int, int, int] = (2, 8, 4, 16, 16)
+    patch: int = 4
+    condition_dim: int = 128  # the aligned ECG encoder's embedding
+    n_condition_tokens: int = 4
+    dim: int = 256
+    depth: int = 6
+    n_heads: int = 8
+    mlp_ratio: int = 4
+    condition_dropout: float = 0.1  # share of training examples that see the null condition (for CFG)
+    min_mask_ratio: float = 0.7  # training masks between this share and all tokens
+    head: DiffusionHeadConfig = field(default_factory=DiffusionHeadConfig)
+
+    def __post_init__(self):
+        self.latent_shape = tuple(self.latent_shape)
+        self.head = nested_config(self.head, DiffusionHeadConfig)
+        views, frames, channels, side, _ = self.latent_shape
+        if side % self.patch:
+            raise ValueError(f"latent side {side} does not split into patches of {self.patch}")
+        self.head.token_dim = channels * self.patch**2
+        self.head.condition_dim = self.dim
+
+    @property
+    def axes(self) -> tuple[int, int, int, int]:
+        """Token grid: (views, latent frames, patch rows, patch columns)."""
+        views, frames, _, side, _ = self.latent_shape
+        return views, frames, side // self.patch, side // self.patch
+
+    @property
+    def n_tokens(self) -> int:
+        return math.prod(self.axes)
+
+
+class CineMAR(PretrainedModule):
+    config_class = CineMARConfig
+    model_type = "cardionets-cine-mar"
+
+    def __init__(self, config: CineMARConfig):
+        super().__init__(config)
+        c = config
+        self.token_embedding = nn.Linear(c.head.token_dim, c.dim)
+        self.mask_token = nn.Parameter(0.02 * torch.randn(c.dim))
+        self.position = GridPosition(c.axes, c.dim)
+        self.condition_projection = nn.Linear(c.condition_dim, c.n_condition_tokens * c.dim)
+        self.null_condition = nn.Parameter(0.02 * torch.randn(c.condition_dim))
+        self.condition_position = nn.Parameter(0.02 * torch.randn(c.n_condition_tokens, c.dim))
+        self.transformer = Transformer(c.dim, c.depth, c.n_heads, c.mlp_ratio)
+        self.head = DiffusionHead(c.head)
+
+    # --- latent <-> tokens: (B, V, T', C, S, S) <-> (B, V*T'*(S/p)^2, C*p*p) ----------------------------------
+    def tokens_from_latent(self, latent: torch.Tensor) -> torch.Tensor:
+        views, frames, channels, side, _ = self.config.latent_shape
+        p, n = self.config.patch, side // self.config.patch
+        x = latent.reshape(latent.shape[0], views, frames, channels, n, p, n, p)
+        x = x.permute(0, 1, 2, 4, 6, 3, 5, 7)  # (B, V, T', n, n, C, p, p): grid axes first, as `axes`
+        return x.reshape(latent.shape[0], self.config.n_tokens, self.config.head.token_dim)
+
+    def latent_from_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
+        views, frames, channels, side, _ = self.config.latent_shape
+        p, n = self.config.patch, side // self.config.patch
+        x = tokens.reshape(tokens.shape[0], views, frames, n, n, channels, p, p)
+        return x.permute(0, 1, 2, 5, 3, 6, 4, 7).reshape(tokens.shape[0], *self.config.latent_shape)
+
+    # --- network ------------------------------------------------------------------------------------------------
+    def condition_tokens(self, condition: torch.Tensor | None, batch: int) -> torch.Tensor:
+        """(B, condition_dim) ECG embeddings, or None for the unconditional model -> (B, n_condition_tokens, dim)."""
+        if condition is None:
+            condition = self.null_condition.expand(batch, -1)
+        tokens = self.condition_projection(condition.to(self.null_condition))
+        return tokens.view(batch, self.config.n_condition_tokens, self.config.dim) + self.condition_position
+
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
+        """tokens (B, L, token_dim), mask (B, L) True where unknown -> z (B, L, dim) for the diffusion head."""
+        B, L, _ = tokens.shape
+        known = self.token_embedding(tokens.to(self.mask_token))
+        x = torch.where(mask[..., None], self.mask_token.expand(B, L, -1), known) + self.position().view(1, L, -1)
+        x = torch.cat([self.condition_tokens(condition, B), x], dim=1)
+        return self.transformer(x)[:, self.config.n_condition_tokens:]
+
+    def loss(self, tokens: torch.Tensor, condition: torch.Tensor,
+             generator: torch.Generator | None = None) -> torch.Tensor:
+        """Diffusion loss on a random 70-100 % of the tokens, the rest given; ``condition`` (B, condition_dim)."""
+        B, L, _ = tokens.shape
+        device = generator.device if generator is not None else tokens.device
+        ratio = self.config.min_mask_ratio + (1 - self.config.min_mask_ratio) * torch.rand(B, 1, generator=generator,
+                                                                                           device=device)
+        order = torch.rand(B, L, generator=generator, device=device).argsort(dim=1).argsort(dim=1)  # random ranks
+        mask = (order < (ratio * L).ceil()).to(tokens.device)
+        drop = (torch.rand(B, 1, generator=generator, device=device) < self.config.condition_dropout).to(tokens.device)
+        condition = torch.where(drop, self.null_condition.expand(B, -1), condition.to(self.null_condition))
+        z = self(tokens, mask, condition)
+        return self.head.loss(tokens[mask].to(z), z[mask], generator)

@@ -1,0 +1,77 @@
+"""Sampling from the cine generator, kept apart from the network so its settings can change without retraining.
+
+MAR's schedule: all tokens start unknown; at each of ``autoregressive_steps`` steps the transformer reads what is
+known and the diffusion head samples a batch of the unknown tokens, in a random order, until none is left. The
+share still unknown after step k follows cos(pi/2 * k / K), so early steps place few tokens (the coarse heart)
+and late steps many (details that follow from it). Guidance grows linearly with the share already known, as in
+MAR, since early tokens have little to be guided by.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from .mar import CineMAR
+
+
+@dataclass(frozen=True)
+class SamplerSettings:
+    autoregressive_steps: int = 16
+    diffusion_steps: int = 25
+    cfg_scale: float = 3.0  # 1 = no guidance
+    temperature: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.autoregressive_steps < 1:
+            raise ValueError(f"autoregressive_steps must be at least 1, got {self.autoregressive_steps}")
+        if self.temperature <= 0:
+            raise ValueError(f"temperature must be positive, got {self.temperature}")
+
+
+REFERENCE_SETTINGS = SamplerSettings(autoregressive_steps=16, diffusion_steps=100)  # the paper's per-token steps
+
+
+def unknown_after(step: int, steps: int, n_tokens: int) -> int:
+    """Tokens still unknown after ``step`` (1-based) of ``steps``: a cosine schedule, at least one fewer each step."""
+    if step >= steps:
+        return 0
+    return max(0, min(n_tokens - step, math.floor(n_tokens * math.cos(math.pi / 2 * step / steps))))
+
+
+@torch.no_grad()
+def sample_tokens(mar: CineMAR, condition: torch.Tensor, settings: SamplerSettings = SamplerSettings()) -> torch.Tensor:
+    """(B, condition_dim) ECG embeddings -> (B, L, token_dim) tokens; the same seed gives the same tokens."""
+    mar.eval()
+    device = mar.mask_token.device
+    generator = torch.Generator(device="cpu").manual_seed(settings.seed)  # CPU: the same numbers on any device
+    B, L, token_dim = condition.shape[0], mar.config.n_tokens, mar.config.head.token_dim
+    tokens = torch.zeros(B, L, token_dim, device=device)
+    mask = torch.ones(B, L, dtype=torch.bool, device=device)
+    order = torch.rand(B, L, generator=generator).argsort(dim=1).to(device)  # the order tokens become known
+    guided = settings.cfg_scale != 1.0
+    condition = condition.to(device)
+    unknown = L
+    for step in range(1, settings.autoregressive_steps + 1):
+        if guided:
+            z_all = mar(torch.cat([tokens, tokens]), torch.cat([mask, mask]),
+                        torch.cat([condition, mar.null_condition.expand(B, -1)]))
+            z, z_unconditional = z_all.chunk(2)
+        else:
+            z, z_unconditional = mar(tokens, mask, condition), None
+        still_unknown = unknown_after(step, settings.autoregressive_steps, L)
+        # Positions order[:, still_unknown:unknown] become known in this step (the same count in every sample).
+        chosen = order[:, still_unknown:unknown]
+        rows = torch.arange(B, device=device)[:, None].expand_as(chosen)
+        scale = 1.0 + (settings.cfg_scale - 1.0) * (L - still_unknown) / L if guided else 1.0
+        sampled = mar.head.sample(
+            z[rows, chosen].reshape(-1, z.shape[-1]), settings.diffusion_steps, settings.temperature, scale,
+            z_unconditional[rows, chosen].reshape(-1, z.shape[-1]) if guided else None, generator,
+        )
+        tokens[rows, chosen] = sampled.view(B, -1, token_dim).to(tokens)
+        mask[rows, chosen] = False
+        unknown = still_unknown
+    return tokens

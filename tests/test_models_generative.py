@@ -1,0 +1,165 @@
+"""The generative models: cine tokenizer, per-token diffusion head, MAR generator and its sampler, segmenter."""
+
+import math
+
+import pytest
+import torch
+
+from cardionets.models.cine_tokenizer import CineTokenizer, CineTokenizerConfig
+from cardionets.models.diffusion_head import DiffusionHead, DiffusionHeadConfig
+from cardionets.models.mar import CineMAR, CineMARConfig
+from cardionets.models.mar_sampler import SamplerSettings, sample_tokens, unknown_after
+from cardionets.models.segmenter import CMRSegmenter, CMRSegmenterConfig, dice_per_class
+
+SMALL_MAR = dict(dim=64, depth=2, n_heads=4, head={"width": 64, "depth": 2})
+
+
+def beating_discs(batch: int = 2, frames: int = 16, size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cines (B, 2, T, S, S) of a bright disc whose radius beats, and their label maps (1 inside the disc)."""
+    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    radius = 10 + 4 * torch.cos(2 * math.pi * torch.arange(frames) / frames)  # (T,)
+    centre = torch.tensor([size / 2, size / 2 - 6])
+    distance = ((yy - centre[0]) ** 2 + (xx - centre[1]) ** 2).sqrt()
+    inside = (distance[None] < radius[:, None, None]).float()  # (T, S, S)
+    scale = torch.linspace(0.6, 1.0, batch)[:, None, None, None, None]
+    cine = (0.1 + 0.8 * inside)[None, None].expand(batch, 2, -1, -1, -1) * scale
+    return cine.contiguous(), inside.long()
+
+
+def train(model_loss, parameters, steps: int, lr: float = 3e-3) -> tuple[float, float]:
+    optimiser = torch.optim.AdamW(parameters, lr=lr)
+    losses = []
+    for step in range(steps):
+        optimiser.zero_grad()
+        loss = model_loss(step)
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
+    return sum(losses[:5]) / 5, sum(losses[-5:]) / 5
+
+
+# --- tokenizer ------------------------------------------------------------------------------------------------
+
+def test_tokenizer_compresses_each_frame_pair_and_decodes_to_the_cine_shape():
+    tokenizer = CineTokenizer(CineTokenizerConfig())
+    cine, _ = beating_discs()
+    latent = tokenizer.encode(cine)
+    assert latent.shape == (2, 2, 8, 4, 16, 16) == (2, *tokenizer.config.latent_shape)
+    decoded = tokenizer.decode(latent)
+    assert decoded.shape == cine.shape and decoded.min() >= 0 and decoded.max() <= 1
+
+
+def test_tokenizer_learns_to_reconstruct_and_round_trips_through_a_folder(tmp_path):
+    torch.manual_seed(0)
+    tokenizer = CineTokenizer(CineTokenizerConfig(widths=(8, 16, 16), n_frames=4, image_size=32))
+    cine, _ = beating_discs(frames=4, size=32)
+    first, last = train(lambda step: tokenizer.loss(cine, torch.Generator().manual_seed(step)),
+                        tokenizer.parameters(), 60)
+    assert last < 0.3 * first
+    tokenizer.fit_latent_scale(cine)
+    with torch.no_grad():
+        assert abs(float(tokenizer.encode(cine).std()) - 1.0) < 1e-3
+    loaded = CineTokenizer.from_pretrained(tokenizer.save_pretrained(tmp_path / "tokenizer"))
+    torch.testing.assert_close(loaded.decode(loaded.encode(cine)), tokenizer.decode(tokenizer.encode(cine)))
+
+
+def test_tokenizer_names_the_shape_it_expected():
+    with pytest.raises(ValueError, match=r"\(batch, 2, 16, 64, 64\)"):
+        CineTokenizer(CineTokenizerConfig()).encode(torch.zeros(1, 16, 64, 64))
+
+
+# --- diffusion head -------------------------------------------------------------------------------------------
+
+class GaussianOracle(DiffusionHead):
+    """The exact noise predictor for tokens drawn from N(mean, std^2): isolates the sampler's arithmetic."""
+
+    mean, std = 1.5, 0.5
+
+    def forward(self, noisy, t, z):
+        alpha = self.alphas_cumprod[t][:, None]
+        return (1 - alpha).sqrt() * (noisy - alpha.sqrt() * self.mean) / (alpha * self.std**2 + 1 - alpha)
+
+
+def test_respaced_sampler_draws_from_the_distribution_its_noise_predictor_describes():
+    head = GaussianOracle(DiffusionHeadConfig(token_dim=4, condition_dim=8))
+    spread = {}
+    for steps in (10, 100, 1000):
+        samples = head.sample(torch.zeros(4000, 8), steps, generator=torch.Generator().manual_seed(0))
+        assert abs(float(samples.mean()) - 1.5) < 0.03, steps
+        spread[steps] = float(samples.std())
+    # Exact with every training step; fewer, longer steps under-disperse (the known cost of respacing).
+    assert abs(spread[1000] - 0.5) < 0.01
+    assert spread[10] < spread[100] < spread[1000]
+
+
+def test_lower_temperature_narrows_the_samples():
+    head = GaussianOracle(DiffusionHeadConfig(token_dim=4, condition_dim=8))
+    cold = head.sample(torch.zeros(4000, 8), 25, temperature=0.5, generator=torch.Generator().manual_seed(0))
+    assert float(cold.std()) < 0.4
+
+
+def test_diffusion_head_starts_as_a_zero_noise_predictor():
+    head = DiffusionHead(DiffusionHeadConfig(token_dim=4, condition_dim=8))
+    out = head(torch.randn(3, 4), torch.tensor([0, 500, 999]), torch.randn(3, 8))
+    assert torch.count_nonzero(out) == 0  # adaLN-Zero: training starts from a stable identity
+
+
+# --- MAR generator and sampler ----------------------------------------------------------------------------------
+
+def test_tokens_and_latents_convert_both_ways():
+    mar = CineMAR(CineMARConfig(**SMALL_MAR))
+    latent = torch.randn(2, *mar.config.latent_shape)
+    tokens = mar.tokens_from_latent(latent)
+    assert tokens.shape == (2, 256, 64)
+    assert torch.equal(mar.latent_from_tokens(tokens), latent)
+    # A token is one 4 x 4 patch of one latent frame of one view, all channels.
+    assert torch.equal(tokens[1, 0].view(4, 4, 4), latent[1, 0, 0, :, :4, :4])
+
+
+def test_generator_loss_falls_when_it_trains():
+    torch.manual_seed(0)
+    mar = CineMAR(CineMARConfig(**SMALL_MAR, latent_shape=(2, 2, 4, 8, 8)))
+    latent = torch.randn(1, *mar.config.latent_shape).expand(4, -1, -1, -1, -1, -1) * 0.5 + 0.2
+    tokens, condition = mar.tokens_from_latent(latent), torch.randn(4, 128)
+    first, last = train(lambda step: mar.loss(tokens, condition, torch.Generator().manual_seed(step)),
+                        mar.parameters(), 80)
+    assert last < 0.6 * first
+
+
+def test_sampling_is_deterministic_for_a_seed_and_guidance_changes_it():
+    torch.manual_seed(0)
+    mar = CineMAR(CineMARConfig(**SMALL_MAR, latent_shape=(2, 2, 4, 8, 8)))
+    for parameter in mar.head.parameters():  # a head that uses its condition, as a trained one does
+        torch.nn.init.normal_(parameter, std=0.05)
+    condition = torch.randn(2, 128)
+    settings = SamplerSettings(autoregressive_steps=4, diffusion_steps=5, cfg_scale=3.0, seed=7)
+    first, again = sample_tokens(mar, condition, settings), sample_tokens(mar, condition, settings)
+    assert torch.equal(first, again)
+    other_seed = sample_tokens(mar, condition, SamplerSettings(autoregressive_steps=4, diffusion_steps=5, seed=8))
+    unguided = sample_tokens(mar, condition, SamplerSettings(autoregressive_steps=4, diffusion_steps=5,
+                                                             cfg_scale=1.0, seed=7))
+    assert not torch.allclose(first, other_seed) and not torch.allclose(first, unguided)
+
+
+def test_sampling_schedule_places_every_token_once():
+    for steps in (1, 4, 16, 64):
+        counts = [256] + [unknown_after(k, steps, 256) for k in range(1, steps + 1)]
+        assert counts[-1] == 0 and all(a > b for a, b in zip(counts, counts[1:]))
+
+
+# --- segmenter ------------------------------------------------------------------------------------------------
+
+def test_dice_counts_overlap_per_class():
+    truth = torch.tensor([[0, 1, 1, 2], [0, 1, 1, 2]])
+    predicted = torch.tensor([[0, 1, 0, 2], [0, 1, 1, 1]])
+    scores = dice_per_class(predicted, truth, n_classes=4)
+    assert scores[1] == pytest.approx(2 * 3 / 8) and scores[2] == pytest.approx(2 * 1 / 3) and scores[3] is None
+
+
+def test_segmenter_learns_a_beating_disc():
+    torch.manual_seed(0)
+    segmenter = CMRSegmenter(CMRSegmenterConfig(widths=(8, 16)))
+    cine, labels = beating_discs(batch=1, size=32)
+    frames = cine[0, 0]  # (T, S, S)
+    train(lambda step: segmenter.loss(frames, labels), segmenter.parameters(), 60, lr=1e-2)
+    assert dice_per_class(segmenter.segment(frames), labels)[1] > 0.9
