@@ -23,7 +23,7 @@ from cardionets.models.segmenter import CMRSegmenter, CMRSegmenterConfig
 
 from .data.prepared import PreparedDataset
 from .datasets import PreparedTorchDataset
-from .stages import VALIDATION_SHARE, Run, _finish, split_indices
+from .stages import VALIDATION_SHARE, Run, finish_stage, split_indices
 from .trainer import train
 
 
@@ -46,7 +46,7 @@ def tokenizer(run: Run):
         sample = torch.stack([cines[i]["cine"] for i in _spread(len(cines), 32)])
         model.eval()
         model.fit_latent_scale(sample.to(run.device))
-    return _finish(run, stage, model, result, folder="model")
+    return finish_stage(run, stage, model, result, folder="model")
 
 
 class FramesWithLabels(Dataset):
@@ -87,7 +87,7 @@ def segmenter(run: Run):
     stage = run.stage_dir("segmenter")
     result = train(model, lambda m, batch: m.loss(batch["frame"], batch["labels"]), segmenter_frames(run),
                    config.segmenter, stage / "checkpoint", "segmenter", run.log, run.context, run.device, config.seed)
-    return _finish(run, stage, model, result, folder="model")
+    return finish_stage(run, stage, model, result, folder="model")
 
 
 @torch.no_grad()
@@ -131,7 +131,7 @@ def generator(run: Run):
                    run.log, run.context, run.device, config.seed)
     if result.ema is not None:
         result.ema.copy_to(mar)
-    return _finish(run, stage, mar, result, folder="model")
+    return finish_stage(run, stage, mar, result, folder="model")
 
 
 def _spread(n: int, count: int) -> list[int]:

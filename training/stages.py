@@ -91,7 +91,7 @@ def _pretrain(run: Run, modality: str) -> Path:
     stage = run.stage_dir(f"pretrain_{modality}")
     result = train(mae, lambda model, batch: model.loss(batch[key]), dataset, optim, stage / "checkpoint",
                    f"pretrain-{modality}", run.log, run.context, run.device, config.seed)
-    return _finish(run, stage, mae.encoder, result)
+    return finish_stage(run, stage, mae.encoder, result)
 
 
 def pretrain_ecg(run: Run) -> Path:
@@ -127,7 +127,7 @@ def align(run: Run) -> Path:
     dataset = WithFeatures(PreparedTorchDataset(paired), cmr_features)
     result = train(model, loss, dataset, config.align, stage / "checkpoint", "align", run.log, run.context,
                    run.device, config.seed)
-    return _finish(run, stage, model.ecg_encoder, result)
+    return finish_stage(run, stage, model.ecg_encoder, result)
 
 
 def _cmr_features(model: ECGCMRAlignment, paired: PreparedDataset, device: torch.device,
@@ -210,7 +210,7 @@ def _phenotype_statistics(prepared: PreparedDataset, indices: np.ndarray | None 
     return np.nan_to_num(mean).tolist(), np.where(np.nan_to_num(std) > 1e-6, np.nan_to_num(std), 1.0).tolist()
 
 
-def _finish(run: Run, stage: Path, model, result, folder: str = "encoder") -> Path:
+def finish_stage(run: Run, stage: Path, model, result, folder: str = "encoder") -> Path:
     """Save the stage's product to ``stage/folder`` (on the main rank) and log that the stage is done."""
     if run.context.is_main:
         model.save_pretrained(stage / folder)
@@ -229,7 +229,7 @@ def stage_names() -> tuple[str, ...]:
 
 
 def run_stage(name: str, run: Run) -> None:
-    from . import generative
+    from . import generative  # these modules build on this one, so they are imported when a stage runs
     from .evaluate import evaluate
 
     started = time.perf_counter()
