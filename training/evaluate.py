@@ -166,7 +166,7 @@ def _probabilities(out: dict) -> np.ndarray:
 
 
 class CartMeasurementBaseline:
-    """Ridge (phenotypes) and logistic regression (diseases, subtype) on the cart measurements plus age/sex."""
+    """Ridge (phenotypes) and logistic regression (diseases, subtype) on the cart measurements (CART_FEATURES)."""
 
     def __init__(self, diseases: tuple[str, ...]):
         self.diseases = diseases

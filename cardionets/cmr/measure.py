@@ -59,9 +59,10 @@ def geometric_phenotypes(sax: np.ndarray, four_chamber: np.ndarray, pixel_mm: fl
     lv_length = lengths(four_chamber, LV)
     lv = 5 / 6 * areas(sax, LV) * lv_length
     rv = 5 / 6 * areas(sax, RV) * lengths(four_chamber, RV)
-    ed, es = int(lv.argmax()), int(lv.argmin())
-    wall = np.sqrt(areas(sax[ed:ed + 1], LV, MYO)[0] / np.pi) - np.sqrt(areas(sax[ed:ed + 1], LV)[0] / np.pi)
-    epicardial = 5 / 6 * areas(sax[ed:ed + 1], LV, MYO)[0] * (lv_length[ed] + wall)
+    ed = int(lv.argmax())
+    outer, cavity = areas(sax[ed:ed + 1], LV, MYO)[0], areas(sax[ed:ed + 1], LV)[0]
+    wall = np.sqrt(outer / np.pi) - np.sqrt(cavity / np.pi)  # cm, as the rings' radii differ
+    epicardial = 5 / 6 * outer * (lv_length[ed] + wall)
     values = {
         "lvedv_ml": lv.max(), "lvesv_ml": lv.min(), "lvm_g": MYOCARDIUM_G_PER_ML * (epicardial - lv[ed]),
         "rvedv_ml": rv.max(), "rvesv_ml": rv.min(),
