@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
-from scipy import optimize, special, stats
+from scipy import linalg, optimize, special, stats
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 __all__ = [
@@ -35,10 +35,13 @@ __all__ = [
     "expected_calibration_error",
     "fit_softmax_temperature",
     "fit_temperature",
+    "frechet_distance",
     "multiclass_accuracy",
     "r2",
+    "psnr_db_per_frame",
     "r2_per_column",
     "sensitivity_specificity",
+    "ssim_per_frame",
     "threshold_at_sensitivity",
 ]
 
@@ -565,3 +568,51 @@ def confusion_matrix(y_true, y_pred, labels) -> np.ndarray:
     rows = np.array([index[v] for v in y_true.tolist()])
     cols = np.array([index[v] for v in y_pred.tolist()])
     return np.bincount(rows * len(labels) + cols, minlength=len(labels) ** 2).reshape(len(labels), len(labels))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Images: generated cines against the truth, and generated sets against true sets.
+
+
+def _cines(generated, truth) -> tuple[np.ndarray, np.ndarray]:
+    generated = _array("generated", generated, 3)
+    truth = _array("truth", truth, 3)
+    _same_shape(generated=generated, truth=truth)
+    return generated, truth
+
+
+def psnr_db_per_frame(generated, truth, data_range: float = 1.0) -> np.ndarray:
+    """Peak signal-to-noise ratio (dB) of each frame of ``generated`` (T, H, W) against ``truth``; identical
+    frames get +inf."""
+    generated, truth = _cines(generated, truth)
+    mse = ((generated - truth) ** 2).mean(axis=(1, 2))
+    with np.errstate(divide="ignore"):
+        return 10.0 * np.log10(data_range**2 / mse)
+
+
+def ssim_per_frame(generated, truth, data_range: float = 1.0) -> np.ndarray:
+    """Structural similarity (Wang et al. 2004; scikit-image's 7 x 7 window) of each frame (T, H, W)."""
+    from skimage.metrics import structural_similarity  # imported here: scikit-image is slow to import
+
+    generated, truth = _cines(generated, truth)
+    return np.array([structural_similarity(g, t, data_range=data_range) for g, t in zip(generated, truth)])
+
+
+def frechet_distance(features_a, features_b) -> float:
+    """Fréchet distance between Gaussians fitted to two feature sets (N, D) and (M, D), as FID (Heusel et al.
+    2017) computes it on Inception features. Its small-sample bias depends on N, so compare sets of one size."""
+    a = _array("features_a", features_a, 2)
+    b = _array("features_b", features_b, 2)
+    if a.shape[1] != b.shape[1] or min(len(a), len(b)) < 2:
+        raise ValueError(f"need two feature sets of at least 2 rows and one width, got {a.shape} and {b.shape}")
+    mean_a, mean_b = a.mean(axis=0), b.mean(axis=0)
+    cov_a, cov_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
+    with warnings.catch_warnings():
+        # A set of identical images (the population-mean baseline) has a singular covariance; its square root
+        # is still well defined, so scipy's warning is noise here.
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        root = linalg.sqrtm(cov_a @ cov_b)
+        if not np.isfinite(root).all():  # numerically broken: regularise as FID implementations do
+            offset = 1e-6 * np.eye(len(cov_a))
+            root = linalg.sqrtm((cov_a + offset) @ (cov_b + offset))
+    return float(((mean_a - mean_b) ** 2).sum() + np.trace(cov_a + cov_b - 2.0 * np.real(root)))

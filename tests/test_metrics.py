@@ -426,3 +426,45 @@ def test_confusion_matrix_refuses_unknown_labels():
 def test_bad_input_raises_a_readable_value_error(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+# --- images -----------------------------------------------------------------------------------------------------
+
+
+def test_psnr_per_frame_follows_its_definition():
+    from cardionets.metrics import psnr_db_per_frame
+
+    truth = np.zeros((3, 8, 8))
+    generated = truth.copy()
+    generated[1] += 0.1  # MSE 0.01 -> 20 dB
+    generated[2] += 0.01  # MSE 1e-4 -> 40 dB
+    psnr = psnr_db_per_frame(generated, truth)
+    assert psnr[0] == np.inf and psnr[1:] == pytest.approx([20.0, 40.0])
+    with pytest.raises(ValueError, match="same shape|shape"):
+        psnr_db_per_frame(generated[:2], truth)
+
+
+def test_ssim_is_one_for_identical_frames_and_falls_with_noise():
+    from cardionets.metrics import ssim_per_frame
+
+    rng = np.random.default_rng(0)
+    truth = np.zeros((2, 32, 32))
+    truth[:, 8:24, 8:24] = 0.8
+    assert ssim_per_frame(truth, truth) == pytest.approx([1.0, 1.0])
+    mild = ssim_per_frame(truth + rng.normal(0, 0.02, truth.shape), truth)
+    strong = ssim_per_frame(truth + rng.normal(0, 0.2, truth.shape), truth)
+    assert (strong < mild).all() and (mild < 1).all()
+
+
+def test_frechet_distance_is_zero_for_one_set_and_grows_with_a_shift():
+    from cardionets.metrics import frechet_distance
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(500, 4))
+    assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+    # Same covariance, means 2 apart on every axis: the distance is the squared mean difference (4 x 4 = 16).
+    assert frechet_distance(a, a + 2.0) == pytest.approx(16.0, rel=1e-6)
+    wide = rng.normal(scale=3.0, size=(500, 4))
+    assert frechet_distance(a, wide) > 4 * (3 - 1) ** 2 * 0.8
+    with pytest.raises(ValueError, match="feature sets"):
+        frechet_distance(a, a[:, :3])
