@@ -16,11 +16,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nibabel as nib
 import numpy as np
 import wfdb
-from PIL import Image, ImageDraw, ImageFont
 
+from ..cmr.export import SYNTHETIC, as_uint8_with_slope, write_cine_gif, write_nifti_cine
 from ..ecg import ECG, ECGMetadata
 from ..ecg.writers import Recording, ge_muse, write_dicom_waveform
 from ..ecg.writers.recording import int16_counts
@@ -28,17 +27,9 @@ from .cmr import ViewPlane
 from .cohort import SimulatedSubject
 from .sites import SITES
 
-SYNTHETIC = "SYNTHETIC"
 EXPORT_FORMATS = ("wfdb", "dicom", "muse", "nifti", "gif")
 
 WFDB_UV_PER_COUNT = 5.0  # adc_gain 200 counts per mV; 16 bits then span +-164 mV, far beyond any ECG
-NIFTI_DESCRIPTION_CHARS = 79  # descrip is 80 bytes with its terminating NUL
-# 96 px cines become 288 px, large enough for a readable label; nearest-neighbour shows the true pixels and keeps
-# the file 40% smaller than bilinear (about 2 MB for 50 noisy frames).
-GIF_SCALE = 3
-GIF_WINDOW_PERCENTILE = 99.5  # the cine's brightest blood, not a single noise spike, maps to white
-# GIF delays are whole centiseconds and browsers slow any delay under 2 cs to 10 cs, so 50 fps is the fastest.
-GIF_MIN_DELAY_CS = 2
 
 
 # --- ECG -------------------------------------------------------------------------------------------------------
@@ -95,14 +86,13 @@ def write_cine_nifti(
 ) -> None:
     """One cine view, ``image`` (T, H, W) float, as a 4D NIfTI-1 (W, H, 1, T) placed in the heart frame.
 
-    Stored as 8-bit with a scale factor (scl_slope): magnitude cines need no more depth, and noisy float32
-    compresses to four times the size, too much for the committed samples. ``description`` says what the series
-    is (subject, view); the stored description always begins SYNTHETIC.
+    Stored as 8-bit with a scale factor (scl_slope) to keep the committed samples small. ``description`` says
+    what the series is (subject, view); the stored description always begins SYNTHETIC.
     """
-    image = np.asarray(image, dtype=np.float32)
-    slope = max(float(image.max()), 1e-6) / 255.0
-    _write_nifti(np.round(image / slope).astype(np.uint8), plane, frame_duration_s, slice_mm, path, description,
-                 None, slope)
+    stored, slope = as_uint8_with_slope(image)
+    _check_plane(stored, plane)
+    write_nifti_cine(stored, plane_affine(plane, slice_mm), plane.pixel_mm, slice_mm, frame_duration_s, path,
+                     description, slope=slope)
 
 
 def write_label_nifti(
@@ -113,31 +103,14 @@ def write_label_nifti(
     labels = np.asarray(labels)
     if labels.dtype != np.uint8:
         raise ValueError(f"label maps must be uint8, got {labels.dtype}")
-    _write_nifti(labels, plane, frame_duration_s, slice_mm, path, description, "label")
+    _check_plane(labels, plane)
+    write_nifti_cine(labels, plane_affine(plane, slice_mm), plane.pixel_mm, slice_mm, frame_duration_s, path,
+                     description, intent="label")
 
 
-def _write_nifti(
-    frames: np.ndarray, plane: ViewPlane, frame_duration_s: float, slice_mm: float, path: Path,
-    description: str, intent: str | None, slope: float = 1.0,
-) -> None:
+def _check_plane(frames: np.ndarray, plane: ViewPlane) -> None:
     if frames.ndim != 3 or frames.shape[1:] != (plane.size, plane.size):
         raise ValueError(f"expected (T, {plane.size}, {plane.size}) frames for this plane, got {frames.shape}")
-    text = f"{SYNTHETIC} {description}"
-    if len(text) > NIFTI_DESCRIPTION_CHARS or not text.isascii():
-        raise ValueError(f"NIfTI descriptions hold {NIFTI_DESCRIPTION_CHARS} ASCII characters: {text!r}")
-    volume = frames.transpose(2, 1, 0)[:, :, None, :]  # (T, row, col) -> (col, row, 1, T)
-    affine = plane_affine(plane, slice_mm)
-    nifti = nib.Nifti1Image(volume, affine)
-    nifti.set_sform(affine, code="aligned")
-    nifti.set_qform(affine, code="aligned")
-    header = nifti.header
-    header.set_zooms((plane.pixel_mm, plane.pixel_mm, slice_mm, frame_duration_s))
-    header.set_xyzt_units("mm", "sec")
-    header["descrip"] = text.encode("ascii")
-    if intent is not None:
-        header.set_intent(intent)
-    header.set_slope_inter(slope, 0.0)
-    nib.save(nifti, path)
 
 
 def plane_affine(plane: ViewPlane, slice_mm: float) -> np.ndarray:
@@ -148,30 +121,6 @@ def plane_affine(plane: ViewPlane, slice_mm: float) -> np.ndarray:
     affine[:3, 2] = np.cross(plane.u_axis, plane.v_axis) * slice_mm
     affine[:3, 3] = plane.points()[0, 0]
     return affine
-
-
-def write_cine_gif(image: np.ndarray, path: Path, fps: float, label: str = SYNTHETIC) -> None:
-    """An endlessly looping GIF of the cine (T, H, W), enlarged GIF_SCALE times, ``label`` burned into each frame.
-
-    Playback is capped at 50 fps (GIF_MIN_DELAY_CS); Pillow merges identical consecutive frames into one.
-    """
-    image = np.asarray(image, dtype=np.float32)
-    if image.ndim != 3 or image.shape[0] == 0:
-        raise ValueError(f"a cine GIF needs frames of shape (T, H, W) with T >= 1, got {image.shape}")
-    white = float(np.percentile(image, GIF_WINDOW_PERCENTILE))
-    counts_per_unit = 255.0 / white if white > 0 else 0.0
-    grey = np.round(np.clip(image * counts_per_unit, 0, 255)).astype(np.uint8)
-    height, width = image.shape[1:]
-    size = (width * GIF_SCALE, height * GIF_SCALE)
-    font = ImageFont.load_default(size=max(12, size[0] // 16))
-    pictures = []
-    for frame in grey:
-        picture = Image.fromarray(frame).resize(size, Image.Resampling.NEAREST)
-        # White text in a black outline stays readable on bright blood and on dark lung alike.
-        ImageDraw.Draw(picture).text((6, 4), label, fill=255, font=font, stroke_width=2, stroke_fill=0)
-        pictures.append(picture)
-    delay_ms = 10 * max(GIF_MIN_DELAY_CS, round(100 / fps))
-    pictures[0].save(path, format="GIF", save_all=True, append_images=pictures[1:], duration=delay_ms, loop=0)
 
 
 # --- one subject -----------------------------------------------------------------------------------------------
