@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from cardionets.cmr.measure import (IMAGE_PHENOTYPES, LA, LV, MYO, RV, ImagePhenotypeCalibration,
-                                    geometric_phenotypes, long_axis_mm)
+                                    ImagePhenotypeEstimate, geometric_phenotypes, long_axis_mm)
 
 
 def disc(size: int, centre: tuple[float, float], radius: float) -> np.ndarray:
@@ -67,8 +67,11 @@ def test_calibration_recovers_a_linear_bias_and_round_trips(tmp_path):
     reference = {name: np.array([1.1 * g[name] + 7.0 for g in geometric]) for name in IMAGE_PHENOTYPES}
     calibration = ImagePhenotypeCalibration.fit(geometric, reference)
     assert calibration.apply({name: 100.0 for name in IMAGE_PHENOTYPES})["lvedv_ml"] == pytest.approx(117.0)
+    assert calibration.residual_sd["lvedv_ml"] == pytest.approx(0.0, abs=1e-9)
     calibration.save(tmp_path / "calibration.json")
     assert ImagePhenotypeCalibration.load(tmp_path / "calibration.json") == calibration
+    noisy = {name: values + rng.normal(0, 5.0, len(values)) for name, values in reference.items()}
+    assert ImagePhenotypeCalibration.fit(geometric, noisy).residual_sd["lvedv_ml"] == pytest.approx(5.0, rel=0.3)
 
 
 def test_shipped_sample_label_maps_measure_close_to_their_ground_truth():
@@ -90,3 +93,17 @@ def test_shipped_sample_label_maps_measure_close_to_their_ground_truth():
         assert values["lvedv_ml"] == pytest.approx(row["lvedv_ml"], rel=0.15), row["sample"]
         assert values["lvm_g"] == pytest.approx(row["lvm_g"], rel=0.15), row["sample"]
         assert abs(values["lvef_pct"] - row["lvef_pct"]) < 6.0, row["sample"]
+
+
+def test_estimate_from_samples_flags_a_head_value_outside_the_combined_spread():
+    samples = [{"lvedv_ml": v} for v in (140.0, 150.0, 160.0)]
+    estimate = ImagePhenotypeEstimate.from_samples(samples)
+    assert estimate.mean["lvedv_ml"] == 150.0 and estimate.spread["lvedv_ml"] == pytest.approx(10.0)
+    calibration = ImagePhenotypeCalibration()
+    calibration.residual_sd["lvedv_ml"] = 0.0
+    assert estimate.disagreements({"lvedv_ml": 165.0}, calibration) == {"lvedv_ml": False}  # within 2 SD
+    assert estimate.disagreements({"lvedv_ml": 175.0}, calibration) == {"lvedv_ml": True}
+    calibration.residual_sd["lvedv_ml"] = 20.0  # the measurement's own error widens the tolerance
+    assert estimate.disagreements({"lvedv_ml": 175.0}, calibration) == {"lvedv_ml": False}
+    with pytest.raises(ValueError, match="at least one"):
+        ImagePhenotypeEstimate.from_samples([])

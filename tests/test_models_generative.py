@@ -8,7 +8,8 @@ import torch
 from cardionets.models.cine_tokenizer import CineTokenizer, CineTokenizerConfig
 from cardionets.models.diffusion_head import DiffusionHead, DiffusionHeadConfig
 from cardionets.models.mar import CineMAR, CineMARConfig
-from cardionets.models.mar_sampler import SamplerSettings, sample_tokens, unknown_after
+from cardionets.models.latent_regressor import LatentRegressor, LatentRegressorConfig
+from cardionets.models.mar_sampler import SamplerSettings, sample_cines, sample_tokens, unknown_after
 from cardionets.models.segmenter import CMRSegmenter, CMRSegmenterConfig, dice_per_class
 
 SMALL_MAR = dict(dim=64, depth=2, n_heads=4, head={"width": 64, "depth": 2})
@@ -63,6 +64,18 @@ def test_tokenizer_learns_to_reconstruct_and_round_trips_through_a_folder(tmp_pa
     torch.testing.assert_close(loaded.decode(loaded.encode(cine)), tokenizer.decode(tokenizer.encode(cine)))
 
 
+def test_tokenizer_trains_on_frame_groups_as_on_whole_cines():
+    torch.manual_seed(0)
+    tokenizer = CineTokenizer(CineTokenizerConfig(widths=(4, 8, 8)))
+    cine, _ = beating_discs()
+    groups = cine.reshape(-1, 2, 64, 64)  # every latent frame's pair of frames, as the training stage draws them
+    generator = torch.Generator().manual_seed(1)
+    whole = tokenizer.loss(cine, torch.Generator().manual_seed(1))
+    assert torch.allclose(whole, tokenizer.image_loss(groups, generator))
+    with pytest.raises(ValueError, match="frame groups"):
+        tokenizer.image_loss(cine[:, 0])
+
+
 def test_tokenizer_names_the_shape_it_expected():
     with pytest.raises(ValueError, match=r"\(batch, 2, 16, 64, 64\)"):
         CineTokenizer(CineTokenizerConfig()).encode(torch.zeros(1, 16, 64, 64))
@@ -90,6 +103,21 @@ def test_respaced_sampler_draws_from_the_distribution_its_noise_predictor_descri
     # Exact with every training step; fewer, longer steps under-disperse (the known cost of respacing).
     assert abs(spread[1000] - 0.5) < 0.01
     assert spread[10] < spread[100] < spread[1000]
+
+
+def test_ddim_path_keeps_the_spread_that_ancestral_steps_lose():
+    head = GaussianOracle(DiffusionHeadConfig(token_dim=4, condition_dim=8))
+
+    def spread(steps, eta):
+        samples = head.sample(torch.zeros(4000, 8), steps, generator=torch.Generator().manual_seed(0), eta=eta)
+        assert abs(float(samples.mean()) - 1.5) < 0.03
+        return float(samples.std())
+
+    # Both approach the true SD 0.5 as steps grow; at few steps, DDIM's deterministic path is closer to it.
+    assert spread(10, eta=0.0) > spread(10, eta=1.0)
+    assert abs(spread(100, eta=0.0) - 0.5) < 0.02
+    with pytest.raises(ValueError, match="eta"):
+        head.sample(torch.zeros(2, 8), 10, eta=1.5)
 
 
 def test_lower_temperature_narrows_the_samples():
@@ -163,3 +191,29 @@ def test_segmenter_learns_a_beating_disc():
     frames = cine[0, 0]  # (T, S, S)
     train(lambda step: segmenter.loss(frames, labels), segmenter.parameters(), 60, lr=1e-2)
     assert dice_per_class(segmenter.segment(frames), labels)[1] > 0.9
+
+
+# --- deterministic baseline -------------------------------------------------------------------------------------
+
+
+def test_latent_regressor_fits_a_latent_per_condition_and_round_trips(tmp_path):
+    torch.manual_seed(0)
+    regressor = LatentRegressor(LatentRegressorConfig(condition_dim=6, latent_shape=(2, 2, 1, 4, 4), hidden_dim=32))
+    condition = torch.randn(16, 6)
+    latent = torch.tanh(condition @ torch.randn(6, 64)).view(16, 2, 2, 1, 4, 4)
+    first, last = train(lambda step: regressor.loss(latent, condition), regressor.parameters(), 150, lr=1e-2)
+    assert last < 0.2 * first
+    regressor.eval().save_pretrained(tmp_path / "regressor")
+    again = LatentRegressor.from_pretrained(tmp_path / "regressor").eval()
+    assert torch.equal(again(condition), regressor(condition))
+
+
+def test_sample_cines_decodes_sampled_tokens_to_cines():
+    torch.manual_seed(0)
+    tokenizer = CineTokenizer(CineTokenizerConfig(widths=(4, 8, 8))).eval()
+    mar = CineMAR(CineMARConfig(latent_shape=tokenizer.config.latent_shape, condition_dim=8, **SMALL_MAR))
+    settings = SamplerSettings(autoregressive_steps=3, diffusion_steps=4, seed=5)
+    condition = torch.randn(2, 8)
+    cine = sample_cines(mar, tokenizer, condition, settings)
+    assert cine.shape == (2, 2, 16, 64, 64) and 0 <= float(cine.min()) and float(cine.max()) <= 1
+    assert torch.equal(cine, sample_cines(mar, tokenizer, condition, settings))

@@ -22,8 +22,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from cardionets.models.segmenter import CLASSES
+from cardionets.models.segmenter import CLASSES, CMRSegmenter
 
 LV, MYO, RV, LA, RA = (CLASSES.index(name) for name in ("lv_blood_pool", "lv_myocardium", "rv_blood_pool", "la", "ra"))
 MYOCARDIUM_G_PER_ML = 1.05
@@ -77,12 +78,31 @@ def geometric_phenotypes(sax: np.ndarray, four_chamber: np.ndarray, pixel_mm: fl
     return {name: float(values[name]) for name in IMAGE_PHENOTYPES}
 
 
+def measure_cines(segmenter: CMRSegmenter, cines: torch.Tensor | np.ndarray, pixel_mm: float,
+                  batch_frames: int = 512) -> list[dict[str, float]]:
+    """Segment two-view cines (N, 2, T, H, W) in [0, 1] (short axis first) and measure each: uncalibrated values."""
+    cines = torch.as_tensor(cines, dtype=torch.float32)
+    if cines.dim() != 5 or cines.shape[1] != 2:
+        raise ValueError(f"expected two-view cines (N, 2, frames, rows, columns), got {tuple(cines.shape)}")
+    frames = cines.reshape(-1, *cines.shape[-2:])
+    device = segmenter.head.weight.device
+    segmenter.eval()
+    labels = torch.cat([segmenter.segment(frames[i:i + batch_frames].to(device)).cpu()
+                        for i in range(0, len(frames), batch_frames)]).reshape(cines.shape).numpy()
+    return [geometric_phenotypes(maps[0], maps[1], pixel_mm) for maps in labels]
+
+
 @dataclass
 class ImagePhenotypeCalibration:
-    """reference ~ slope * geometric + intercept, one line per phenotype, fitted on training cines."""
+    """reference ~ slope * geometric + intercept, one line per phenotype, fitted on training cines.
+
+    ``residual_sd`` is each line's residual standard deviation on those cines: how far an image-derived value
+    strays from the reference even on an acquired image, the floor of any disagreement worth flagging.
+    """
 
     slope: dict[str, float] = field(default_factory=lambda: {name: 1.0 for name in IMAGE_PHENOTYPES})
     intercept: dict[str, float] = field(default_factory=lambda: {name: 0.0 for name in IMAGE_PHENOTYPES})
+    residual_sd: dict[str, float] = field(default_factory=lambda: {name: 0.0 for name in IMAGE_PHENOTYPES})
 
     @classmethod
     def fit(cls, geometric: list[dict[str, float]], reference: dict[str, np.ndarray]) -> ImagePhenotypeCalibration:
@@ -94,6 +114,7 @@ class ImagePhenotypeCalibration:
             if known.sum() >= 3 and np.ptp(x[known]) > 0:
                 slope, intercept = np.polyfit(x[known], y[known], 1)
                 calibration.slope[name], calibration.intercept[name] = float(slope), float(intercept)
+                calibration.residual_sd[name] = float(np.std(y[known] - (slope * x[known] + intercept), ddof=2))
         return calibration
 
     def apply(self, geometric: dict[str, float]) -> dict[str, float]:
@@ -105,3 +126,31 @@ class ImagePhenotypeCalibration:
     @classmethod
     def load(cls, path: Path) -> ImagePhenotypeCalibration:
         return cls(**json.loads(Path(path).read_text()))
+
+
+@dataclass
+class ImagePhenotypeEstimate:
+    """Image-derived phenotypes of one subject from several generated cines (different seeds)."""
+
+    mean: dict[str, float]
+    spread: dict[str, float]  # standard deviation over the samples
+    samples: list[dict[str, float]]
+
+    @classmethod
+    def from_samples(cls, samples: list[dict[str, float]]) -> ImagePhenotypeEstimate:
+        if not samples:
+            raise ValueError("an estimate needs at least one measured cine")
+        values = {name: np.array([sample[name] for sample in samples]) for name in samples[0]}
+        return cls({name: float(v.mean()) for name, v in values.items()},
+                   {name: float(v.std(ddof=1)) if len(v) > 1 else 0.0 for name, v in values.items()}, samples)
+
+    def disagreements(self, predicted: dict[str, float], calibration: ImagePhenotypeCalibration,
+                      z: float = 2.0) -> dict[str, bool]:
+        """Per phenotype: does the regression head's value lie beyond ``z`` combined standard deviations (the
+        samples' spread and the image measurement's own error) from the image-derived mean?"""
+        flags = {}
+        for name, value in self.mean.items():
+            if name in predicted:
+                tolerance = z * np.hypot(self.spread[name], calibration.residual_sd.get(name, 0.0))
+                flags[name] = bool(abs(predicted[name] - value) > tolerance)
+        return flags

@@ -35,6 +35,7 @@ class CineTokenizerConfig:
     widths: tuple[int, ...] = (16, 32, 64)  # conv channels at full, 1/2 and 1/4 resolution
     latent_channels: int = 4
     kl_weight: float = 1e-6
+    pixel_mm: float = 2.7  # spacing of the cines it was trained on, so generated cines can be measured and exported
     # Latent statistics measured after training (`fit_latent_scale`), so that generators see unit-scale values.
     latent_mean: float = 0.0
     latent_std: float = 1.0
@@ -123,13 +124,27 @@ class CineTokenizer(PretrainedModule):
         return images.reshape(latent.shape[0], c.n_views, c.n_frames, c.image_size, c.image_size)
 
     def loss(self, cine: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Reconstruction MSE of a posterior sample plus ``kl_weight`` x KL to a unit Gaussian (per latent value)."""
-        mean, log_variance = self.posterior(cine)
+        """Training loss of whole cines (B, V, T, H, W); see `image_loss`."""
+        return self.image_loss(self._to_images(cine), generator)
+
+    def image_loss(self, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Reconstruction MSE of a posterior sample plus ``kl_weight`` x KL to a unit Gaussian (per latent value).
+
+        ``images`` (N, frames_per_latent, H, W): groups of consecutive frames, one latent frame each. Training on
+        groups drawn from many subjects sees more hearts per step than whole cines of a few.
+        """
+        c = self.config
+        if images.dim() != 4 or tuple(images.shape[1:]) != (c.frames_per_latent, c.image_size, c.image_size):
+            raise ValueError(f"expected frame groups of shape (N, {c.frames_per_latent}, {c.image_size}, "
+                             f"{c.image_size}), got {tuple(images.shape)}")
+        images = images.to(self.encoder[0].weight)
+        moments = self.encoder(images)
+        mean, log_variance = moments.chunk(2, dim=1)
+        log_variance = log_variance.clamp(-30.0, 20.0)
         noise = torch.randn(mean.shape, generator=generator, device=generator.device if generator else mean.device)
         sample = mean + (0.5 * log_variance).exp() * noise.to(mean)
-        reconstruction = self.decode_raw(sample)
         kl = 0.5 * (mean.pow(2) + log_variance.exp() - 1.0 - log_variance).mean()
-        return F.mse_loss(reconstruction, cine.to(reconstruction)) + self.config.kl_weight * kl
+        return F.mse_loss(self.decoder(sample), images) + c.kl_weight * kl
 
     def encode(self, cine: torch.Tensor) -> torch.Tensor:
         """(B, V, T, H, W) in [0, 1] -> (B, V, T', C, h, w) standardised latents (the posterior mean)."""

@@ -108,16 +108,21 @@ class DiffusionHead(nn.Module):
 
     @torch.no_grad()
     def sample(self, z: torch.Tensor, steps: int, temperature: float = 1.0, cfg_scale: float = 1.0,
-               z_unconditional: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
-        """(N, condition_dim) -> (N, token_dim) tokens by ancestral sampling over ``steps`` respaced steps.
+               z_unconditional: torch.Tensor | None = None, generator: torch.Generator | None = None,
+               eta: float = 1.0) -> torch.Tensor:
+        """(N, condition_dim) -> (N, token_dim) tokens over ``steps`` respaced steps of the training chain.
 
-        With ``z_unconditional`` and ``cfg_scale`` != 1, the noise prediction is pushed away from the
-        unconditional one (classifier-free guidance). ``temperature`` scales the noise added at each step.
+        ``eta`` = 1 is ancestral sampling (DDPM's posterior, fresh noise at every step); ``eta`` = 0 is DDIM's
+        deterministic path (Song et al. 2021), which keeps its quality with far fewer steps. With
+        ``z_unconditional`` and ``cfg_scale`` != 1, the noise prediction is pushed away from the unconditional
+        one (classifier-free guidance). ``temperature`` scales the starting noise and the noise added per step.
         """
         if steps < 1 or steps > TRAINING_STEPS:
             raise ValueError(f"steps must be between 1 and {TRAINING_STEPS}, got {steps}")
+        if not 0.0 <= eta <= 1.0:
+            raise ValueError(f"eta must be between 0 (DDIM) and 1 (ancestral), got {eta}")
         device = generator.device if generator is not None else z.device
-        # Respacing (Nichol & Dhariwal 2021): keep ``steps`` evenly spread training steps, recompute their betas.
+        # Respacing (Nichol & Dhariwal 2021): keep ``steps`` evenly spread training steps.
         kept = torch.linspace(TRAINING_STEPS - 1, 0, steps).round().long().unique_consecutive()
         alphas = self.alphas_cumprod.to(z.device)
         x = torch.randn((z.shape[0], self.config.token_dim), generator=generator, device=device).to(z) * temperature
@@ -133,13 +138,12 @@ class DiffusionHead(nn.Module):
             else:
                 noise = self(x, t, z)
             clean = ((x - (1 - alpha).sqrt() * noise) / alpha.sqrt()).clamp(-6.0, 6.0)  # latents are unit-scale
-            beta = 1 - alpha / alpha_previous
-            # Posterior q(x_prev | x, clean) of the respaced chain: its mean, then its noise.
-            mean = (alpha_previous.sqrt() * beta * clean + (1 - beta).sqrt() * (1 - alpha_previous) * x) / (1 - alpha)
-            if index + 1 < len(kept):
-                variance = beta * (1 - alpha_previous) / (1 - alpha)
-                fresh = torch.randn(x.shape, generator=generator, device=device).to(x)
-                x = mean + variance.sqrt() * fresh * temperature
-            else:
-                x = mean
+            if index + 1 == len(kept):
+                return clean
+            # The generalised step (DDIM's eq. 12): eta = 1 gives the DDPM posterior's variance.
+            sigma = eta * ((1 - alpha_previous) / (1 - alpha) * (1 - alpha / alpha_previous)).sqrt()
+            noise = (x - alpha.sqrt() * clean) / (1 - alpha).sqrt()  # consistent with the clamped estimate
+            x = alpha_previous.sqrt() * clean + (1 - alpha_previous - sigma**2).clamp(min=0).sqrt() * noise
+            if sigma > 0:
+                x = x + sigma * temperature * torch.randn(x.shape, generator=generator, device=device).to(x)
         return x

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .cine_tokenizer import CineTokenizer
 from .mar import CineMAR
 
 
@@ -22,7 +23,9 @@ class SamplerSettings:
     autoregressive_steps: int = 16
     diffusion_steps: int = 25
     cfg_scale: float = 3.0  # 1 = no guidance
+    cfg_schedule: str = "linear"  # "linear": from 1 up to cfg_scale as tokens become known; "constant"
     temperature: float = 1.0
+    eta: float = 0.0  # the diffusion head's solver: 0 = DDIM (deterministic per token), 1 = ancestral
     seed: int = 0
 
     def __post_init__(self):
@@ -30,9 +33,12 @@ class SamplerSettings:
             raise ValueError(f"autoregressive_steps must be at least 1, got {self.autoregressive_steps}")
         if self.temperature <= 0:
             raise ValueError(f"temperature must be positive, got {self.temperature}")
+        if self.cfg_schedule not in ("linear", "constant"):
+            raise ValueError(f"cfg_schedule must be 'linear' or 'constant', got {self.cfg_schedule!r}")
 
 
-REFERENCE_SETTINGS = SamplerSettings(autoregressive_steps=16, diffusion_steps=100)  # the paper's per-token steps
+# The paper's sampler: 16 autoregressive steps, 100 ancestral diffusion steps per token, CFG 3.
+REFERENCE_SETTINGS = SamplerSettings(autoregressive_steps=16, diffusion_steps=100, eta=1.0)
 
 
 def unknown_after(step: int, steps: int, n_tokens: int) -> int:
@@ -40,6 +46,13 @@ def unknown_after(step: int, steps: int, n_tokens: int) -> int:
     if step >= steps:
         return 0
     return max(0, min(n_tokens - step, math.floor(n_tokens * math.cos(math.pi / 2 * step / steps))))
+
+
+def guidance_scale(settings: SamplerSettings, known_share: float) -> float:
+    """CFG scale of a step after which ``known_share`` of the tokens are known."""
+    if settings.cfg_schedule == "constant":
+        return settings.cfg_scale
+    return 1.0 + (settings.cfg_scale - 1.0) * known_share
 
 
 @torch.no_grad()
@@ -66,12 +79,20 @@ def sample_tokens(mar: CineMAR, condition: torch.Tensor, settings: SamplerSettin
         # Positions order[:, still_unknown:unknown] become known in this step (the same count in every sample).
         chosen = order[:, still_unknown:unknown]
         rows = torch.arange(B, device=device)[:, None].expand_as(chosen)
-        scale = 1.0 + (settings.cfg_scale - 1.0) * (L - still_unknown) / L if guided else 1.0
+        scale = guidance_scale(settings, (L - still_unknown) / L)
         sampled = mar.head.sample(
             z[rows, chosen].reshape(-1, z.shape[-1]), settings.diffusion_steps, settings.temperature, scale,
-            z_unconditional[rows, chosen].reshape(-1, z.shape[-1]) if guided else None, generator,
+            z_unconditional[rows, chosen].reshape(-1, z.shape[-1]) if guided else None, generator, settings.eta,
         )
         tokens[rows, chosen] = sampled.view(B, -1, token_dim).to(tokens)
         mask[rows, chosen] = False
         unknown = still_unknown
     return tokens
+
+
+@torch.no_grad()
+def sample_cines(mar: CineMAR, tokenizer: CineTokenizer, condition: torch.Tensor,
+                 settings: SamplerSettings = SamplerSettings()) -> torch.Tensor:
+    """(B, condition_dim) -> (B, views, frames, H, W) synthetic cines in [0, 1]."""
+    tokenizer.eval()
+    return tokenizer.decode(mar.latent_from_tokens(sample_tokens(mar, condition, settings)))

@@ -77,6 +77,24 @@ class CardioNetsPredictor(PretrainedModule):
             "subtype_logits": self.subtype_head(hidden),  # (B, 3)
         }
 
+    @property
+    def condition_dim(self) -> int:
+        """Size of `generator_condition`'s vectors."""
+        return self.encoder.config.dim + self.phenotype_head.out_features + self.disease_head.out_features
+
+    @torch.inference_mode()
+    def generator_condition(self, inputs: torch.Tensor) -> torch.Tensor:
+        """What the cine generator is conditioned on (B, condition_dim): the encoder's embedding with the heads'
+        standardised phenotypes and disease logits.
+
+        With the heads' outputs beside the embedding, the generator need not learn the volumes from the embedding
+        again with its own, smaller budget: the generated heart can beat with the volumes the heads predict, so
+        image and numbers tell one story, and a disagreement between them is worth a flag.
+        """
+        embedding = self.encoder.embed(inputs)
+        hidden = self.trunk(embedding)
+        return torch.cat([embedding, self.phenotype_head(hidden), self.disease_head(hidden)], dim=-1)
+
     def standardise(self, phenotypes: torch.Tensor) -> torch.Tensor:
         return (phenotypes - self.phenotype_mean) / self.phenotype_std
 
