@@ -30,15 +30,18 @@ def test_every_stage_finishes_and_its_loss_falls(tiny_run):
     run, _ = tiny_run
     done = {r["stage"]: r["epoch_losses"] for r in _records(run) if r.get("done")}
     for stage in ("pretrain_ecg", "pretrain_cmr", "align", "finetune-aligned", "finetune-scratch", "tokenizer",
-                  "segmenter", "generator"):
+                  "segmenter", "generator", "regression_decoder"):
         assert done[stage][-1] < done[stage][0], stage
 
 
 def test_models_are_saved_as_safetensors_folders(tiny_run):
     run, _ = tiny_run
     for folder in ("pretrain_ecg/encoder", "pretrain_cmr/encoder", "align/encoder", "finetune/aligned/model",
-                   "tokenizer/model", "segmenter/model", "generator/model"):
+                   "tokenizer/model", "generator/model", "regression_decoder/model"):
         assert {p.name for p in (run / folder).iterdir()} == {"config.json", "model.safetensors"}
+    # The segmenter keeps the lines from its measurements to the reference phenotypes beside its weights.
+    assert {p.name for p in (run / "segmenter/model").iterdir()} == {"config.json", "model.safetensors",
+                                                                     "image_phenotypes.json"}
     assert not list(run.rglob("*.pt")) and not list(run.rglob("*.pkl"))
 
 
@@ -73,20 +76,38 @@ def test_the_trained_generator_turns_an_ecg_into_a_two_view_cine(tiny_run):
     import torch
 
     from cardionets.models.cine_tokenizer import CineTokenizer
-    from cardionets.models.ecg_encoder import ECGEncoder
     from cardionets.models.mar import CineMAR
-    from cardionets.models.mar_sampler import SamplerSettings, sample_tokens
+    from cardionets.models.mar_sampler import SamplerSettings, sample_cines
+    from cardionets.models.predictor import CardioNetsPredictor
     from training.data.prepared import PreparedDataset
 
     run, data = tiny_run
     ecg = torch.from_numpy(PreparedDataset(data / "internal_test").ecg[:1].astype("float32"))
     mar = CineMAR.from_pretrained(run / "generator" / "model")
-    tokenizer = CineTokenizer.from_pretrained(run / "tokenizer" / "model").eval()
-    with torch.no_grad():
-        condition = ECGEncoder.from_pretrained(run / "align" / "encoder").eval().embed(ecg)
-        tokens = sample_tokens(mar, condition, SamplerSettings(autoregressive_steps=4, diffusion_steps=5))
-        cine = tokenizer.decode(mar.latent_from_tokens(tokens))
+    tokenizer = CineTokenizer.from_pretrained(run / "tokenizer" / "model")
+    predictor = CardioNetsPredictor.from_pretrained(run / "finetune" / "aligned" / "model").eval()
+    condition = predictor.generator_condition(ecg)
+    assert condition.shape == (1, predictor.condition_dim) == (1, mar.config.condition_dim)
+    cine = sample_cines(mar, tokenizer, condition, SamplerSettings(autoregressive_steps=4, diffusion_steps=5))
     assert cine.shape == (1, 2, 16, 64, 64) and 0 <= float(cine.min()) and float(cine.max()) <= 1
+
+
+def test_generative_results_score_every_model_on_both_splits(tiny_run):
+    run, _ = tiny_run
+    generative = json.loads((run / "results.json").read_text())["generative"]
+    for split in ("internal", "external"):
+        assert generative[split]["subjects"] == 12
+        for model in ("mar", "population_mean", "retrieval", "regression_decoder"):
+            scores = generative[split]["scores"][model]
+            for key in ("ssim", "psnr_db", "frechet", "r2_lvedv", "r2_lvef"):
+                assert key in scores, (split, model, key)
+            assert -1 <= scores["ssim"] <= 1 and scores["frechet"] >= 0
+        # Samples from different seeds differ; a deterministic baseline has one answer.
+        assert generative[split]["scores"]["mar"]["diversity"] > 0
+        assert generative[split]["scores"]["regression_decoder"]["diversity"] == 0
+        assert set(generative[split]["segmenter_dice"]) == {"lv_blood_pool", "lv_myocardium", "rv_blood_pool",
+                                                             "la", "ra"}
+    assert "generated cines" in (run / "results.md").read_text()
 
 
 def test_rerunning_a_finished_stage_resumes_instead_of_retraining(tiny_run):

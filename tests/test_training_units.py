@@ -96,3 +96,48 @@ def test_config_rejects_unknown_settings(tmp_path):
     path.write_text("pretrain_ecg: {epochs: 1, learning_rate: 0.1}\n")
     with pytest.raises(ValueError, match="learning_rate"):
         load_config(path)
+
+
+def test_generator_condition_joins_the_embedding_and_the_heads_outputs():
+    model = _predictor().eval()
+    ecg = torch.randn(3, 12, 5000)
+    condition = model.generator_condition(ecg)
+    assert condition.shape == (3, model.condition_dim) == (3, SMALL_ECG.dim + 2 + 7)
+    with torch.no_grad():
+        raw = model(ecg)
+        np.testing.assert_allclose(condition[:, :SMALL_ECG.dim], model.encoder.embed(ecg), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(condition[:, SMALL_ECG.dim:SMALL_ECG.dim + 2], raw["phenotypes_standardised"],
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(condition[:, SMALL_ECG.dim + 2:], raw["disease_logits"], rtol=1e-5, atol=1e-6)
+
+
+def test_weight_average_warms_up_then_follows_its_decay():
+    from training.trainer import ExponentialMovingAverage
+
+    model = torch.nn.Linear(1, 1, bias=False)
+    torch.nn.init.zeros_(model.weight)
+    ema = ExponentialMovingAverage(model, decay=0.999)
+    assert ema.decay_at(1) == pytest.approx(2 / 11) and ema.decay_at(100_000) == 0.999
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    for step in range(1, 501):
+        ema.update(model, step)
+    # Without the warm-up, 500 updates at 0.999 would leave 61 % of the zero start in the average.
+    assert float(ema.weights["weight"]) > 0.9
+
+
+def test_cine_frames_walk_every_group_of_every_view_of_every_subject(tmp_path):
+    from training.generative import CineFrames
+
+    class Folder:
+        directory = tmp_path
+        cine = np.arange(3 * 2 * 4 * 2 * 2, dtype=np.uint8).reshape(3, 2, 4, 2, 2)
+        masks = cine % 6
+
+    frames = CineFrames([(Folder, np.array([0, 2]))], group=2, with_labels=True)
+    assert len(frames) == 2 * 2 * 2  # subjects x views x groups of two frames
+    last = frames[len(frames) - 1]
+    np.testing.assert_allclose(last["frames"].numpy(), Folder.cine[2, 1, 2:4] / 255.0, rtol=1e-6)
+    assert torch.equal(last["labels"], torch.from_numpy(Folder.masks[2, 1, 2:4].astype(np.int64)))
+    with pytest.raises(ValueError, match="groups of 3"):
+        CineFrames([(Folder, np.array([0]))], group=3)

@@ -72,6 +72,15 @@ class AlignConfig:
 
 
 @dataclass(frozen=True)
+class GenerativeEvalConfig:
+    """How the generators are scored (training/evaluate_generative.py). Sampling is the slow part, so a subset."""
+
+    subjects: int = 200  # per test split, the first ones: each simulated subject is an independent draw
+    seeds: int = 4  # samples per subject: image-derived phenotypes average them and their spread is the uncertainty
+    sampler: dict = field(default_factory=dict)  # overrides of cardionets.models.mar_sampler.SamplerSettings
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     name: str = "default"
     output: str = "runs/default"
@@ -90,6 +99,8 @@ class TrainConfig:
     tokenizer: OptimConfig = field(default_factory=OptimConfig)
     segmenter: OptimConfig = field(default_factory=OptimConfig)
     generator: OptimConfig = field(default_factory=lambda: OptimConfig(ema_decay=0.999))
+    regression_decoder: OptimConfig = field(default_factory=OptimConfig)
+    generative_eval: GenerativeEvalConfig = field(default_factory=GenerativeEvalConfig)
     bootstrap_resamples: int = 1000
     results_dir: str | None = None  # where evaluate writes results.md/.json; None = the run folder
 
@@ -103,7 +114,8 @@ def _build(cls, values: dict | None):
     for name, value in values.items():
         field_type = known[name].type
         nested = {"DataConfig": DataConfig, "ModelSizes": ModelSizes, "OptimConfig": OptimConfig,
-                  "OptimConfig | None": OptimConfig, "AlignConfig": AlignConfig}.get(str(field_type))
+                  "OptimConfig | None": OptimConfig, "AlignConfig": AlignConfig,
+                  "GenerativeEvalConfig": GenerativeEvalConfig}.get(str(field_type))
         if nested is not None and isinstance(value, dict):
             values[name] = _build(nested, value)
     return cls(**values)

@@ -22,6 +22,7 @@ from cardionets.ecg import ECG, STANDARD_LEADS, ECGMetadata, measure
 from cardionets.models.predictor import SUBTYPES, CardioNetsPredictor, subtype_targets, with_any_cardiomyopathy
 
 from .datasets import PreparedTorchDataset
+from .evaluate_generative import evaluate_generative, generative_markdown
 from .predictions import collect
 from .stages import FINETUNE_VARIANTS, REGIMES, VALIDATION_SHARE, Run, split_indices
 
@@ -63,10 +64,16 @@ def evaluate(run: Run) -> dict:
         "external_site": config.data.external_site, "stage_seconds": stage_seconds(run.directory / "metrics.jsonl"),
     }
     results["checks"] = acceptance_checks(results["predictive"])
+    generative = evaluate_generative(run)
+    if generative is not None:
+        results["generative"] = generative
     out_dir = Path(config.results_dir) if config.results_dir else run.directory
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "results.json").write_text(json.dumps(results, indent=2))
-    (out_dir / "results.md").write_text(results_markdown(results, config))
+    markdown = results_markdown(results, config)
+    if generative is not None:
+        markdown += "\n" + generative_markdown(generative).replace("# Results:", "# Results, continued:", 1)
+    (out_dir / "results.md").write_text(markdown)
     return results
 
 

@@ -2,8 +2,9 @@
 
     tokenizer   KL autoencoder on the training cines                         -> RUN/tokenizer/model
     segmenter   U-Net on the virtual cohort's frames and label maps          -> RUN/segmenter/model
-    generator   MAR + diffusion head on tokenizer latents, conditioned on the aligned ECG embedding
-                                                                             -> RUN/generator/model
+    generator   MAR + diffusion head on tokenizer latents, conditioned on the fine-tuned aligned predictor's
+                ECG embedding and head outputs                               -> RUN/generator/model
+                and its deterministic baseline, a latent regressor           -> RUN/regression_decoder/model
 
 Training cines are the paired set's and the downstream training split's: never the test splits, never the
 downstream calibration share (the predictive heads' validation data stays unseen by every model).
@@ -15,13 +16,15 @@ import numpy as np
 import torch
 from torch.utils.data import ConcatDataset, Dataset
 
+from cardionets.cmr.measure import IMAGE_PHENOTYPES, ImagePhenotypeCalibration, measure_cines
 from cardionets.device import autocast
 from cardionets.models.cine_tokenizer import CineTokenizer, CineTokenizerConfig
-from cardionets.models.ecg_encoder import ECGEncoder
+from cardionets.models.latent_regressor import LatentRegressor, LatentRegressorConfig
 from cardionets.models.mar import CineMAR, CineMARConfig
+from cardionets.models.predictor import CardioNetsPredictor
 from cardionets.models.segmenter import CMRSegmenter, CMRSegmenterConfig
 
-from .data.prepared import PreparedDataset
+from .data.prepared import CINE_PIXEL_MM, PreparedDataset
 from .datasets import PreparedTorchDataset
 from .stages import VALIDATION_SHARE, Run, finish_stage, split_indices
 from .trainer import train
@@ -29,36 +32,49 @@ from .trainer import train
 
 def training_cines(run: Run) -> Dataset:
     """Items with "cine" (and "ecg"): the paired set and the downstream training split."""
+    return ConcatDataset([PreparedTorchDataset(prepared, rows, with_cine=True)
+                          for prepared, rows in training_frame_parts(run)])
+
+
+def training_frame_parts(run: Run) -> list[tuple[PreparedDataset, np.ndarray]]:
+    """(prepared folder, subject rows) of the generative training subjects, for `CineFrames`."""
     downstream = run.prepared("downstream")
     train_idx, _ = split_indices(len(downstream), VALIDATION_SHARE, run.config.seed)
-    return ConcatDataset([PreparedTorchDataset(run.prepared("paired"), with_cine=True),
-                          PreparedTorchDataset(downstream, train_idx, with_cine=True)])
+    paired = run.prepared("paired")
+    return [(paired, np.arange(len(paired))), (downstream, train_idx)]
 
 
 def tokenizer(run: Run):
     config = run.config
-    cines = training_cines(run)
-    model = CineTokenizer(CineTokenizerConfig(**config.models.cine_tokenizer))
+    model = CineTokenizer(CineTokenizerConfig(pixel_mm=CINE_PIXEL_MM, **config.models.cine_tokenizer))
+    frames = CineFrames(training_frame_parts(run), group=model.config.frames_per_latent)
     stage = run.stage_dir("tokenizer")
-    result = train(model, lambda m, batch: m.loss(batch["cine"]), cines, config.tokenizer, stage / "checkpoint",
-                   "tokenizer", run.log, run.context, run.device, config.seed)
+    result = train(model, lambda m, batch: m.image_loss(batch["frames"]), frames, config.tokenizer,
+                   stage / "checkpoint", "tokenizer", run.log, run.context, run.device, config.seed)
     if run.context.is_main:
+        cines = training_cines(run)
         sample = torch.stack([cines[i]["cine"] for i in _spread(len(cines), 32)])
         model.eval()
         model.fit_latent_scale(sample.to(run.device))
     return finish_stage(run, stage, model, result, folder="model")
 
 
-class FramesWithLabels(Dataset):
-    """Every (subject, view, frame) of prepared folders with masks: "frame" (S, S) in [0, 1], "labels" (S, S)."""
+class CineFrames(Dataset):
+    """Every run of ``group`` consecutive frames (one latent frame's worth) of every view of the given subjects:
+    "frames" (group, S, S) in [0, 1] and, with ``with_labels``, "labels" (group, S, S) int64."""
 
-    def __init__(self, parts: list[tuple[PreparedDataset, np.ndarray]]):
+    def __init__(self, parts: list[tuple[PreparedDataset, np.ndarray]], group: int = 1, with_labels: bool = False):
         for prepared, _ in parts:
-            if prepared.masks is None:
+            if prepared.cine is None:
+                raise ValueError(f"{prepared.directory} has no cines")
+            if with_labels and prepared.masks is None:
                 raise ValueError(f"{prepared.directory} has no label masks; prepare it from the virtual cohort")
-        self.parts = parts
-        views, frames = parts[0][0].masks.shape[1:3]
-        self.per_subject = views * frames
+        views, frames = parts[0][0].cine.shape[1:3]
+        if frames % group:
+            raise ValueError(f"{frames} frames do not split into groups of {group}")
+        self.parts, self.group, self.with_labels = parts, group, with_labels
+        self.groups_per_view = frames // group
+        self.per_subject = views * self.groups_per_view
         self.offsets = np.cumsum([0] + [len(indices) * self.per_subject for _, indices in parts])
 
     def __len__(self) -> int:
@@ -68,70 +84,110 @@ class FramesWithLabels(Dataset):
         part = int(np.searchsorted(self.offsets, item, side="right") - 1)
         prepared, indices = self.parts[part]
         subject, rest = divmod(item - int(self.offsets[part]), self.per_subject)
-        view, frame = divmod(rest, prepared.masks.shape[2])
-        row = int(indices[subject])
-        return {"frame": torch.from_numpy(prepared.cine[row, view, frame].astype(np.float32) / 255.0),
-                "labels": torch.from_numpy(prepared.masks[row, view, frame].astype(np.int64))}
-
-
-def segmenter_frames(run: Run) -> FramesWithLabels:
-    downstream = run.prepared("downstream")
-    train_idx, _ = split_indices(len(downstream), VALIDATION_SHARE, run.config.seed)
-    paired = run.prepared("paired")
-    return FramesWithLabels([(paired, np.arange(len(paired))), (downstream, train_idx)])
+        view, group = divmod(rest, self.groups_per_view)
+        row, frames = int(indices[subject]), slice(group * self.group, (group + 1) * self.group)
+        out = {"frames": torch.from_numpy(prepared.cine[row, view, frames].astype(np.float32) / 255.0)}
+        if self.with_labels:
+            out["labels"] = torch.from_numpy(prepared.masks[row, view, frames].astype(np.int64))
+        return out
 
 
 def segmenter(run: Run):
+    """The U-Net, then the lines from its geometric measurements to the reference phenotypes
+    (RUN/segmenter/model/image_phenotypes.json)."""
     config = run.config
     model = CMRSegmenter(CMRSegmenterConfig(**config.models.segmenter))
     stage = run.stage_dir("segmenter")
-    result = train(model, lambda m, batch: m.loss(batch["frame"], batch["labels"]), segmenter_frames(run),
+    frames = CineFrames(training_frame_parts(run), group=1, with_labels=True)
+    result = train(model, lambda m, batch: m.loss(batch["frames"][:, 0], batch["labels"][:, 0]), frames,
                    config.segmenter, stage / "checkpoint", "segmenter", run.log, run.context, run.device, config.seed)
-    return finish_stage(run, stage, model, result, folder="model")
+    folder = finish_stage(run, stage, model, result, folder="model")
+    if run.context.is_main:
+        calibration = fit_image_calibration(model, training_cines(run), run.prepared("paired").schema.phenotypes,
+                                            run.device)
+        calibration.save(folder / IMAGE_CALIBRATION_FILE)
+    return folder
+
+
+IMAGE_CALIBRATION_FILE = "image_phenotypes.json"
+CALIBRATION_SUBJECTS = 1000
+
+
+def fit_image_calibration(segmenter: CMRSegmenter, cines: Dataset, phenotypes: tuple[str, ...],
+                          device: torch.device) -> ImagePhenotypeCalibration:
+    """Lines from the segmenter's geometric measurements to the reference values, on up to CALIBRATION_SUBJECTS
+    training cines spread over the set; ``phenotypes`` names the columns of the items' "phenotypes"."""
+    segmenter.to(device).eval()
+    rows = _spread(len(cines), CALIBRATION_SUBJECTS)
+    geometric, reference = [], {name: [] for name in IMAGE_PHENOTYPES}
+    for start in range(0, len(rows), 64):
+        items = [cines[i] for i in rows[start:start + 64]]
+        geometric += measure_cines(segmenter, torch.stack([item["cine"] for item in items]), CINE_PIXEL_MM)
+        for item in items:
+            for name in IMAGE_PHENOTYPES:
+                reference[name].append(float(item["phenotypes"][phenotypes.index(name)]))
+    return ImagePhenotypeCalibration.fit(geometric, {name: np.array(v) for name, v in reference.items()})
 
 
 @torch.no_grad()
-def encode_for_generator(run: Run, dataset: Dataset, ecg_encoder: ECGEncoder, cine_tokenizer: CineTokenizer,
-                         mar: CineMAR, batch_size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
-    """(N, L, token_dim) latent tokens of every cine and (N, condition_dim) ECG embeddings, on the CPU."""
-    ecg_encoder.to(run.device).eval()
+def encode_for_generator(run: Run, dataset: Dataset, predictor: CardioNetsPredictor, cine_tokenizer: CineTokenizer,
+                         batch_size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, *latent_shape) standardised latents of every cine and (N, condition_dim) generator conditions, on the
+    CPU."""
+    predictor.to(run.device).eval()
     cine_tokenizer.to(run.device).eval()
-    tokens, conditions = [], []
+    latents, conditions = [], []
     for start in range(0, len(dataset), batch_size):
         items = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
         with autocast(run.device):
             cine = torch.stack([item["cine"] for item in items]).to(run.device)
             ecg = torch.stack([item["ecg"] for item in items]).to(run.device)
-            tokens.append(mar.tokens_from_latent(cine_tokenizer.encode(cine).float()).cpu())
-            conditions.append(ecg_encoder.embed(ecg).float().cpu())
-    return torch.cat(tokens), torch.cat(conditions)
+            latents.append(cine_tokenizer.encode(cine).float().cpu())
+            conditions.append(predictor.generator_condition(ecg).float().cpu())
+    return torch.cat(latents), torch.cat(conditions)
 
 
-class TokensAndConditions(Dataset):
-    def __init__(self, tokens: torch.Tensor, conditions: torch.Tensor):
-        self.tokens, self.conditions = tokens, conditions
+class LatentsAndConditions(Dataset):
+    def __init__(self, latents: torch.Tensor, conditions: torch.Tensor):
+        self.latents, self.conditions = latents, conditions
 
     def __len__(self) -> int:
-        return len(self.tokens)
+        return len(self.latents)
 
     def __getitem__(self, item: int) -> dict[str, torch.Tensor]:
-        return {"tokens": self.tokens[item], "condition": self.conditions[item]}
+        return {"latent": self.latents[item], "condition": self.conditions[item]}
+
+
+def generator_predictor(run: Run) -> CardioNetsPredictor:
+    """The fine-tuned aligned predictor, whose `generator_condition` the generators read."""
+    return CardioNetsPredictor.from_pretrained(run.stage_dir("finetune") / "aligned" / "model")
 
 
 def generator(run: Run):
+    """The MAR, then its deterministic baseline (`LatentRegressor`) on the same latents and conditions."""
     config = run.config
-    ecg_encoder = ECGEncoder.from_pretrained(run.stage_dir("align") / "encoder")
+    predictor = generator_predictor(run)
     cine_tokenizer = CineTokenizer.from_pretrained(run.stage_dir("tokenizer") / "model")
+    latents, conditions = encode_for_generator(run, training_cines(run), predictor, cine_tokenizer)
+    data = LatentsAndConditions(latents, conditions)
     mar = CineMAR(CineMARConfig(latent_shape=cine_tokenizer.config.latent_shape,
-                                condition_dim=ecg_encoder.config.dim, **config.models.generator))
-    tokens, conditions = encode_for_generator(run, training_cines(run), ecg_encoder, cine_tokenizer, mar)
+                                condition_dim=predictor.condition_dim, **config.models.generator))
     stage = run.stage_dir("generator")
-    result = train(mar, lambda m, batch: m.loss(batch["tokens"], batch["condition"]),
-                   TokensAndConditions(tokens, conditions), config.generator, stage / "checkpoint", "generator",
-                   run.log, run.context, run.device, config.seed)
+    result = train(mar, lambda m, batch: m.loss(m.tokens_from_latent(batch["latent"]), batch["condition"]), data,
+                   config.generator, stage / "checkpoint", "generator", run.log, run.context, run.device,
+                   config.seed)
     if result.ema is not None:
         result.ema.copy_to(mar)
-    return finish_stage(run, stage, mar, result, folder="model")
+    finish_stage(run, stage, mar, result, folder="model")
+
+    regressor = LatentRegressor(LatentRegressorConfig(condition_dim=predictor.condition_dim,
+                                                      latent_shape=cine_tokenizer.config.latent_shape))
+    baseline = run.stage_dir("regression_decoder")
+    result = train(regressor, lambda m, batch: m.loss(batch["latent"], batch["condition"]), data,
+                   config.regression_decoder, baseline / "checkpoint", "regression-decoder", run.log, run.context,
+                   run.device, config.seed)
+    finish_stage(run, baseline, regressor, result, folder="model")
+    return stage / "model"
 
 
 def _spread(n: int, count: int) -> list[int]:

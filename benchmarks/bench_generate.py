@@ -1,0 +1,77 @@
+"""Cine generation speed: both views of one subject, default sampler settings against the paper's, in one run.
+
+    PYTHONPATH=. python benchmarks/bench_generate.py [--run runs/default] [--subjects 20] [--threads 2]
+
+For each of the first N internal-test subjects, one at a time (as the app generates): the generator condition
+from the ECG, MAR sampling, decoding to the two-view cine. Reports the median and p95 seconds per subject for
+each setting, the speed-up, and each setting's mean SSIM against the true cines of the same subjects, so that
+what the faster sampler costs in fidelity is measured beside what it saves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cardionets import metrics
+from cardionets.models.cine_tokenizer import CineTokenizer
+from cardionets.models.mar import CineMAR
+from cardionets.models.mar_sampler import REFERENCE_SETTINGS, SamplerSettings, sample_cines
+from cardionets.models.predictor import CardioNetsPredictor
+from training.data.prepared import PreparedDataset
+
+
+def describe(settings: SamplerSettings) -> str:
+    solver = "DDIM" if settings.eta == 0 else ("ancestral" if settings.eta == 1 else f"eta {settings.eta}")
+    return (f"{settings.autoregressive_steps} AR steps, {settings.diffusion_steps} {solver} diffusion steps, "
+            f"CFG {settings.cfg_scale}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--run", type=Path, default=Path("runs/default"))
+    parser.add_argument("--data", type=Path, default=Path("data/prepared/internal_test"))
+    parser.add_argument("--subjects", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    predictor = CardioNetsPredictor.from_pretrained(args.run / "finetune" / "aligned" / "model").eval()
+    mar = CineMAR.from_pretrained(args.run / "generator" / "model").eval()
+    tokenizer = CineTokenizer.from_pretrained(args.run / "tokenizer" / "model").eval()
+    prepared = PreparedDataset(args.data)
+    n = min(args.subjects, len(prepared))
+    print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads "
+          f"{args.threads}, Python {platform.python_version()}, torch {torch.__version__}; {n} subjects, "
+          f"generator {sum(p.numel() for p in mar.parameters()) / 1e6:.1f} M parameters\n")
+
+    def generate(index: int, settings: SamplerSettings) -> np.ndarray:
+        ecg = torch.from_numpy(prepared.ecg[index:index + 1].astype(np.float32))
+        return sample_cines(mar, tokenizer, predictor.generator_condition(ecg), settings)[0].numpy()
+
+    generate(0, SamplerSettings(autoregressive_steps=2, diffusion_steps=2))  # warm-up: allocator, kernels
+    rows = []
+    for label, settings in (("default", SamplerSettings()), ("reference (paper)", REFERENCE_SETTINGS)):
+        seconds, ssim = [], []
+        for index in range(n):
+            started = time.perf_counter()
+            cine = generate(index, settings)
+            seconds.append(time.perf_counter() - started)
+            truth = prepared.cine[index].astype(np.float32) / 255.0
+            ssim.append(np.mean([metrics.ssim_per_frame(cine[v], truth[v]).mean() for v in range(len(cine))]))
+        rows.append((label, settings, np.median(seconds), np.percentile(seconds, 95), float(np.mean(ssim))))
+    print("| settings | sampler | median s / subject | p95 s | mean SSIM |\n|---|---|---|---|---|")
+    for label, settings, median, p95, ssim in rows:
+        print(f"| {label} | {describe(settings)} | {median:.2f} | {p95:.2f} | {ssim:.4f} |")
+    (_, _, fast, _, ssim_fast), (_, _, slow, _, ssim_slow) = rows
+    print(f"\nSpeed-up of the default settings: {slow / fast:.1f}x; SSIM {ssim_fast / ssim_slow - 1:+.2%} relative to "
+          "the reference settings.")
+
+
+if __name__ == "__main__":
+    main()
