@@ -1,6 +1,6 @@
 """Cine generation speed: both views of one subject, default sampler settings against the paper's, in one run.
 
-    PYTHONPATH=. python benchmarks/bench_generate.py [--run runs/default] [--subjects 20] [--threads 2]
+    PYTHONPATH=. python benchmarks/bench_generate.py [--config training/configs/default.yaml] [--subjects 20]
 
 For each of the first N internal-test subjects, one at a time (as the app generates): the generator condition
 from the ECG, MAR sampling, decoding to the two-view cine. Reports the median and p95 seconds per subject for
@@ -22,28 +22,34 @@ import torch
 from cardionets import metrics
 from cardionets.models.cine_tokenizer import CineTokenizer
 from cardionets.models.mar import CineMAR
-from cardionets.models.mar_sampler import REFERENCE_SETTINGS, SamplerSettings, sample_cines
+from cardionets.models.mar_sampler import SamplerSettings, reference_settings, sample_cines
 from cardionets.models.predictor import CardioNetsPredictor
+from training.config import load_config
 from training.data.prepared import PreparedDataset
+from training.distributed import Context
+from training.evaluate_generative import sampler_settings
+from training.stages import Run
 
 
 def describe(settings: SamplerSettings) -> str:
     solver = "DDIM" if settings.eta == 0 else ("ancestral" if settings.eta == 1 else f"eta {settings.eta}")
     return (f"{settings.autoregressive_steps} AR steps, {settings.diffusion_steps} {solver} diffusion steps, "
-            f"CFG {settings.cfg_scale}")
+            f"CFG {settings.cfg_scale} ({settings.cfg_schedule}), temperature {settings.temperature}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--run", type=Path, default=Path("runs/default"))
+    parser.add_argument("--config", type=Path, default=Path("training/configs/default.yaml"))
     parser.add_argument("--data", type=Path, default=Path("data/prepared/internal_test"))
     parser.add_argument("--subjects", type=int, default=20)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    predictor = CardioNetsPredictor.from_pretrained(args.run / "finetune" / "aligned" / "model").eval()
-    mar = CineMAR.from_pretrained(args.run / "generator" / "model").eval()
-    tokenizer = CineTokenizer.from_pretrained(args.run / "tokenizer" / "model").eval()
+    run = Run(load_config(args.config), Context())
+    torch.set_num_threads(args.threads)  # after Run, which applies the recipe's own thread count
+    default = sampler_settings(run)
+    predictor = CardioNetsPredictor.from_pretrained(run.stage_dir("finetune") / "aligned" / "model").eval()
+    mar = CineMAR.from_pretrained(run.stage_dir("generator") / "model").eval()
+    tokenizer = CineTokenizer.from_pretrained(run.stage_dir("tokenizer") / "model").eval()
     prepared = PreparedDataset(args.data)
     n = min(args.subjects, len(prepared))
     print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads "
@@ -56,7 +62,7 @@ def main() -> None:
 
     generate(0, SamplerSettings(autoregressive_steps=2, diffusion_steps=2))  # warm-up: allocator, kernels
     rows = []
-    for label, settings in (("default", SamplerSettings()), ("reference (paper)", REFERENCE_SETTINGS)):
+    for label, settings in (("default", default), ("reference (paper's steps)", reference_settings(default))):
         seconds, ssim = [], []
         for index in range(n):
             started = time.perf_counter()

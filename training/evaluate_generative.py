@@ -17,6 +17,7 @@ The same section reports the tokenizer's reconstruction PSNR and the segmenter's
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -39,6 +40,10 @@ from .generative import IMAGE_CALIBRATION_FILE, generator_predictor, training_ci
 from .stages import Run
 
 GENERATIVE_MODELS = ("mar", "population_mean", "retrieval", "regression_decoder")
+# Not a generated cine but the pixel-wise mean of the MAR's samples: an estimate of the conditional mean, scored
+# beside the others to show how much of the pixel-level agreement a single sample gives up by being sharp.
+SAMPLE_MEAN = "mar_sample_mean"
+SAMPLER_FILE = "sampler.json"  # RUN/generator/sampler.json: settings chosen on validation data (tune_sampler)
 SPLIT_NAMES = {"internal_test": "internal", "external_test": "external"}
 BATCH = 32
 
@@ -72,6 +77,13 @@ class GenerativeModels:
             calibration=ImagePhenotypeCalibration.load(paths["segmenter"] / IMAGE_CALIBRATION_FILE),
             feature_encoder=CMREncoder.from_pretrained(paths["feature_encoder"]).to(device).eval(),
         )
+
+
+def sampler_settings(run: Run) -> SamplerSettings:
+    """The generator's default settings (RUN/generator/sampler.json when tuned), then the recipe's overrides."""
+    path = run.stage_dir("generator") / SAMPLER_FILE
+    tuned = json.loads(path.read_text())["settings"] if path.is_file() else {}
+    return SamplerSettings(**{**tuned, **run.config.generative_eval.sampler})
 
 
 @torch.no_grad()
@@ -176,16 +188,17 @@ def score_split(run: Run, models: GenerativeModels, reference: TrainingReference
     head = models.predictor.predict(ecg.to(run.device))["phenotypes"].cpu().numpy()
     head_phenotypes = {name: head[:, names.index(name)] for name in IMAGE_PHENOTYPES}
 
-    settings = SamplerSettings(**config.sampler)
+    settings = sampler_settings(run)
     samples = [generate(models, conditions, replace(settings, seed=seed), run.device) for seed in range(config.seeds)]
     outputs = {
-        "population_mean": np.broadcast_to(reference.mean_cine, truth.shape),
+        "population_mean": np.repeat(reference.mean_cine[None], n, axis=0),
         "retrieval": reference.retrieve(conditions),
         "regression_decoder": regress(models, conditions, run.device),
+        SAMPLE_MEAN: np.mean(samples, axis=0),
     }
     true_features = _features(models, truth, run.device)
     scores: dict = {}
-    for name in GENERATIVE_MODELS:
+    for name in (*GENERATIVE_MODELS, SAMPLE_MEAN):
         cines = samples if name == "mar" else [outputs[name]]
         per_sample = [image_scores(c, truth) for c in cines]
         measured = [measured_phenotypes(models, c) for c in cines]
@@ -280,7 +293,7 @@ def evaluate_generative(run: Run) -> dict | None:
     if models is None:
         return None
     reference = TrainingReference(run, models)
-    settings = SamplerSettings(**run.config.generative_eval.sampler)
+    settings = sampler_settings(run)
     out = {"settings": {"sampler": vars(settings) | {"seed": "0..seeds-1"}, "seeds": run.config.generative_eval.seeds}}
     for split, name in SPLIT_NAMES.items():
         out[name] = score_split(run, models, reference, split)
@@ -313,6 +326,7 @@ MODEL_ROLES = {
     "population_mean": "mean training cine",
     "retrieval": "nearest training cine by generator condition",
     "regression_decoder": "latent regressed from the condition (MSE), decoded",
+    SAMPLE_MEAN: "pixel mean of the MAR's samples (an average, not a generated cine)",
 }
 
 
@@ -333,7 +347,7 @@ def generative_markdown(results: dict) -> str:
              "| model | role | " + " | ".join(f"{m} ({s})" for m in ("SSIM", "PSNR dB", "Fréchet", "R² LVEDV",
                                                                           "R² LVEF") for s in splits) + " |",
              "|---|---|" + "---|" * 5 * len(splits)]
-    for name in GENERATIVE_MODELS:
+    for name in (*GENERATIVE_MODELS, SAMPLE_MEAN):
         cells = []
         for key in ("ssim", "psnr_db", "frechet", "r2_lvedv", "r2_lvef"):
             for split in splits:

@@ -21,13 +21,13 @@ from PIL import Image, ImageDraw, ImageFont
 
 from cardionets.cmr.export import SYNTHETIC, write_cine_gif
 from cardionets.cmr.measure import ImagePhenotypeEstimate
-from cardionets.models.mar_sampler import SamplerSettings, sample_cines
+from cardionets.models.mar_sampler import sample_cines
 from cardionets.sim.diseases import DISEASES
 
 from .config import load_config
 from .datasets import PreparedTorchDataset
 from .distributed import Context
-from .evaluate_generative import GenerativeModels, measured_phenotypes
+from .evaluate_generative import GenerativeModels, measured_phenotypes, sampler_settings
 from .stages import Run
 
 FRAMES_SHOWN = 8
@@ -70,9 +70,10 @@ def strip(true_cine: np.ndarray, generated: np.ndarray) -> Image.Image:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.gallery")
     parser.add_argument("--config", type=Path, required=True)
+    parser.add_argument("--output", help="run folder (default: the config's)")
     parser.add_argument("--out", type=Path, default=Path("docs"))
     args = parser.parse_args(argv)
-    run = Run(load_config(args.config), Context())
+    run = Run(load_config(args.config, {"output": args.output} if args.output else None), Context())
     models = GenerativeModels.load(run)
     if models is None:
         raise SystemExit(f"the generative stages have not run in {run.directory}")
@@ -82,15 +83,17 @@ def main(argv: list[str] | None = None) -> int:
     folder = args.out / "generated_gallery"
     folder.mkdir(parents=True, exist_ok=True)
     columns = list(prepared.schema.phenotypes)
-    settings = SamplerSettings(**run.config.generative_eval.sampler)
+    settings = sampler_settings(run)
     lines = ["# Generated cines next to the truth", "",
              "Every generated image here is SYNTHETIC: made by the MAR generator from the ECG alone. Held-out "
-             "internal-test subjects of the virtual cohort; research use, not for diagnosis.", "",
+             "internal-test subjects of the virtual cohort; research use, not for diagnosis. The command also "
+             "writes an animated\nGIF of each generated cine (SYNTHETIC burned into every frame) beside the "
+             "pictures; they are not committed (about\n0.5 MB each).", "",
              f"Made by `python -m training.gallery --config {args.config}`. Per picture: short axis (truth, then "
              f"generated), then four-chamber (truth, then generated), {FRAMES_SHOWN} frames across one beat. "
              f"Phenotypes measured on the generated cines are the mean ± SD over {SAMPLES} samples "
              f"({settings.autoregressive_steps} autoregressive steps, {settings.diffusion_steps} diffusion steps, "
-             f"CFG {settings.cfg_scale}).", ""]
+             f"CFG {settings.cfg_scale}, temperature {settings.temperature}).", ""]
     for disease in ("healthy", *DISEASES):
         if disease not in picks:
             continue
@@ -105,7 +108,6 @@ def main(argv: list[str] | None = None) -> int:
         strip(truth, samples[0]).save(folder / f"{disease}.png", optimize=True)
         write_cine_gif(np.concatenate(list(samples[0]), axis=2), folder / f"{disease}_{SYNTHETIC}.gif", fps=16)
         lines += [f"## {disease}", "", f"![{disease}: truth and SYNTHETIC generated cine](generated_gallery/{disease}.png)",
-                  "", f"Animated: [generated_gallery/{disease}_{SYNTHETIC}.gif](generated_gallery/{disease}_{SYNTHETIC}.gif)",
                   "", "| phenotype | truth | regression head | measured on generated cines |", "|---|---|---|---|"]
         for name in SHOWN_PHENOTYPES:
             value = float(prepared.phenotypes[row, columns.index(name)])

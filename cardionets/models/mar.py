@@ -1,8 +1,9 @@
 """The cine generator: a masked autoregressive (MAR) transformer over the latent tokens of both views, with a
-per-token diffusion head, conditioned on the aligned ECG embedding.
+per-token diffusion head, conditioned on the ECG (`CardioNetsPredictor.generator_condition`: the fine-tuned
+aligned encoder's embedding with the heads' phenotypes and disease logits).
 
 Both views of one subject are one token sequence, so attention ties the short-axis and four-chamber cines to the
-same heart. The ECG embedding becomes a few condition ("buffer") tokens at the front of the sequence; during
+same heart. The condition becomes a few condition ("buffer") tokens at the front of the sequence; during
 training it is replaced by a learned null embedding 10 % of the time, which is what classifier-free guidance
 needs at sampling time. Training masks a random 70-100 % of the tokens and scores only those with the diffusion
 loss (MAR's recipe); sampling lives in `cardionets.models.mar_sampler`, apart from the network.
@@ -30,7 +31,7 @@ class CineMARConfig:
     # The tokenizer's latent: (views, latent frames, channels, side, side); tokens are patch x patch latent pixels.
     latent_shape: tuple[int, int, int, int, int] = (2, 8, 4, 16, 16)
     patch: int = 4
-    condition_dim: int = 128  # the aligned ECG encoder's embedding
+    condition_dim: int = 128  # size of the predictor's generator condition
     n_condition_tokens: int = 4
     dim: int = 256
     depth: int = 6
@@ -92,7 +93,7 @@ class CineMAR(PretrainedModule):
 
     # --- network ------------------------------------------------------------------------------------------------
     def condition_tokens(self, condition: torch.Tensor | None, batch: int) -> torch.Tensor:
-        """(B, condition_dim) ECG embeddings, or None for the unconditional model -> (B, n_condition_tokens, dim)."""
+        """(B, condition_dim) conditions, or None for the unconditional model -> (B, n_condition_tokens, dim)."""
         if condition is None:
             condition = self.null_condition.expand(batch, -1)
         tokens = self.condition_projection(condition.to(self.null_condition))

@@ -10,7 +10,7 @@ MAR, since early tokens have little to be guided by.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -37,8 +37,13 @@ class SamplerSettings:
             raise ValueError(f"cfg_schedule must be 'linear' or 'constant', got {self.cfg_schedule!r}")
 
 
-# The paper's sampler: 16 autoregressive steps, 100 ancestral diffusion steps per token, CFG 3.
-REFERENCE_SETTINGS = SamplerSettings(autoregressive_steps=16, diffusion_steps=100, eta=1.0)
+def reference_settings(settings: SamplerSettings = SamplerSettings()) -> SamplerSettings:
+    """``settings`` with the paper's sampler steps: 16 autoregressive steps and 100 ancestral diffusion steps per
+    token (guidance, temperature and seed unchanged, so a comparison isolates the steps)."""
+    return replace(settings, autoregressive_steps=16, diffusion_steps=100, eta=1.0)
+
+
+REFERENCE_SETTINGS = reference_settings()
 
 
 def unknown_after(step: int, steps: int, n_tokens: int) -> int:
@@ -57,7 +62,7 @@ def guidance_scale(settings: SamplerSettings, known_share: float) -> float:
 
 @torch.no_grad()
 def sample_tokens(mar: CineMAR, condition: torch.Tensor, settings: SamplerSettings = SamplerSettings()) -> torch.Tensor:
-    """(B, condition_dim) ECG embeddings -> (B, L, token_dim) tokens; the same seed gives the same tokens."""
+    """(B, condition_dim) conditions -> (B, L, token_dim) tokens; the same seed gives the same tokens."""
     mar.eval()
     device = mar.mask_token.device
     generator = torch.Generator(device="cpu").manual_seed(settings.seed)  # CPU: the same numbers on any device

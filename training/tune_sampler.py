@@ -1,0 +1,103 @@
+"""Choose the generator's default sampler settings on validation data, never on a test split.
+
+    python -m training.tune_sampler --config training/configs/default.yaml [--subjects 32]
+
+Two choices, on the first subjects of the downstream calibration share (which no generative model trained on):
+
+1. Temperature. Lower temperatures pull each token towards the likeliest heart for the ECG: closer agreement with
+   the true cine, less variety between samples. Each candidate is scored by SSIM against the true cines, PSNR,
+   and the pixel SD between two seeds; the best SSIM wins.
+2. Steps. At that temperature, the reference settings (the paper's 16 autoregressive and 100 ancestral diffusion
+   steps) are scored, then cheaper candidates; the fastest (seconds per subject, one at a time, as the app runs)
+   whose SSIM is within 2 % of the reference's becomes the default.
+
+The result and both tables go to RUN/generator/sampler.json, which evaluation, the benchmark and the app read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cardionets.models.mar_sampler import SamplerSettings, reference_settings
+
+from .config import load_config
+from .datasets import PreparedTorchDataset
+from .distributed import Context
+from .evaluate_generative import SAMPLER_FILE, GenerativeModels, _conditions, _stack, generate, image_scores
+from .stages import VALIDATION_SHARE, Run, split_indices
+
+TEMPERATURES = (1.0, 0.75, 0.5)
+# (autoregressive steps, diffusion steps, eta): cheaper to dearer; eta 0 is DDIM, 1 ancestral.
+STEP_CANDIDATES = ((6, 8, 0.0), (8, 10, 0.0), (12, 20, 0.0))
+SSIM_TOLERANCE = 0.02
+
+
+def seconds_per_subject(models: GenerativeModels, conditions: torch.Tensor, settings: SamplerSettings,
+                        device: torch.device, repeats: int = 3) -> float:
+    """Median wall time of one subject's generation (both views), one subject at a time."""
+    times = []
+    for index in range(repeats):
+        started = time.perf_counter()
+        generate(models, conditions[index:index + 1], settings, device)
+        times.append(time.perf_counter() - started)
+    return float(np.median(times))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.tune_sampler")
+    parser.add_argument("--config", type=Path, required=True)
+    parser.add_argument("--output", help="run folder (default: the config's)")
+    parser.add_argument("--subjects", type=int, default=32)
+    args = parser.parse_args(argv)
+    run = Run(load_config(args.config, {"output": args.output} if args.output else None), Context())
+    models = GenerativeModels.load(run)
+    if models is None:
+        raise SystemExit(f"the generative stages have not run in {run.directory}")
+    downstream = run.prepared("downstream")
+    _, validation = split_indices(len(downstream), VALIDATION_SHARE, run.config.seed)
+    dataset = PreparedTorchDataset(downstream, validation[:args.subjects], with_cine=True)
+    truth = _stack(dataset, "cine").numpy()
+    conditions = _conditions(models, _stack(dataset, "ecg"), run.device)
+
+    def score(settings: SamplerSettings) -> dict:
+        first = generate(models, conditions, settings, run.device)
+        second = generate(models, conditions, replace(settings, seed=1), run.device)
+        scores = image_scores(first, truth)
+        row = {**{k: v for k, v in asdict(settings).items() if k != "seed"}, "ssim": scores["ssim"],
+               "psnr_db": scores["psnr_db"],
+               "pixel_sd_between_seeds": float(np.std(np.stack([first, second]), axis=0, ddof=1).mean())}
+        print(row, flush=True)
+        return row
+
+    base = SamplerSettings(**run.config.generative_eval.sampler)  # the untuned defaults, not an earlier tuning
+    temperatures = [score(replace(base, temperature=t)) for t in TEMPERATURES]
+    base = replace(base, temperature=max(temperatures, key=lambda row: row["ssim"])["temperature"])
+    reference = reference_settings(base)
+    reference_row = score(reference) | {"seconds": seconds_per_subject(models, conditions, reference, run.device)}
+    steps, chosen = [], reference
+    for ar_steps, diffusion_steps, eta in STEP_CANDIDATES:
+        settings = replace(base, autoregressive_steps=ar_steps, diffusion_steps=diffusion_steps, eta=eta)
+        row = score(settings) | {"seconds": seconds_per_subject(models, conditions, settings, run.device)}
+        steps.append(row)
+        if chosen is reference and row["ssim"] >= (1 - SSIM_TOLERANCE) * reference_row["ssim"]:
+            chosen = settings  # candidates run from the cheapest up: the first within tolerance is the fastest
+    out = run.stage_dir("generator") / SAMPLER_FILE
+    record = {"settings": {k: v for k, v in asdict(chosen).items() if k != "seed"},
+              "chosen_by": f"temperature: best SSIM; steps: fastest with SSIM within {SSIM_TOLERANCE:.0%} of the "
+                           f"reference steps; {len(dataset)} downstream calibration-share subjects",
+              "temperatures": temperatures, "reference": reference_row, "steps": steps}
+    out.write_text(json.dumps(record, indent=2))
+    print(f"chose {chosen}; wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    torch.set_grad_enabled(False)
+    raise SystemExit(main())
