@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -34,8 +35,10 @@ from cardionets.models.mar_sampler import SamplerSettings, sample_cines
 from cardionets.models.predictor import CardioNetsPredictor
 from cardionets.models.segmenter import CLASSES, CMRSegmenter, dice_per_class
 
+from .config import load_config
 from .data.prepared import VIEWS
 from .datasets import PreparedTorchDataset
+from .distributed import Context
 from .generative import IMAGE_CALIBRATION_FILE, generator_predictor, training_cines
 from .stages import Run
 
@@ -79,6 +82,16 @@ class GenerativeModels:
         )
 
 
+def trained_run(config: Path, output: str | None = None) -> tuple[Run, GenerativeModels]:
+    """For the commands that use the trained generators (tune_sampler, gallery): the run and its models; exits
+    with a message naming the run when its generative stages have not run."""
+    run = Run(load_config(config, {"output": output} if output else None), Context())
+    models = GenerativeModels.load(run)
+    if models is None:
+        raise SystemExit(f"the generative stages have not run in {run.directory}")
+    return run, models
+
+
 def sampler_settings(run: Run) -> SamplerSettings:
     """The generator's default settings (RUN/generator/sampler.json when tuned), then the recipe's overrides."""
     path = run.stage_dir("generator") / SAMPLER_FILE
@@ -87,12 +100,12 @@ def sampler_settings(run: Run) -> SamplerSettings:
 
 
 @torch.no_grad()
-def _stack(dataset: Dataset, key: str) -> torch.Tensor:
+def stack_items(dataset: Dataset, key: str) -> torch.Tensor:
     return torch.stack([dataset[i][key] for i in range(len(dataset))])
 
 
 @torch.no_grad()
-def _conditions(models: GenerativeModels, ecg: torch.Tensor, device: torch.device) -> torch.Tensor:
+def generator_conditions(models: GenerativeModels, ecg: torch.Tensor, device: torch.device) -> torch.Tensor:
     return torch.cat([models.predictor.generator_condition(ecg[i:i + 256].to(device)).float().cpu()
                       for i in range(0, len(ecg), 256)])
 
@@ -111,7 +124,7 @@ class TrainingReference:
         conditions, total = [], 0.0
         for start in range(0, len(self.cines), 256):
             items = [self.cines[i] for i in range(start, min(start + 256, len(self.cines)))]
-            conditions.append(_conditions(models, torch.stack([item["ecg"] for item in items]), run.device))
+            conditions.append(generator_conditions(models, torch.stack([item["ecg"] for item in items]), run.device))
             total = total + torch.stack([item["cine"] for item in items]).double().sum(0)
         self.conditions = torch.cat(conditions)
         self.mean_cine = (total / len(self.cines)).float().numpy()
@@ -180,11 +193,11 @@ def score_split(run: Run, models: GenerativeModels, reference: TrainingReference
     prepared = run.prepared(split)
     n = min(config.subjects, len(prepared))
     dataset = PreparedTorchDataset(prepared, np.arange(n), with_cine=True)
-    truth = _stack(dataset, "cine").numpy()
-    ecg = _stack(dataset, "ecg")
+    truth = stack_items(dataset, "cine").numpy()
+    ecg = stack_items(dataset, "ecg")
     names = list(prepared.schema.phenotypes)
     true_phenotypes = {name: prepared.phenotypes[:n, names.index(name)] for name in IMAGE_PHENOTYPES}
-    conditions = _conditions(models, ecg, run.device)
+    conditions = generator_conditions(models, ecg, run.device)
     head = models.predictor.predict(ecg.to(run.device))["phenotypes"].cpu().numpy()
     head_phenotypes = {name: head[:, names.index(name)] for name in IMAGE_PHENOTYPES}
 

@@ -24,11 +24,8 @@ from cardionets.cmr.measure import ImagePhenotypeEstimate
 from cardionets.models.mar_sampler import sample_cines
 from cardionets.sim.diseases import DISEASES
 
-from .config import load_config
 from .datasets import PreparedTorchDataset
-from .distributed import Context
-from .evaluate_generative import GenerativeModels, measured_phenotypes, sampler_settings
-from .stages import Run
+from .evaluate_generative import measured_phenotypes, sampler_settings, trained_run
 
 FRAMES_SHOWN = 8
 SCALE = 2
@@ -73,10 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", help="run folder (default: the config's)")
     parser.add_argument("--out", type=Path, default=Path("docs"))
     args = parser.parse_args(argv)
-    run = Run(load_config(args.config, {"output": args.output} if args.output else None), Context())
-    models = GenerativeModels.load(run)
-    if models is None:
-        raise SystemExit(f"the generative stages have not run in {run.directory}")
+    run, models = trained_run(args.config, args.output)
     prepared = run.prepared("internal_test")
     names = tuple(label.removeprefix("label_") for label in prepared.schema.labels)
     picks = pick_subjects(prepared.labels, names)

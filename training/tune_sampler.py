@@ -27,11 +27,17 @@ import torch
 
 from cardionets.models.mar_sampler import SamplerSettings, reference_settings
 
-from .config import load_config
 from .datasets import PreparedTorchDataset
-from .distributed import Context
-from .evaluate_generative import SAMPLER_FILE, GenerativeModels, _conditions, _stack, generate, image_scores
-from .stages import VALIDATION_SHARE, Run, split_indices
+from .evaluate_generative import (
+    SAMPLER_FILE,
+    GenerativeModels,
+    generate,
+    generator_conditions,
+    image_scores,
+    stack_items,
+    trained_run,
+)
+from .stages import VALIDATION_SHARE, split_indices
 
 TEMPERATURES = (1.0, 0.75, 0.5)
 # (autoregressive steps, diffusion steps, eta): cheaper to dearer; eta 0 is DDIM, 1 ancestral.
@@ -56,15 +62,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", help="run folder (default: the config's)")
     parser.add_argument("--subjects", type=int, default=32)
     args = parser.parse_args(argv)
-    run = Run(load_config(args.config, {"output": args.output} if args.output else None), Context())
-    models = GenerativeModels.load(run)
-    if models is None:
-        raise SystemExit(f"the generative stages have not run in {run.directory}")
+    run, models = trained_run(args.config, args.output)
     downstream = run.prepared("downstream")
     _, validation = split_indices(len(downstream), VALIDATION_SHARE, run.config.seed)
     dataset = PreparedTorchDataset(downstream, validation[:args.subjects], with_cine=True)
-    truth = _stack(dataset, "cine").numpy()
-    conditions = _conditions(models, _stack(dataset, "ecg"), run.device)
+    truth = stack_items(dataset, "cine").numpy()
+    conditions = generator_conditions(models, stack_items(dataset, "ecg"), run.device)
 
     def score(settings: SamplerSettings) -> dict:
         first = generate(models, conditions, settings, run.device)
