@@ -52,16 +52,12 @@ def test_gif_export_opens_in_imageio_with_every_frame_and_both_views(tmp_path):
     assert iio.immeta(files["gif"])["duration"] == 50  # ms per frame, from the frame interval
 
 
-def test_gif_frames_carry_the_synthetic_label():
+def test_gif_frames_carry_the_synthetic_label(tmp_path):
     # The label is burned in: the top-left corner of a dark cine holds bright text pixels in every frame.
-    import tempfile
-    from pathlib import Path
-
     cine = np.zeros((2, 4, 64, 64), np.float32)
     cine[:, :, 40:60, 40:60] = 1.0
-    with tempfile.TemporaryDirectory() as folder:
-        files = export_generated_cine(cine, VIEWS, 2.7, 0.05, Path(folder), "S2", formats=("gif",))
-        frames = iio.imread(files["gif_sax"], index=None)
+    files = export_generated_cine(cine, VIEWS, 2.7, 0.05, tmp_path, "S2", formats=("gif",))
+    frames = iio.imread(files["gif_sax"], index=None)
     corner = frames[:, :20, :100]
     assert (corner.reshape(len(frames), -1).max(axis=1) > 200).all()
 
