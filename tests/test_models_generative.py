@@ -169,6 +169,41 @@ def test_sampling_is_deterministic_for_a_seed_and_guidance_changes_it():
     assert not torch.allclose(first, other_seed) and not torch.allclose(first, unguided)
 
 
+def anchored_mar(residual_std: float = 1.0) -> CineMAR:
+    torch.manual_seed(0)
+    shape = (2, 2, 4, 8, 8)
+    regressor = LatentRegressor(LatentRegressorConfig(condition_dim=16, latent_shape=shape, hidden_dim=32)).eval()
+    mar = CineMAR(CineMARConfig(**SMALL_MAR, latent_shape=shape, condition_dim=16, anchor=regressor.config,
+                                residual_std=residual_std))
+    mar.anchor.load_state_dict(regressor.state_dict())
+    return mar
+
+
+def test_an_anchored_mar_samples_a_residual_around_its_regressor():
+    condition = torch.randn(2, 16)
+    settings = SamplerSettings(autoregressive_steps=3, diffusion_steps=4, seed=1)
+    mar = anchored_mar(residual_std=0.0)  # no residual: the samples are the regressor's estimate exactly
+    anchor = mar.tokens_from_latent(mar.anchor(condition))
+    assert torch.equal(sample_tokens(mar, condition, settings), anchor)
+    assert not torch.allclose(sample_tokens(anchored_mar(residual_std=0.5), condition, settings), anchor)
+
+
+def test_an_anchored_mar_trains_only_its_own_weights_and_round_trips(tmp_path):
+    mar = anchored_mar(residual_std=0.5)
+    frozen = {name: p.clone() for name, p in mar.anchor.named_parameters()}
+    condition = torch.randn(4, 16)
+    tokens = mar.anchor_tokens(condition) + 0.5 * torch.randn(4, mar.config.n_tokens, mar.config.head.token_dim)
+    first, last = train(lambda step: mar.loss(tokens, condition, torch.Generator().manual_seed(step)),
+                        [p for p in mar.parameters() if p.requires_grad], 60)
+    assert last < first
+    assert all(torch.equal(p, frozen[name]) for name, p in mar.anchor.named_parameters())
+    mar.save_pretrained(tmp_path / "mar")
+    again = CineMAR.from_pretrained(tmp_path / "mar")
+    assert again.config.residual_std == 0.5 and again.config.anchor == mar.config.anchor
+    settings = SamplerSettings(autoregressive_steps=3, diffusion_steps=4, seed=2)
+    assert torch.equal(sample_tokens(again, condition, settings), sample_tokens(mar, condition, settings))
+
+
 def test_sampling_schedule_places_every_token_once():
     for steps in (1, 4, 16, 64):
         counts = [256] + [unknown_after(k, steps, 256) for k in range(1, steps + 1)]

@@ -2,7 +2,8 @@
 
 Every model answers the same question, "this subject's two-view cine, from the ECG", for the same subjects:
 
-    mar                 the MAR + diffusion head, `seeds` samples per subject at the default sampler settings
+    mar                 the MAR + diffusion head (a residual over the regression decoder's latent), `seeds`
+                        samples per subject at the default sampler settings
     population_mean     the mean training cine, whatever the ECG
     retrieval           the training cine whose generator condition is nearest (cosine) to the subject's
     regression_decoder  the latent regressed from the condition (MSE), decoded
@@ -335,7 +336,7 @@ def generative_checks(results: dict) -> dict:
 
 
 MODEL_ROLES = {
-    "mar": "MAR + diffusion head (mean over its samples' scores)",
+    "mar": "MAR + diffusion head, residual over the regression decoder (mean over its samples' scores)",
     "population_mean": "mean training cine",
     "retrieval": "nearest training cine by generator condition",
     "regression_decoder": "latent regressed from the condition (MSE), decoded",

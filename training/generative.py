@@ -2,9 +2,10 @@
 
     tokenizer   KL autoencoder on the training cines                         -> RUN/tokenizer/model
     segmenter   U-Net on the virtual cohort's frames and label maps          -> RUN/segmenter/model
-    generator   MAR + diffusion head on tokenizer latents, conditioned on the fine-tuned aligned predictor's
-                ECG embedding and head outputs                               -> RUN/generator/model
-                and its deterministic baseline, a latent regressor           -> RUN/regression_decoder/model
+    generator   a latent regressor from the fine-tuned aligned predictor's ECG embedding and head outputs
+                (the deterministic baseline)                                 -> RUN/regression_decoder/model
+                then the MAR + diffusion head on the residual of the tokenizer latents around it, with
+                the same condition                                           -> RUN/generator/model
 
 Training cines are the paired set's and the downstream training split's: never the test splits, never the
 downstream calibration share (the predictive heads' validation data stays unseen by every model).
@@ -164,21 +165,13 @@ def generator_predictor(run: Run) -> CardioNetsPredictor:
 
 
 def generator(run: Run):
-    """The MAR, then its deterministic baseline (`LatentRegressor`) on the same latents and conditions."""
+    """The deterministic latent regressor (the regression-decoder baseline), then the MAR, which generates the
+    residual over that regressor (CorrDiff's split; see `cardionets.models.mar`)."""
     config = run.config
     predictor = generator_predictor(run)
     cine_tokenizer = CineTokenizer.from_pretrained(run.stage_dir("tokenizer") / "model")
     latents, conditions = encode_for_generator(run, training_cines(run), predictor, cine_tokenizer)
     data = LatentsAndConditions(latents, conditions)
-    mar = CineMAR(CineMARConfig(latent_shape=cine_tokenizer.config.latent_shape,
-                                condition_dim=predictor.condition_dim, **config.models.generator))
-    stage = run.stage_dir("generator")
-    result = train(mar, lambda m, batch: m.loss(m.tokens_from_latent(batch["latent"]), batch["condition"]), data,
-                   config.generator, stage / "checkpoint", "generator", run.log, run.context, run.device,
-                   config.seed)
-    if result.ema is not None:
-        result.ema.copy_to(mar)
-    finish_stage(run, stage, mar, result, folder="model")
 
     regressor = LatentRegressor(LatentRegressorConfig(condition_dim=predictor.condition_dim,
                                                       latent_shape=cine_tokenizer.config.latent_shape))
@@ -187,7 +180,28 @@ def generator(run: Run):
                    config.regression_decoder, baseline / "checkpoint", "regression-decoder", run.log, run.context,
                    run.device, config.seed)
     finish_stage(run, baseline, regressor, result, folder="model")
+
+    mar = CineMAR(CineMARConfig(latent_shape=cine_tokenizer.config.latent_shape,
+                                condition_dim=predictor.condition_dim, anchor=regressor.config,
+                                residual_std=residual_std(regressor, latents, conditions),
+                                **config.models.generator))
+    mar.anchor.load_state_dict(regressor.state_dict())
+    stage = run.stage_dir("generator")
+    result = train(mar, lambda m, batch: m.loss(m.tokens_from_latent(batch["latent"]), batch["condition"]), data,
+                   config.generator, stage / "checkpoint", "generator", run.log, run.context, run.device,
+                   config.seed)
+    if result.ema is not None:
+        result.ema.copy_to(mar)
+    finish_stage(run, stage, mar, result, folder="model")
     return stage / "model"
+
+
+@torch.no_grad()
+def residual_std(regressor: LatentRegressor, latents: torch.Tensor, conditions: torch.Tensor) -> float:
+    """SD of the training latents around the regressor's estimates."""
+    regressor.cpu().eval()
+    residuals = [latents[i:i + 256] - regressor(conditions[i:i + 256]) for i in range(0, len(latents), 256)]
+    return float(torch.cat(residuals).std())
 
 
 def _spread(n: int, count: int) -> list[int]:

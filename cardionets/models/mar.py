@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from .diffusion_head import DiffusionHead, DiffusionHeadConfig
+from .latent_regressor import LatentRegressor, LatentRegressorConfig
 from .pretrained import PretrainedModule, nested_config
 from .transformer import GridPosition, Transformer
 
@@ -40,10 +41,16 @@ class CineMARConfig:
     condition_dropout: float = 0.1  # share of training examples that see the null condition (for CFG)
     min_mask_ratio: float = 0.7  # training masks between this share and all tokens
     head: DiffusionHeadConfig = field(default_factory=DiffusionHeadConfig)
+    anchor: LatentRegressorConfig | None = None  # residual generation over this regressor (see the module text)
+    residual_std: float = 1.0  # SD of the training residuals, so the diffusion head sees unit-scale tokens
 
     def __post_init__(self):
         self.latent_shape = tuple(self.latent_shape)
         self.head = nested_config(self.head, DiffusionHeadConfig)
+        self.anchor = nested_config(self.anchor, LatentRegressorConfig)
+        if self.anchor is not None and (self.anchor.latent_shape, self.anchor.condition_dim) != (
+                self.latent_shape, self.condition_dim):
+            raise ValueError("the anchor regressor's latent shape and condition size must be the generator's")
         views, frames, channels, side, _ = self.latent_shape
         if side % self.patch:
             raise ValueError(f"latent side {side} does not split into patches of {self.patch}")
@@ -76,6 +83,16 @@ class CineMAR(PretrainedModule):
         self.condition_position = nn.Parameter(0.02 * torch.randn(c.n_condition_tokens, c.dim))
         self.transformer = Transformer(c.dim, c.depth, c.n_heads, c.mlp_ratio)
         self.head = DiffusionHead(c.head)
+        self.anchor = None
+        if c.anchor is not None:
+            self.anchor = LatentRegressor(c.anchor).requires_grad_(False).eval()  # trained before the MAR, fixed
+            self.anchor_embedding = nn.Linear(c.head.token_dim, c.dim)
+
+    def train(self, mode: bool = True) -> CineMAR:
+        super().train(mode)
+        if self.anchor is not None:
+            self.anchor.eval()  # frozen: no dropout while the MAR trains
+        return self
 
     # --- latent <-> tokens: (B, V, T', C, S, S) <-> (B, V*T'*(S/p)^2, C*p*p) ----------------------------------
     def tokens_from_latent(self, latent: torch.Tensor) -> torch.Tensor:
@@ -91,6 +108,21 @@ class CineMAR(PretrainedModule):
         x = tokens.reshape(tokens.shape[0], views, frames, n, n, channels, p, p)
         return x.permute(0, 1, 2, 5, 3, 6, 4, 7).reshape(tokens.shape[0], *self.config.latent_shape)
 
+    # --- residual generation over the anchor ---------------------------------------------------------------------
+    def anchor_tokens(self, condition: torch.Tensor) -> torch.Tensor | None:
+        """(B, L, token_dim) tokens of the anchor's latent for these conditions; None without an anchor."""
+        if self.anchor is None:
+            return None
+        return self.tokens_from_latent(self.anchor(condition.to(self.null_condition)))
+
+    def residual_from_tokens(self, tokens: torch.Tensor, anchor: torch.Tensor | None) -> torch.Tensor:
+        """Latent tokens -> what the diffusion head models (the standardised residual; the tokens themselves
+        without an anchor)."""
+        return tokens if anchor is None else (tokens - anchor) / self.config.residual_std
+
+    def tokens_from_residual(self, residual: torch.Tensor, anchor: torch.Tensor | None) -> torch.Tensor:
+        return residual if anchor is None else anchor + self.config.residual_std * residual
+
     # --- network ------------------------------------------------------------------------------------------------
     def condition_tokens(self, condition: torch.Tensor | None, batch: int) -> torch.Tensor:
         """(B, condition_dim) conditions, or None for the unconditional model -> (B, n_condition_tokens, dim)."""
@@ -99,17 +131,26 @@ class CineMAR(PretrainedModule):
         tokens = self.condition_projection(condition.to(self.null_condition))
         return tokens.view(batch, self.config.n_condition_tokens, self.config.dim) + self.condition_position
 
-    def forward(self, tokens: torch.Tensor, mask: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
-        """tokens (B, L, token_dim), mask (B, L) True where unknown -> z (B, L, dim) for the diffusion head."""
+    def forward(self, tokens: torch.Tensor, mask: torch.Tensor, condition: torch.Tensor | None,
+                anchor: torch.Tensor | None = None) -> torch.Tensor:
+        """tokens (B, L, token_dim) as the head models them, mask (B, L) True where unknown, anchor (B, L,
+        token_dim) the anchor's tokens (zeros where the condition is withheld) -> z (B, L, dim) for the head."""
         B, L, _ = tokens.shape
         known = self.token_embedding(tokens.to(self.mask_token))
         x = torch.where(mask[..., None], self.mask_token.expand(B, L, -1), known) + self.position().view(1, L, -1)
+        if self.anchor is not None:
+            if anchor is None:
+                anchor = torch.zeros_like(tokens)  # the unconditional model: no condition, so no anchor either
+            x = x + self.anchor_embedding(anchor.to(x))
         x = torch.cat([self.condition_tokens(condition, B), x], dim=1)
         return self.transformer(x)[:, self.config.n_condition_tokens:]
 
     def loss(self, tokens: torch.Tensor, condition: torch.Tensor,
              generator: torch.Generator | None = None) -> torch.Tensor:
-        """Diffusion loss on a random 70-100 % of the tokens, the rest given; ``condition`` (B, condition_dim)."""
+        """Diffusion loss on a random 70-100 % of the tokens, the rest given; ``tokens`` (B, L, token_dim) of the
+        true latents, ``condition`` (B, condition_dim)."""
+        anchor = self.anchor_tokens(condition)
+        tokens = self.residual_from_tokens(tokens.to(self.mask_token), anchor)
         B, L, _ = tokens.shape
         device = generator.device if generator is not None else tokens.device
         ratio = self.config.min_mask_ratio + (1 - self.config.min_mask_ratio) * torch.rand(B, 1, generator=generator,
@@ -118,5 +159,7 @@ class CineMAR(PretrainedModule):
         mask = (order < (ratio * L).ceil()).to(tokens.device)
         drop = (torch.rand(B, 1, generator=generator, device=device) < self.config.condition_dropout).to(tokens.device)
         condition = torch.where(drop, self.null_condition.expand(B, -1), condition.to(self.null_condition))
-        z = self(tokens, mask, condition)
+        if anchor is not None:
+            anchor = anchor.masked_fill(drop[..., None], 0.0)
+        z = self(tokens, mask, condition, anchor)
         return self.head.loss(tokens[mask].to(z), z[mask], generator)

@@ -62,7 +62,8 @@ def guidance_scale(settings: SamplerSettings, known_share: float) -> float:
 
 @torch.no_grad()
 def sample_tokens(mar: CineMAR, condition: torch.Tensor, settings: SamplerSettings = SamplerSettings()) -> torch.Tensor:
-    """(B, condition_dim) conditions -> (B, L, token_dim) tokens; the same seed gives the same tokens."""
+    """(B, condition_dim) conditions -> (B, L, token_dim) latent tokens; the same seed gives the same tokens.
+    With an anchored MAR the steps sample the residual, which is added to the anchor's tokens at the end."""
     mar.eval()
     device = mar.mask_token.device
     generator = torch.Generator(device="cpu").manual_seed(settings.seed)  # CPU: the same numbers on any device
@@ -72,14 +73,17 @@ def sample_tokens(mar: CineMAR, condition: torch.Tensor, settings: SamplerSettin
     order = torch.rand(B, L, generator=generator).argsort(dim=1).to(device)  # the order tokens become known
     guided = settings.cfg_scale != 1.0
     condition = condition.to(device)
+    anchor = mar.anchor_tokens(condition)
+    unconditional_anchor = None if anchor is None else torch.zeros_like(anchor)
     unknown = L
     for step in range(1, settings.autoregressive_steps + 1):
         if guided:
             z_all = mar(torch.cat([tokens, tokens]), torch.cat([mask, mask]),
-                        torch.cat([condition, mar.null_condition.expand(B, -1)]))
+                        torch.cat([condition, mar.null_condition.expand(B, -1)]),
+                        None if anchor is None else torch.cat([anchor, unconditional_anchor]))
             z, z_unconditional = z_all.chunk(2)
         else:
-            z, z_unconditional = mar(tokens, mask, condition), None
+            z, z_unconditional = mar(tokens, mask, condition, anchor), None
         still_unknown = unknown_after(step, settings.autoregressive_steps, L)
         # Positions order[:, still_unknown:unknown] become known in this step (the same count in every sample).
         chosen = order[:, still_unknown:unknown]
@@ -92,7 +96,7 @@ def sample_tokens(mar: CineMAR, condition: torch.Tensor, settings: SamplerSettin
         tokens[rows, chosen] = sampled.view(B, -1, token_dim).to(tokens)
         mask[rows, chosen] = False
         unknown = still_unknown
-    return tokens
+    return mar.tokens_from_residual(tokens, anchor)
 
 
 @torch.no_grad()
