@@ -1,4 +1,5 @@
-"""Shared fixtures: the real Mortara 12-lead ECG that pydicom ships, as a path and as a canonical ECG."""
+"""Shared fixtures: the real Mortara 12-lead ECG that pydicom ships, as a path and as a canonical ECG; the tiny
+recipe trained end to end once per session."""
 
 from pathlib import Path
 
@@ -12,6 +13,20 @@ MORTARA_DEVICE = {
     "rr_ms": 982, "pr_ms": 161, "qrs_ms": 75, "qt_ms": 368, "qtc_ms": 370,
     "p_axis_deg": 74, "qrs_axis_deg": 52, "t_axis_deg": 57,
 }
+
+
+TINY = Path(__file__).resolve().parents[1] / "training" / "configs" / "tiny.yaml"
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> tuple[Path, Path]:
+    """(run folder, prepared-data folder) of the tiny recipe, every stage trained (about two minutes)."""
+    from training.__main__ import main
+
+    root = tmp_path_factory.mktemp("tiny")
+    run, data = root / "run", root / "data"
+    assert main(["all", "--config", str(TINY), "--output", str(run), "--data-root", str(data)]) == 0
+    return run, data
 
 
 @pytest.fixture(scope="session")

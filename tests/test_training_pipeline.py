@@ -11,15 +11,7 @@ import pytest
 
 from training.__main__ import main
 
-TINY = Path(__file__).resolve().parents[1] / "training" / "configs" / "tiny.yaml"
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tiny")
-    run, data = root / "run", root / "data"
-    assert main(["all", "--config", str(TINY), "--output", str(run), "--data-root", str(data)]) == 0
-    return run, data
+from tests.conftest import TINY
 
 
 def _records(run: Path) -> list[dict]:

@@ -1,0 +1,88 @@
+"""Turn a trained run into a weights bundle that `cardionets.CardioNets.from_pretrained` loads.
+
+    python -m training.export_bundle --config training/configs/default.yaml --out weights
+
+Copies the four models the app uses (the fine-tuned aligned predictor, the cine tokenizer, the generator with its
+tuned sampler settings, the segmenter with its image-phenotype calibration), records what they were trained on,
+and seals the folder with a manifest of sha256 checksums. An existing model card (README.md) in ``--out`` is
+kept; the card is not part of the checksums, so it can be edited after export.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+
+from cardionets.bundle import COMPONENTS, MANIFEST_NAME, MODEL_CARD_NAME, Manifest, seal
+from cardionets.inference import IMAGE_CALIBRATION_FILE, SAMPLER_FILE
+from cardionets.models.predictor import SUBTYPES, CardioNetsPredictor
+
+from .config import load_config
+from .distributed import Context
+from .evaluate_generative import sampler_settings
+from .stages import Run
+
+SOURCES = {"predictor": ("finetune", "aligned/model"), "tokenizer": ("tokenizer", "model"),
+           "generator": ("generator", "model"), "segmenter": ("segmenter", "model")}
+
+
+def export(run: Run, out: Path) -> Manifest:
+    folders = {name: run.stage_dir(stage) / folder for name, (stage, folder) in SOURCES.items()}
+    missing = [f"{name} ({path})" for name, path in folders.items() if not (path / "config.json").is_file()]
+    if missing:
+        raise SystemExit(f"{run.directory} lacks trained models: {', '.join(missing)}; run the stages first.")
+    if not (folders["segmenter"] / IMAGE_CALIBRATION_FILE).is_file():
+        raise SystemExit(f"{folders['segmenter']} has no {IMAGE_CALIBRATION_FILE}; rerun the segmenter stage.")
+    out.mkdir(parents=True, exist_ok=True)
+    for name in COMPONENTS:  # an earlier export's files must not linger beside the new ones
+        if (out / name).is_dir():
+            shutil.rmtree(out / name)
+    (out / MANIFEST_NAME).unlink(missing_ok=True)
+    for name, source in folders.items():
+        shutil.copytree(source, out / name)
+    settings = sampler_settings(run)
+    tuned = run.stage_dir("generator") / SAMPLER_FILE
+    record = json.loads(tuned.read_text()) if tuned.is_file() else {"chosen_by": "the recipe's defaults (untuned)"}
+    record["settings"] = {key: value for key, value in asdict(settings).items() if key != "seed"}
+    (out / "generator" / SAMPLER_FILE).write_text(json.dumps(record, indent=2))
+    return seal(out, {name: name for name in COMPONENTS}, metadata(run, folders))
+
+
+def metadata(run: Run, folders: dict[str, Path]) -> dict:
+    predictor = CardioNetsPredictor.from_pretrained(folders["predictor"])
+    config = run.config
+    return {
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "recipe": config.name,
+        "schema": {"phenotypes": list(predictor.config.phenotypes), "diseases": list(predictor.config.diseases),
+                   "disease_outputs": list(predictor.config.disease_outputs), "subtypes": list(SUBTYPES)},
+        "training_data": {
+            "source": "CardioNets virtual cohort (simulated subjects; no patient data)",
+            "regimes": {regime: getattr(config.data, regime)
+                        for regime in ("ecg_only", "paired", "downstream", "internal_test", "external_test")},
+            "external_site": config.data.external_site,
+            "seed": config.seed,
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.export_bundle")
+    parser.add_argument("--config", type=Path, required=True)
+    parser.add_argument("--output", help="run folder (default: the config's)")
+    parser.add_argument("--out", type=Path, required=True, help="bundle folder to write (e.g. weights)")
+    args = parser.parse_args(argv)
+    run = Run(load_config(args.config, {"output": args.output} if args.output else None), Context())
+    manifest = export(run, args.out)
+    size = sum(path.stat().st_size for path in args.out.rglob("*") if path.is_file())
+    card = "kept" if (args.out / MODEL_CARD_NAME).is_file() else "none yet"
+    print(f"wrote {args.out}: {len(manifest.files)} files, {size / 1e6:.1f} MB; model card: {card}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
