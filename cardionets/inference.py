@@ -11,26 +11,74 @@ is given; models are put in eval mode once, here.
 
 from __future__ import annotations
 
-import json
 import shutil
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import BinaryIO
 
+import numpy as np
 import torch
 
+from . import __version__
 from .bundle import MODEL_CARD_NAME, BundleError, Manifest, load_verified, seal
-from .cmr.measure import ImagePhenotypeCalibration
+from .cmr.export import SYNTHETIC, export_generated_cine
+from .cmr.measure import (
+    IMAGE_CALIBRATION_FILE,
+    IMAGE_PHENOTYPES,
+    ImagePhenotypeCalibration,
+    ImagePhenotypeEstimate,
+    measure_cines,
+)
 from .device import select_device
+from .ecg import ECG, MeasurementError, check_quality, load, measure, model_view
+from .ecg.errors import ECGError
+from .ecg.summary import summarize
 from .models.cine_tokenizer import CineTokenizer
 from .models.mar import CineMAR
-from .models.mar_sampler import SamplerSettings
-from .models.predictor import CardioNetsPredictor
+from .models.mar_sampler import SAMPLER_FILE, SamplerSettings, load_sampler_settings, sample_cines
+from .models.predictor import SUBTYPES, CardioNetsPredictor
 from .models.segmenter import CMRSegmenter
+from .ood import OOD_REFERENCE_FILE, EmbeddingReference
+from .prediction import DiseaseResult, OODResult, PhenotypeResult, Prediction
 
-IMAGE_CALIBRATION_FILE = "image_phenotypes.json"  # in the segmenter's folder: segmenter measurements -> phenotypes
-SAMPLER_FILE = "sampler.json"  # in the generator's folder: the default sampler settings chosen on validation data
+VIEWS = ("sax", "4ch")  # the generator's views, in its order
+TRAINED_AGE_YEARS = (40, 80)  # the ages the training cohorts cover (UK Biobank imaging: 45-82)
+DEFAULT_HEART_RATE_BPM = 60.0  # for a generated cine's frame timing when the ECG's rate cannot be measured
+EcgSource = ECG | str | Path | bytes | BinaryIO
 COMPONENT_CLASSES = {"predictor": CardioNetsPredictor, "tokenizer": CineTokenizer, "generator": CineMAR,
                      "segmenter": CMRSegmenter}
+
+
+class ECGRejectedError(ECGError):
+    """The quality gate rejected the ECG: no model output is given for it."""
+
+
+@dataclass
+class GeneratedCMR:
+    """SYNTHETIC two-view cines generated from one ECG: research use, not for diagnosis.
+
+    ``image_phenotypes`` are measured on the generated cines by the segmenter (mean and SD over the samples);
+    ``disagreements`` flags each phenotype whose regression-head value lies outside their combined spread.
+    """
+
+    cines: np.ndarray  # (n_samples, views, frames, H, W) float32 in [0, 1]
+    views: tuple[str, ...]
+    pixel_mm: float
+    frame_duration_s: float
+    seeds: tuple[int, ...]
+    settings: SamplerSettings  # the seed field is the first sample's
+    image_phenotypes: ImagePhenotypeEstimate
+    predicted_phenotypes: dict[str, float]  # the regression head's values of the same phenotypes
+    disagreements: dict[str, bool]
+    seconds: float
+    label: str = SYNTHETIC
+
+    def export(self, directory: str | Path, formats: tuple[str, ...] = ("nifti", "gif", "png"),
+               stem: str = "cardionets", sample: int = 0) -> dict[str, Path]:
+        """Write one sample's cines (NIfTI with pixdim and time, GIF, PNG frames), each marked SYNTHETIC."""
+        return export_generated_cine(self.cines[sample], self.views, self.pixel_mm, self.frame_duration_s,
+                                     Path(directory), f"{stem}_sample{sample}", formats)
 
 
 @dataclass
@@ -40,6 +88,7 @@ class CardioNets:
     generator: CineMAR
     segmenter: CMRSegmenter
     image_calibration: ImagePhenotypeCalibration
+    ood_reference: EmbeddingReference
     sampler: SamplerSettings  # the bundle's default generation settings
     manifest: Manifest
     source: Path  # the bundle folder it was loaded from
@@ -58,13 +107,16 @@ class CardioNets:
             models = {name: COMPONENT_CLASSES[name].from_pretrained(folder).to(device).eval()
                       for name, folder in folders.items()}
             calibration = ImagePhenotypeCalibration.load(folders["segmenter"] / IMAGE_CALIBRATION_FILE)
-            sampler = SamplerSettings(**json.loads((folders["generator"] / SAMPLER_FILE).read_text())["settings"])
+            ood_reference = EmbeddingReference.load(folders["predictor"] / OOD_REFERENCE_FILE)
+            sampler = load_sampler_settings(folders["generator"])
+            if sampler is None:
+                raise FileNotFoundError(f"the generator has no {SAMPLER_FILE}")
         except (FileNotFoundError, ValueError, KeyError, TypeError, RuntimeError) as error:
             # The checksums matched, so these are files written by an incompatible exporter, not damage.
             raise BundleError(f"The bundle in {directory} does not fit this version of CardioNets: {error}") \
                 from None
-        return cls(**models, image_calibration=calibration, sampler=sampler, manifest=manifest, source=directory,
-                   device=device)
+        return cls(**models, image_calibration=calibration, ood_reference=ood_reference, sampler=sampler,
+                   manifest=manifest, source=directory, device=device)
 
     def save_pretrained(self, directory: str | Path) -> Path:
         """Write the loaded models and their side files as a sealed bundle in ``directory``."""
@@ -73,6 +125,7 @@ class CardioNets:
         for name in COMPONENT_CLASSES:
             getattr(self, name).save_pretrained(directory / name)
         self.image_calibration.save(directory / "segmenter" / IMAGE_CALIBRATION_FILE)
+        self.ood_reference.save(directory / "predictor" / OOD_REFERENCE_FILE)
         shutil.copyfile(self.source / self.manifest.components["generator"] / SAMPLER_FILE,
                         directory / "generator" / SAMPLER_FILE)
         card = self.source / MODEL_CARD_NAME
@@ -93,3 +146,147 @@ class CardioNets:
         info = api.upload_folder(repo_id=repo_id, folder_path=self.source, revision=revision,
                                  commit_message=commit_message, ignore_patterns=[".cache/*"])
         return str(getattr(info, "commit_url", info))
+
+    # --- inputs ------------------------------------------------------------------------------------------------
+    def read_ecg(self, ecg: EcgSource) -> ECG:
+        """An `ECG`, or a file (path, bytes, file object) read by `cardionets.ecg.load` (typed errors)."""
+        return ecg if isinstance(ecg, ECG) else load(ecg)
+
+    def model_input(self, record: ECG) -> torch.Tensor:
+        """(1, 12, 5000) on the model's device: the same `model_view` every model trained on."""
+        return torch.from_numpy(model_view(record))[None].to(self.device)
+
+    # --- prediction ----------------------------------------------------------------------------------------------
+    def predict(self, ecg: EcgSource, sex: str | None = None, age_years: float | None = None) -> Prediction:
+        """One ECG's complete result: quality, measurements, phenotypes with reference ranges, disease calls,
+        subtype distribution, how typical the ECG is of the training data. ``sex`` ("M"/"F") and ``age_years``
+        override what the file says. A rejected ECG gets its QC findings and no model output; an unreadable
+        file raises the typed `ECGError` that says why."""
+        started = time.perf_counter()
+        record = self.read_ecg(ecg)
+        read_ms = 1000 * (time.perf_counter() - started)
+        result = self.predict_records([record], [sex], [age_years])[0]
+        result.timing_ms = {"read": read_ms, **result.timing_ms, "total": read_ms + result.timing_ms["total"]}
+        result.source = str(ecg) if isinstance(ecg, str | Path) else None
+        return result
+
+    @torch.inference_mode()
+    def predict_records(self, records: list[ECG], sexes: list[str | None] | None = None,
+                        ages_years: list[float | None] | None = None) -> list[Prediction]:
+        """`predict` for ECGs already read, with one batched pass of the models over those the quality gate
+        passes (screening's path)."""
+        sexes = sexes or [None] * len(records)
+        ages_years = ages_years or [None] * len(records)
+        started = time.perf_counter()
+        summaries = [summarize(record) for record in records]
+        checked = time.perf_counter()
+        passed = [i for i, summary in enumerate(summaries) if summary["qc"]["verdict"] != "reject"]
+        outputs = self._model_outputs([records[i] for i in passed]) if passed else {}
+        finished = time.perf_counter()
+        per_record = {"quality_and_measurements": 1000 * (checked - started) / max(len(records), 1),
+                      "models": 1000 * (finished - checked) / max(len(passed), 1)}
+        results = []
+        for i, (record, summary) in enumerate(zip(records, summaries)):
+            sex = sexes[i] or record.meta.sex
+            age = ages_years[i] if ages_years[i] is not None else record.meta.age_years
+            row = passed.index(i) if i in passed else None
+            results.append(self._prediction(summary, sex, age, None if row is None else
+                                            {key: value[row] for key, value in outputs.items()}, per_record))
+        return results
+
+    def _model_outputs(self, records: list[ECG]) -> dict[str, np.ndarray]:
+        inputs = torch.from_numpy(np.stack([model_view(record) for record in records])).to(self.device)
+        out = self.predictor.predict(inputs, with_embedding=True)
+        scores = self.ood_reference.score(out["embedding"].float().cpu().numpy())
+        return {key: out[key].float().cpu().numpy() for key in ("phenotypes", "disease_probabilities",
+                                                                "subtype_probabilities")} | {"ood_score": scores}
+
+    def _prediction(self, summary: dict, sex: str | None, age_years: float | None, out: dict | None,
+                    timing_ms: dict[str, float]) -> Prediction:
+        phenotypes, diseases, subtypes, score = {}, {}, {}, None
+        if out is not None:
+            config = self.predictor.config
+            phenotypes = {name: PhenotypeResult.of(name, float(v), sex)
+                          for name, v in zip(config.phenotypes, out["phenotypes"])}
+            thresholds = config.disease_threshold or (0.5,) * len(config.disease_outputs)
+            diseases = {name: DiseaseResult(round(float(p), 4), round(float(t), 4), bool(p >= t))
+                        for name, p, t in zip(config.disease_outputs, out["disease_probabilities"], thresholds)}
+            subtypes = {name: round(float(p), 4) for name, p in zip(SUBTYPES, out["subtype_probabilities"])}
+            score = float(out["ood_score"])
+        metadata = self.manifest.metadata
+        timing = dict(timing_ms, models=timing_ms["models"] if out is not None else 0.0)
+        return Prediction(
+            qc=summary["qc"], measurements=summary["measurements"],
+            device_measurements=summary["device_measurements"], patient={"age_years": age_years, "sex": sex},
+            phenotypes=phenotypes, diseases=diseases, subtypes=subtypes,
+            ood=ood_result(score, age_years, out is None),
+            model={"cardionets_version": __version__, "bundle_created": metadata.get("created"),
+                   "recipe": metadata.get("recipe"), "schema_version": self.manifest.schema_version,
+                   "device": str(self.device)},
+            timing_ms={**timing, "total": sum(timing.values())},
+        )
+
+    # --- generation ----------------------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def generate_cmr(self, ecg: EcgSource, n_samples: int = 1, seed: int = 0, steps: int | None = None,
+                     cfg: float | None = None, autoregressive_steps: int | None = None,
+                     temperature: float | None = None) -> GeneratedCMR:
+        """Both views of a SYNTHETIC cine for this ECG, ``n_samples`` of them (seeds ``seed``, ``seed`` + 1, ...).
+
+        ``steps`` (diffusion steps per token), ``cfg`` (guidance scale), ``autoregressive_steps`` and
+        ``temperature`` override the bundle's tuned defaults. A rejected ECG raises `ECGRejectedError`.
+        """
+        if n_samples < 1:
+            raise ValueError(f"n_samples must be at least 1, got {n_samples}")
+        started = time.perf_counter()
+        record = self.read_ecg(ecg)
+        quality = check_quality(record)
+        if quality.verdict == "reject":
+            reasons = " ".join(f.message for f in quality.findings if f.severity == "reject")
+            raise ECGRejectedError(f"This ECG did not pass the quality check, so no CMR is generated: {reasons}")
+        overrides = {key: value for key, value in {"diffusion_steps": steps, "cfg_scale": cfg, "temperature":
+                     temperature, "autoregressive_steps": autoregressive_steps}.items() if value is not None}
+        settings = replace(self.sampler, seed=seed, **overrides)
+        inputs = self.model_input(record)
+        condition = self.predictor.generator_condition(inputs)
+        seeds = tuple(range(seed, seed + n_samples))
+        cines = np.concatenate([sample_cines(self.generator, self.tokenizer, condition,
+                                             replace(settings, seed=s)).float().cpu().numpy() for s in seeds])
+        pixel_mm = self.tokenizer.config.pixel_mm
+        measured = [self.image_calibration.apply(values) for values in measure_cines(self.segmenter, cines, pixel_mm)]
+        estimate = ImagePhenotypeEstimate.from_samples(measured)
+        phenotypes = self.predictor.predict(inputs)["phenotypes"][0].float().cpu().numpy()
+        names = list(self.predictor.config.phenotypes)
+        predicted = {name: float(phenotypes[names.index(name)]) for name in IMAGE_PHENOTYPES if name in names}
+        return GeneratedCMR(
+            cines=cines, views=VIEWS, pixel_mm=pixel_mm,
+            frame_duration_s=60.0 / heart_rate_bpm(record) / cines.shape[2], seeds=seeds, settings=settings,
+            image_phenotypes=estimate, predicted_phenotypes=predicted,
+            disagreements=estimate.disagreements(predicted, self.image_calibration),
+            seconds=time.perf_counter() - started)
+
+
+def heart_rate_bpm(record: ECG) -> float:
+    """The ECG's measured rate, else the cart's, else DEFAULT_HEART_RATE_BPM: it only times the cine's frames."""
+    try:
+        return float(measure(record).hr_bpm)
+    except (MeasurementError, ValueError):
+        return float(record.meta.device_measurements.get("hr_bpm", DEFAULT_HEART_RATE_BPM))
+
+
+def ood_result(score: float | None, age_years: float | None, rejected: bool) -> OODResult:
+    """The embedding score plus what the record itself says about fitting the training data."""
+    warnings = []
+    if age_years is not None and age_years < 18:
+        warnings.append(f"Paediatric ECG (age {age_years:g}): the models learnt from adults only; do not use "
+                        "their outputs for this patient.")
+    elif age_years is not None and not TRAINED_AGE_YEARS[0] <= age_years <= TRAINED_AGE_YEARS[1]:
+        warnings.append(f"Age {age_years:g} is outside the {TRAINED_AGE_YEARS[0]}-{TRAINED_AGE_YEARS[1]} years the "
+                        "models learnt from; outputs may be less reliable.")
+    if score is not None and score > 1.0:
+        warnings.append(f"This ECG is unlike the training ECGs (score {score:.2f}; above 1 is rarer than 99 % of "
+                        "held-out training-site ECGs): outputs may be unreliable.")
+    unusual = bool(warnings)
+    if rejected:
+        warnings.append("The quality check rejected this ECG, so no model output is given.")
+    return OODResult(None if score is None else round(score, 3), unusual, warnings)

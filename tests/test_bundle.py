@@ -1,5 +1,6 @@
 """The weights bundle, on a real one: the tiny recipe's trained models exported by `training.export_bundle`, then
-loaded by `CardioNets.from_pretrained` from a folder, from a Hub-style cache offline, and refused when damaged."""
+loaded by `CardioNets.from_pretrained` from a folder, from a Hub-style cache offline, and refused when damaged;
+then `predict` and `generate_cmr` on the real Mortara ECG."""
 
 import json
 import os
@@ -8,20 +9,25 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
+from cardionets.__main__ import main as cli
 from cardionets.bundle import MANIFEST_NAME, SCHEMA_VERSION, BundleError, Manifest, resolve
-from cardionets.inference import CardioNets
-from training.export_bundle import main as export_main
+from cardionets.cmr.measure import IMAGE_PHENOTYPES
+from cardionets.ecg import ECG, STANDARD_LEADS, ECGMetadata
+from cardionets.inference import CardioNets, ECGRejectedError
+from cardionets.prediction import Prediction
 from tests.conftest import TINY
+from training.export_bundle import main as export_main
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def bundle(tiny_run, tmp_path_factory) -> Path:
-    run, data = tiny_run
+    run, _ = tiny_run
     out = tmp_path_factory.mktemp("bundle") / "weights"
     assert export_main(["--config", str(TINY), "--output", str(run), "--out", str(out)]) == 0
     return out
@@ -103,7 +109,65 @@ def test_a_hub_snapshot_in_the_local_cache_loads_offline(bundle, tmp_path):
               "except BundleError as error:\n"
               "    print('refused:', error)\n")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "hub"), "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120,
+                            check=False)
     assert result.returncode == 0, result.stderr
     assert f"loaded {commit}" in result.stdout
     assert "refused: cardionets/absent is not in the local Hugging Face cache" in result.stdout
+
+
+def test_generate_cmr_on_the_real_ecg_is_seeded_measured_and_exported_as_synthetic(bundle, mortara_path, tmp_path):
+    model = CardioNets.from_pretrained(bundle, device="cpu")
+    settings = {"n_samples": 2, "seed": 3, "steps": 4, "autoregressive_steps": 2}
+    first, again = model.generate_cmr(mortara_path, **settings), model.generate_cmr(mortara_path, **settings)
+    assert first.cines.shape == (2, 2, 16, 64, 64) and np.array_equal(first.cines, again.cines)
+    assert first.seeds == (3, 4) and first.settings.diffusion_steps == 4
+    assert set(first.image_phenotypes.mean) == set(IMAGE_PHENOTYPES) == set(first.disagreements)
+    assert 0.8 < first.frame_duration_s * 16 < 1.2  # one beat at this ECG's ~61 bpm
+    files = first.export(tmp_path, stem="mortara")
+    assert len([p for p in files.values() if p.suffix == ".png"]) == 2 * 16
+    assert all("SYNTHETIC" in p.name and p.is_file() for p in files.values())
+
+
+def test_generate_cmr_refuses_an_ecg_the_quality_gate_rejects(bundle):
+    model = CardioNets.from_pretrained(bundle, device="cpu")
+    flat = ECG(np.zeros((12, 5000), dtype=np.float32), 500.0, ECGMetadata("npy", 500.0, STANDARD_LEADS))
+    with pytest.raises(ECGRejectedError, match="quality check"):
+        model.generate_cmr(flat)
+
+
+def test_predict_on_the_real_ecg_gives_every_output_with_units_and_round_trips_json(bundle, mortara_path):
+    model = CardioNets.from_pretrained(bundle, device="cpu")
+    result = model.predict(mortara_path)
+    assert result.qc["verdict"] != "reject" and result.patient == {"age_years": 42.0, "sex": "F"}
+    assert set(result.phenotypes) == set(model.predictor.config.phenotypes)
+    lvef = result.phenotypes["lvef_pct"]  # women in UK Biobank: 61 +/- 5 %
+    assert lvef.unit == "%" and lvef.ref_low == pytest.approx(61 - 1.96 * 5) and lvef.flag in ("low", "normal", "high")
+    assert result.phenotypes["lvedv_ml"].unit == "mL" and result.phenotypes["rvedv_ml"].flag is None  # no source
+    assert set(result.diseases) == set(model.predictor.config.disease_outputs)
+    assert all(d.positive == (d.probability >= d.threshold) for d in result.diseases.values())
+    assert sum(result.subtypes.values()) == pytest.approx(1.0, abs=1e-3)
+    assert result.ood.score > 0 and result.measurements["hr_bpm"] == pytest.approx(61, abs=2)
+    assert Prediction.from_json(result.to_json()) == result
+
+
+def test_predict_warns_for_a_child_and_gives_no_model_output_for_a_rejected_ecg(bundle, mortara_path):
+    model = CardioNets.from_pretrained(bundle, device="cpu")
+    child = model.predict(mortara_path, age_years=9)
+    assert child.ood.out_of_distribution and child.ood.warnings[0].startswith("Paediatric ECG")
+    flat = ECG(np.zeros((12, 5000), dtype=np.float32), 500.0, ECGMetadata("npy", 500.0, STANDARD_LEADS))
+    rejected = model.predict(flat)
+    assert rejected.rejected and rejected.phenotypes == {} and rejected.diseases == {} and rejected.ood.score is None
+    assert "rejected" in rejected.ood.warnings[-1] and Prediction.from_json(rejected.to_json()) == rejected
+
+
+def test_the_predict_command_prints_the_issue_s_json_and_writes_a_synthetic_cmr(bundle, mortara_path, tmp_path,
+                                                                                capsys):
+    assert cli(["predict", str(mortara_path), "--weights", str(bundle), "--json", "--cmr", str(tmp_path)]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert {"qc", "measurements", "phenotypes", "diseases", "ood", "model", "cmr"} <= set(record)
+    assert set(record["phenotypes"]["lvef_pct"]) >= {"value", "unit", "ref_low", "ref_high", "flag"}
+    assert set(record["diseases"]["hcm"]) == {"probability", "threshold", "positive"}
+    assert record["cmr"]["files"] and all("SYNTHETIC" in Path(f).name for f in record["cmr"]["files"])
+    assert cli(["predict", str(tmp_path / "absent.xml"), "--weights", str(bundle)]) == 1
+    assert "error:" in capsys.readouterr().err

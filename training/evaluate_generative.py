@@ -18,8 +18,7 @@ The same section reports the tokenizer's reconstruction PSNR and the segmenter's
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,12 +26,18 @@ import torch
 from torch.utils.data import Dataset
 
 from cardionets import metrics
-from cardionets.cmr.measure import IMAGE_PHENOTYPES, ImagePhenotypeCalibration, ImagePhenotypeEstimate, measure_cines
+from cardionets.cmr.measure import (
+    IMAGE_CALIBRATION_FILE,
+    IMAGE_PHENOTYPES,
+    ImagePhenotypeCalibration,
+    ImagePhenotypeEstimate,
+    measure_cines,
+)
 from cardionets.models.cine_tokenizer import CineTokenizer
 from cardionets.models.cmr_encoder import CMREncoder
 from cardionets.models.latent_regressor import LatentRegressor
 from cardionets.models.mar import CineMAR
-from cardionets.models.mar_sampler import SamplerSettings, sample_cines
+from cardionets.models.mar_sampler import SamplerSettings, load_sampler_settings, sample_cines
 from cardionets.models.predictor import CardioNetsPredictor
 from cardionets.models.segmenter import CLASSES, CMRSegmenter, dice_per_class
 
@@ -40,14 +45,13 @@ from .config import load_config
 from .data.prepared import VIEWS
 from .datasets import PreparedTorchDataset
 from .distributed import Context
-from .generative import IMAGE_CALIBRATION_FILE, generator_predictor, training_cines
+from .generative import generator_predictor, training_cines
 from .stages import Run
 
 GENERATIVE_MODELS = ("mar", "population_mean", "retrieval", "regression_decoder")
 # Not a generated cine but the pixel-wise mean of the MAR's samples: an estimate of the conditional mean, scored
 # beside the others to show how much of the pixel-level agreement a single sample gives up by being sharp.
 SAMPLE_MEAN = "mar_sample_mean"
-SAMPLER_FILE = "sampler.json"  # RUN/generator/sampler.json: settings chosen on validation data (tune_sampler)
 SPLIT_NAMES = {"internal_test": "internal", "external_test": "external"}
 BATCH = 32
 
@@ -95,9 +99,8 @@ def trained_run(config: Path, output: str | None = None) -> tuple[Run, Generativ
 
 def sampler_settings(run: Run) -> SamplerSettings:
     """The generator's default settings (RUN/generator/sampler.json when tuned), then the recipe's overrides."""
-    path = run.stage_dir("generator") / SAMPLER_FILE
-    tuned = json.loads(path.read_text())["settings"] if path.is_file() else {}
-    return SamplerSettings(**{**tuned, **run.config.generative_eval.sampler})
+    tuned = load_sampler_settings(run.stage_dir("generator"))
+    return SamplerSettings(**{**(asdict(tuned) if tuned else {}), **run.config.generative_eval.sampler})
 
 
 @torch.no_grad()

@@ -2,9 +2,10 @@
 
     python -m training.export_bundle --config training/configs/default.yaml --out weights
 
-Copies the four models the app uses (the fine-tuned aligned predictor, the cine tokenizer, the generator with its
-tuned sampler settings, the segmenter with its image-phenotype calibration), records what they were trained on,
-and seals the folder with a manifest of sha256 checksums. An existing model card (README.md) in ``--out`` is
+Copies the four models the app uses (the fine-tuned aligned predictor with the reference of its training ECGs'
+embeddings for the out-of-distribution score, the cine tokenizer, the generator with its tuned sampler
+settings, the segmenter with its image-phenotype calibration), records what they were trained on, and seals the
+folder with a manifest of sha256 checksums. An existing model card (README.md) in ``--out`` is
 kept; the card is not part of the checksums, so it can be edited after export.
 """
 
@@ -17,14 +18,20 @@ import shutil
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
+import torch
+
 from cardionets.bundle import COMPONENTS, MANIFEST_NAME, MODEL_CARD_NAME, Manifest, seal
-from cardionets.inference import IMAGE_CALIBRATION_FILE, SAMPLER_FILE
+from cardionets.cmr.measure import IMAGE_CALIBRATION_FILE
+from cardionets.models.mar_sampler import SAMPLER_FILE
 from cardionets.models.predictor import SUBTYPES, CardioNetsPredictor
+from cardionets.ood import OOD_REFERENCE_FILE, EmbeddingReference
 
 from .config import load_config
+from .data.prepared import PreparedDataset
 from .distributed import Context
 from .evaluate_generative import sampler_settings
-from .stages import Run
+from .stages import VALIDATION_SHARE, Run, split_indices
 
 SOURCES = {"predictor": ("finetune", "aligned/model"), "tokenizer": ("tokenizer", "model"),
            "generator": ("generator", "model"), "segmenter": ("segmenter", "model")}
@@ -49,14 +56,34 @@ def export(run: Run, out: Path) -> Manifest:
     record = json.loads(tuned.read_text()) if tuned.is_file() else {"chosen_by": "the recipe's defaults (untuned)"}
     record["settings"] = {key: value for key, value in asdict(settings).items() if key != "seed"}
     (out / "generator" / SAMPLER_FILE).write_text(json.dumps(record, indent=2))
+    fit_ood_reference(run, CardioNetsPredictor.from_pretrained(folders["predictor"])).save(
+        out / "predictor" / OOD_REFERENCE_FILE)
     return seal(out, {name: name for name in COMPONENTS}, metadata(run, folders))
+
+
+@torch.inference_mode()
+def fit_ood_reference(run: Run, predictor: CardioNetsPredictor) -> EmbeddingReference:
+    """Embeddings of the training ECGs (paired set, downstream training split) set the reference; the downstream
+    calibration share, which no model trained on, sets its 99th-percentile threshold."""
+    predictor.to(run.device).eval()
+
+    def embed(prepared: PreparedDataset, rows: np.ndarray) -> np.ndarray:
+        return np.concatenate([predictor.encoder.embed(torch.from_numpy(
+            prepared.ecg[rows[i:i + 256]].astype(np.float32)).to(run.device)).float().cpu().numpy()
+            for i in range(0, len(rows), 256)])
+
+    downstream = run.prepared("downstream")
+    train_rows, validation_rows = split_indices(len(downstream), VALIDATION_SHARE, run.config.seed)
+    paired = run.prepared("paired")
+    train = np.concatenate([embed(paired, np.arange(len(paired))), embed(downstream, train_rows)])
+    return EmbeddingReference.fit(train, embed(downstream, np.sort(validation_rows)))
 
 
 def metadata(run: Run, folders: dict[str, Path]) -> dict:
     predictor = CardioNetsPredictor.from_pretrained(folders["predictor"])
     config = run.config
     return {
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "recipe": config.name,
         "schema": {"phenotypes": list(predictor.config.phenotypes), "diseases": list(predictor.config.diseases),
                    "disease_outputs": list(predictor.config.disease_outputs), "subtypes": list(SUBTYPES)},

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import ConcatDataset, Dataset
 
-from cardionets.cmr.measure import IMAGE_PHENOTYPES, ImagePhenotypeCalibration, measure_cines
+from cardionets.cmr.measure import IMAGE_CALIBRATION_FILE, IMAGE_PHENOTYPES, ImagePhenotypeCalibration, measure_cines
 from cardionets.device import autocast
 from cardionets.models.cine_tokenizer import CineTokenizer, CineTokenizerConfig
 from cardionets.models.latent_regressor import LatentRegressor, LatentRegressorConfig
@@ -109,8 +109,6 @@ def segmenter(run: Run):
         calibration.save(folder / IMAGE_CALIBRATION_FILE)
     return folder
 
-
-IMAGE_CALIBRATION_FILE = "image_phenotypes.json"
 CALIBRATION_SUBJECTS = 1000
 
 

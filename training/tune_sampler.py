@@ -25,11 +25,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cardionets.models.mar_sampler import SamplerSettings, reference_settings
+from cardionets.models.mar_sampler import SAMPLER_FILE, SamplerSettings, reference_settings
 
 from .datasets import PreparedTorchDataset
 from .evaluate_generative import (
-    SAMPLER_FILE,
     GenerativeModels,
     generate,
     generator_conditions,

@@ -25,6 +25,7 @@ GIF_SCALE = 3
 GIF_WINDOW_PERCENTILE = 99.5  # the cine's brightest blood, not a single noise spike, maps to white
 # GIF delays are whole centiseconds and browsers slow any delay under 2 cs to 10 cs, so 50 fps is the fastest.
 GIF_MIN_DELAY_CS = 2
+EXPORT_FORMATS = ("nifti", "gif", "png")
 GENERATED_SLICE_MM = 8.0  # the slice thickness of the cines the generator learnt from (UK Biobank's protocol)
 
 
@@ -62,16 +63,11 @@ def as_uint8_with_slope(image: np.ndarray) -> tuple[np.ndarray, float]:
     return np.round(np.clip(image, 0, None) / slope).astype(np.uint8), slope
 
 
-def write_cine_gif(image: np.ndarray, path: Path, fps: float, label: str = SYNTHETIC) -> None:
-    """An endlessly looping GIF of the cine (T, H, W), enlarged GIF_SCALE times, ``label`` burned into each frame.
-
-    Playback is capped at 50 fps (GIF_MIN_DELAY_CS); Pillow merges identical consecutive frames into one.
-    """
+def labelled_frames(image: np.ndarray, label: str = SYNTHETIC) -> list[Image.Image]:
+    """Greyscale pictures of a cine (T, H, W), enlarged GIF_SCALE times, ``label`` burned into each one."""
     image = np.asarray(image, dtype=np.float32)
     if image.ndim != 3 or image.shape[0] == 0:
-        raise ValueError(f"a cine GIF needs frames of shape (T, H, W) with T >= 1, got {image.shape}")
-    if not fps > 0:
-        raise ValueError(f"fps must be positive, got {fps}")
+        raise ValueError(f"a cine needs frames of shape (T, H, W) with T >= 1, got {image.shape}")
     white = float(np.percentile(image, GIF_WINDOW_PERCENTILE))
     counts_per_unit = 255.0 / white if white > 0 else 0.0
     grey = np.round(np.clip(image * counts_per_unit, 0, 255)).astype(np.uint8)
@@ -84,8 +80,29 @@ def write_cine_gif(image: np.ndarray, path: Path, fps: float, label: str = SYNTH
         # White text in a black outline stays readable on bright blood and on dark lung alike.
         ImageDraw.Draw(picture).text((6, 4), label, fill=255, font=font, stroke_width=2, stroke_fill=0)
         pictures.append(picture)
+    return pictures
+
+
+def write_cine_gif(image: np.ndarray, path: Path, fps: float, label: str = SYNTHETIC) -> None:
+    """An endlessly looping GIF of the cine (T, H, W), `labelled_frames` at ``fps``.
+
+    Playback is capped at 50 fps (GIF_MIN_DELAY_CS); Pillow merges identical consecutive frames into one.
+    """
+    if not fps > 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    pictures = labelled_frames(image, label)
     delay_ms = 10 * max(GIF_MIN_DELAY_CS, round(100 / fps))
     pictures[0].save(path, format="GIF", save_all=True, append_images=pictures[1:], duration=delay_ms, loop=0)
+
+
+def write_png_frames(image: np.ndarray, directory: Path, stem: str, label: str = SYNTHETIC) -> list[Path]:
+    """One PNG per frame of the cine (T, H, W), ``{stem}_frame{NN}.png``, ``label`` burned into each."""
+    directory = Path(directory)
+    paths = []
+    for index, picture in enumerate(labelled_frames(image, label)):
+        paths.append(directory / f"{stem}_frame{index:02d}.png")
+        picture.save(paths[-1], format="PNG")
+    return paths
 
 
 def generated_affine(size: int, pixel_mm: float, slice_mm: float = GENERATED_SLICE_MM) -> np.ndarray:
@@ -98,9 +115,12 @@ def generated_affine(size: int, pixel_mm: float, slice_mm: float = GENERATED_SLI
 
 def export_generated_cine(cine: np.ndarray, views: tuple[str, ...], pixel_mm: float, frame_duration_s: float,
                           directory: Path, stem: str, formats: tuple[str, ...] = ("nifti", "gif")) -> dict[str, Path]:
-    """A generated cine (V, T, H, W) in [0, 1]: per view ``{stem}_{view}_SYNTHETIC.nii.gz`` and ``.gif``, plus
-    ``{stem}_SYNTHETIC.gif`` with the views side by side. Returns the paths by role ("nifti_sax", "gif_4ch",
-    "gif")."""
+    """A generated cine (V, T, H, W) in [0, 1]: per view ``{stem}_{view}_SYNTHETIC.nii.gz``, ``.gif`` and PNG
+    frames, plus ``{stem}_SYNTHETIC.gif`` with the views side by side. Returns the paths by role ("nifti_sax",
+    "gif_4ch", "gif", "png_sax_frame00")."""
+    unknown = set(formats) - set(EXPORT_FORMATS)
+    if unknown:
+        raise ValueError(f"unknown export formats {sorted(unknown)}; choose from {EXPORT_FORMATS}")
     cine = np.asarray(cine, dtype=np.float32)
     if cine.ndim != 4 or cine.shape[0] != len(views) or cine.shape[2] != cine.shape[3]:
         raise ValueError(f"expected a cine of shape ({len(views)} views, frames, side, side), got {cine.shape}")
@@ -119,6 +139,9 @@ def export_generated_cine(cine: np.ndarray, views: tuple[str, ...], pixel_mm: fl
         if "gif" in formats:
             files[f"gif_{view}"] = directory / f"{stem}_{view}_{SYNTHETIC}.gif"
             write_cine_gif(frames, files[f"gif_{view}"], fps=1.0 / frame_duration_s)
+        if "png" in formats:
+            for path in write_png_frames(frames, directory, f"{stem}_{view}_{SYNTHETIC}"):
+                files[f"png_{view}_{path.stem.rsplit('_', 1)[-1]}"] = path
     if "gif" in formats:
         files["gif"] = directory / f"{stem}_{SYNTHETIC}.gif"
         write_cine_gif(np.concatenate(list(cine), axis=2), files["gif"], fps=1.0 / frame_duration_s)

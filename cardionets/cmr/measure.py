@@ -28,6 +28,7 @@ from cardionets.models.segmenter import CLASSES, CMRSegmenter
 
 LV, MYO, RV, LA, RA = (CLASSES.index(name) for name in ("lv_blood_pool", "lv_myocardium", "rv_blood_pool", "la", "ra"))
 MYOCARDIUM_G_PER_ML = 1.05
+IMAGE_CALIBRATION_FILE = "image_phenotypes.json"  # `ImagePhenotypeCalibration`, beside the segmenter's weights
 IMAGE_PHENOTYPES = ("lvedv_ml", "lvesv_ml", "lvef_pct", "lvm_g", "rvedv_ml", "rvesv_ml", "rvef_pct",
                     "lav_max_ml", "rav_max_ml")
 

@@ -9,8 +9,10 @@ MAR, since early tokens have little to be guided by.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import torch
 
@@ -35,6 +37,15 @@ class SamplerSettings:
             raise ValueError(f"temperature must be positive, got {self.temperature}")
         if self.cfg_schedule not in ("linear", "constant"):
             raise ValueError(f"cfg_schedule must be 'linear' or 'constant', got {self.cfg_schedule!r}")
+
+
+SAMPLER_FILE = "sampler.json"  # beside the generator's weights: {"settings": ..., how they were chosen}
+
+
+def load_sampler_settings(generator_folder: Path) -> SamplerSettings | None:
+    """The default settings saved beside a generator (`training.tune_sampler`), or None when there are none."""
+    path = Path(generator_folder) / SAMPLER_FILE
+    return SamplerSettings(**json.loads(path.read_text())["settings"]) if path.is_file() else None
 
 
 def reference_settings(settings: SamplerSettings = SamplerSettings()) -> SamplerSettings:

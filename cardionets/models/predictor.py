@@ -70,7 +70,10 @@ class CardioNetsPredictor(PretrainedModule):
         self.register_buffer("phenotype_std", torch.tensor(config.phenotype_std or [1.0], dtype=torch.float32))
 
     def forward(self, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
-        hidden = self.trunk(self.encoder.embed(inputs))
+        return self.heads(self.encoder.embed(inputs))
+
+    def heads(self, embedding: torch.Tensor) -> dict[str, torch.Tensor]:
+        hidden = self.trunk(embedding)
         return {
             "phenotypes_standardised": self.phenotype_head(hidden),  # (B, P)
             "disease_logits": self.disease_head(hidden),  # (B, D + 1)
@@ -112,9 +115,11 @@ class CardioNetsPredictor(PretrainedModule):
         return total
 
     @torch.inference_mode()
-    def predict(self, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Phenotypes in original units, calibrated disease probabilities (D + 1) and subtype distribution."""
-        out = self(inputs)
+    def predict(self, inputs: torch.Tensor, with_embedding: bool = False) -> dict[str, torch.Tensor]:
+        """Phenotypes in original units, calibrated disease probabilities (D + 1) and subtype distribution; with
+        ``with_embedding``, the encoder's embedding too (from the same pass)."""
+        embedding = self.encoder.embed(inputs)
+        out = self.heads(embedding)
         temperature = torch.tensor(self.config.disease_temperature or [1.0] * len(self.config.disease_outputs),
                                    device=inputs.device)
         return {
@@ -123,7 +128,7 @@ class CardioNetsPredictor(PretrainedModule):
             "disease_logits": out["disease_logits"],
             "subtype_probabilities": torch.softmax(out["subtype_logits"] / self.config.subtype_temperature, dim=-1),
             "subtype_logits": out["subtype_logits"],
-        }
+        } | ({"embedding": embedding} if with_embedding else {})
 
 
 def with_any_cardiomyopathy(labels: torch.Tensor, diseases: tuple[str, ...]) -> torch.Tensor:

@@ -1,0 +1,118 @@
+"""Inference speed and memory of `CardioNets` loaded from a weights bundle, the way the app and screening use it.
+
+    PYTHONPATH=. python benchmarks/bench_inference.py [--weights weights] [--repeats 30] [--screen 200]
+
+Reports, in one run on this machine:
+- cold load: a fresh process importing cardionets and loading the bundle (checksums included), median of 3;
+- `predict` latency on the real Mortara ECG that pydicom ships (read, QC, measurements, models): median, p95;
+- `generate_cmr` latency at the bundle's default sampler settings (both views, one sample): median, p95;
+- screening throughput (ECGs per second, files read from disk, batched model passes) next to the bound that
+  the ECG encoder's FLOPs and this machine's measured float32 matmul rate allow, and the model-only rate;
+- peak resident memory of the process holding the models.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from pydicom.data import get_testdata_file
+from torch.utils.flop_counter import FlopCounterMode
+
+from cardionets.inference import CardioNets
+from cardionets.screening import screen_files
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cold_load_seconds(weights: Path) -> float:
+    code = ("import time; t = time.perf_counter(); from cardionets.inference import CardioNets; "
+            f"CardioNets.from_pretrained({str(weights)!r}); print(time.perf_counter() - t)")
+    times = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                                  env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout) for _ in range(3)]
+    return float(np.median(times))
+
+
+def matmul_gflops(size: int = 1024, repeats: int = 20) -> float:
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    started = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * size**3 * repeats / (time.perf_counter() - started) / 1e9
+
+
+def encoder_gflop(model: CardioNets, batch: int = 8) -> float:
+    inputs = torch.zeros(batch, 12, 5000)
+    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+        model.predictor.predict(inputs, with_embedding=True)
+    return counter.get_total_flops() / batch / 1e9
+
+
+def timed(call, repeats: int) -> list[float]:
+    call()  # warm-up
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--weights", type=Path, default=ROOT / "weights")
+    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--generate-repeats", type=int, default=5)
+    parser.add_argument("--screen", type=int, default=200, help="ECG files in the screening run")
+    args = parser.parse_args()
+    cold = cold_load_seconds(args.weights)
+    model = CardioNets.from_pretrained(args.weights)
+    ecg = Path(get_testdata_file("waveform_ecg.dcm"))
+    predict = timed(lambda: model.predict(ecg), args.repeats)
+    generate = timed(lambda: model.generate_cmr(ecg), args.generate_repeats)
+
+    gflops, per_ecg = matmul_gflops(), encoder_gflop(model)
+    with tempfile.TemporaryDirectory() as folder:
+        files = []
+        for index in range(args.screen):
+            files.append(Path(folder) / f"ecg{index:05d}.dcm")
+            shutil.copyfile(ecg, files[-1])
+        started = time.perf_counter()
+        screen_files(model, files, Path(folder) / "results.csv", progress=False)
+        screening = args.screen / (time.perf_counter() - started)
+    inputs = torch.zeros(32, 12, 5000)
+    with torch.inference_mode():
+        model_only = 32 / np.median(timed(lambda: model.predictor.predict(inputs, with_embedding=True), 5))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads "
+          f"{torch.get_num_threads()}, device {model.device}, Python {platform.python_version()}, torch "
+          f"{torch.__version__}\n")
+    print("| measure | value |\n|---|---|")
+    print(f"| cold load (new process, import + verify + load), median of 3 | {cold:.2f} s |")
+    print(f"| `predict` on the Mortara ECG, median / p95 of {args.repeats} | {1000 * np.median(predict):.0f} / "
+          f"{1000 * np.percentile(predict, 95):.0f} ms |")
+    print(f"| `generate_cmr`, both views, default settings, median / p95 of {args.generate_repeats} | "
+          f"{np.median(generate):.2f} / {np.percentile(generate, 95):.2f} s |")
+    print(f"| screening throughput ({args.screen} DICOM files: read, QC, measurements, batched models) | "
+          f"{screening:.1f} ECG/s |")
+    print(f"| models alone, batches of 32 | {model_only:.1f} ECG/s |")
+    print(f"| FLOP bound: {per_ecg:.3f} GFLOP per ECG at a measured {gflops:.0f} GFLOP/s (float32 matmul) | "
+          f"{gflops / per_ecg:.1f} ECG/s |")
+    print(f"| screening as a share of the FLOP bound | {screening / (gflops / per_ecg):.0%} |")
+    print(f"| peak resident memory of this process | {peak_mb:.0f} MB |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""What `CardioNets.predict` returns: one ECG's complete, explained result, as dataclasses that round-trip JSON.
+
+Every phenotype carries its unit and, where a published adult reference exists, the sex-specific reference
+range and a flag; every disease its calibrated probability, the operating threshold (90 % sensitivity on
+validation data) and the call. Research use, not for diagnosis: the text travels with every result.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+from .sim.reference_ranges import CITATION, PETERSEN_2017
+
+RESEARCH_USE = "Research use only, not for diagnosis. Values are estimated from the ECG, not measured on a CMR."
+REFERENCE_Z = 1.96  # the reference limits are mean +/- 1.96 SD of the healthy reference cohort (95 % of it)
+UNITS = {"_l_min": "L/min", "_ml": "mL", "_pct": "%", "_mm": "mm", "_g": "g"}  # by name suffix, longest first
+
+
+def unit_of(name: str) -> str:
+    """A phenotype's unit from its schema name's suffix ("lvedv_ml" -> "mL")."""
+    for suffix, unit in UNITS.items():
+        if name.endswith(suffix):
+            return unit
+    return ""
+
+
+def reference_range(name: str, sex: str | None) -> tuple[float, float, str] | None:
+    """(low, high, source) of a phenotype for a sex ("M"/"F"), or for either when the sex is unknown (the
+    wider of the two); None where no published reference is held (see `cardionets.sim.reference_ranges`)."""
+    sexes = [sex] if sex in PETERSEN_2017 else list(PETERSEN_2017)
+    values = [PETERSEN_2017[s][name] for s in sexes if name in PETERSEN_2017[s]]
+    if not values:
+        return None
+    low = min(v.lower if v.lower is not None else v.mean - REFERENCE_Z * v.sd for v in values)
+    high = max(v.upper if v.upper is not None else v.mean + REFERENCE_Z * v.sd for v in values)
+    who = {"M": "men", "F": "women"}[sex] if sex in PETERSEN_2017 else "men and women (sex not given)"
+    return low, high, f"UK Biobank healthy {who}, mean +/- {REFERENCE_Z} SD; {CITATION}"
+
+
+@dataclass
+class PhenotypeResult:
+    value: float
+    unit: str
+    ref_low: float | None = None
+    ref_high: float | None = None
+    flag: str | None = None  # "low", "high" or "normal" against the reference range; None without one
+    reference: str | None = None
+
+    @classmethod
+    def of(cls, name: str, value: float, sex: str | None) -> PhenotypeResult:
+        found = reference_range(name, sex)
+        if found is None:
+            return cls(round(float(value), 2), unit_of(name))
+        low, high, source = found
+        flag = "low" if value < low else "high" if value > high else "normal"
+        return cls(round(float(value), 2), unit_of(name), round(low, 2), round(high, 2), flag, source)
+
+
+@dataclass
+class DiseaseResult:
+    probability: float  # calibrated
+    threshold: float  # the probability at 90 % sensitivity on validation data
+    positive: bool
+
+
+@dataclass
+class OODResult:
+    score: float | None  # embedding distance / its 99th percentile on held-out training-site ECGs; None if rejected
+    out_of_distribution: bool
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Prediction:
+    qc: dict  # {"verdict": "ok" | "warn" | "reject", "findings": [...]}
+    measurements: dict | None  # our cart measurements (None when the beats could not be measured)
+    device_measurements: dict
+    patient: dict  # age, sex as the file gave them (or the caller)
+    phenotypes: dict[str, PhenotypeResult]  # empty when the quality gate rejected the ECG
+    diseases: dict[str, DiseaseResult]
+    subtypes: dict[str, float]  # cardiomyopathy subtype distribution (sums to 1)
+    ood: OODResult
+    model: dict  # version, bundle and recipe
+    timing_ms: dict[str, float]
+    source: str | None = None  # the file name, when read from a file
+    disclaimer: str = RESEARCH_USE
+
+    @property
+    def rejected(self) -> bool:
+        return self.qc["verdict"] == "reject"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    @classmethod
+    def from_dict(cls, record: dict) -> Prediction:
+        record = dict(record)
+        record["phenotypes"] = {k: PhenotypeResult(**v) for k, v in record["phenotypes"].items()}
+        record["diseases"] = {k: DiseaseResult(**v) for k, v in record["diseases"].items()}
+        record["ood"] = OODResult(**record["ood"])
+        return cls(**record)
+
+    @classmethod
+    def from_json(cls, text: str) -> Prediction:
+        return cls.from_dict(json.loads(text))

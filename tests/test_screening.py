@@ -1,0 +1,80 @@
+"""Screening a folder of real and broken files with the tiny recipe's exported bundle: one row per input, the
+reason in `error` for each bad file, resumable, and the same rows from two torchrun processes."""
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cardionets.inference import CardioNets
+from cardionets.screening import find_inputs, screen
+from tests.conftest import TINY
+from training.export_bundle import main as export_main
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "samples"
+
+
+@pytest.fixture(scope="module")
+def bundle(tiny_run, tmp_path_factory) -> Path:
+    run, _ = tiny_run
+    out = tmp_path_factory.mktemp("screen-bundle") / "weights"
+    assert export_main(["--config", str(TINY), "--output", str(run), "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture
+def inbox(tmp_path, mortara_path) -> Path:
+    """Three sample ECGs (DICOM, WFDB with its .dat, MUSE XML), the real Mortara ECG, and three bad files."""
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    for pattern in ("healthy-a/*_ecg.dcm", "healthy-b/*_ecg.*", "hcm/*_ecg_muse.xml"):
+        for path in SAMPLES.glob(pattern):
+            shutil.copy(path, folder / path.name)
+    shutil.copy(mortara_path, folder / "mortara.dcm")
+    (folder / "truncated.dcm").write_bytes(mortara_path.read_bytes()[:400])
+    (folder / "notes.txt").write_text("not an ECG\n")
+    (folder / "hostile.xml").write_text('<?xml version="1.0"?><!DOCTYPE r [<!ENTITY e "x">]><RestingECG>&e;'
+                                        "</RestingECG>")
+    return folder
+
+
+def rows_of(path: Path) -> list[dict]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_a_folder_gets_one_row_per_input_with_errors_for_bad_files_and_resumes(bundle, inbox, tmp_path):
+    model = CardioNets.from_pretrained(bundle, device="cpu")
+    inputs = find_inputs(inbox)
+    assert len(inputs) == 7 and not any(p.suffix == ".dat" for p in inputs)  # the .dat belongs to its .hea
+    out = tmp_path / "results.csv"
+    summary = screen(model, inbox, out, progress=False)
+    rows = {Path(row["file"]).name: row for row in rows_of(out)}
+    assert summary.written == len(rows) == 7 and summary.errors == 3
+    for bad in ("truncated.dcm", "notes.txt", "hostile.xml"):
+        assert rows[bad]["error"] and not rows[bad]["lvef_pct"]
+    good = rows["mortara.dcm"]
+    assert not good["error"] and good["qc_verdict"] in ("ok", "warn")
+    assert float(good["lvedv_ml"]) > 0 and 0 <= float(good["p_hcm"]) <= 1 and float(good["ood_score"]) > 0
+    assert set(rows_of(out)[0]) >= {"file", "error", "qc_verdict", "ood_score", "p_any_cm", "wt_global_mm"}
+    again = screen(model, inbox, out, progress=False)  # resumed: nothing left to do
+    assert again.written == 0 and len(rows_of(out)) == 7
+
+
+def test_two_torchrun_processes_write_exactly_one_row_per_input(bundle, inbox, tmp_path):
+    out = tmp_path / "results.csv"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+         "-m", "cardionets", "screen", str(inbox), "--out", str(out), "--weights", str(bundle), "--device", "cpu"],
+        env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = rows_of(out)
+    assert sorted(row["file"] for row in rows) == sorted(str(p) for p in find_inputs(inbox))
+    assert sum(bool(row["error"]) for row in rows) == 3
+    assert not list(tmp_path.glob("results.csv.part*"))
