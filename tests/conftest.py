@@ -30,6 +30,17 @@ def tiny_run(tmp_path_factory) -> tuple[Path, Path]:
 
 
 @pytest.fixture(scope="session")
+def bundle(tiny_run, tmp_path_factory) -> Path:
+    """The tiny run exported as a weights bundle (`training.export_bundle`), for the inference tests."""
+    from training.export_bundle import main
+
+    run, _ = tiny_run
+    out = tmp_path_factory.mktemp("bundle") / "weights"
+    assert main(["--config", str(TINY), "--output", str(run), "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
 def mortara_path() -> Path:
     return Path(get_testdata_file("waveform_ecg.dcm"))
 

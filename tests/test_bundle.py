@@ -19,18 +19,8 @@ from cardionets.cmr.measure import IMAGE_PHENOTYPES
 from cardionets.ecg import ECG, STANDARD_LEADS, ECGMetadata
 from cardionets.inference import CardioNets, ECGRejectedError
 from cardionets.prediction import Prediction
-from tests.conftest import TINY
-from training.export_bundle import main as export_main
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def bundle(tiny_run, tmp_path_factory) -> Path:
-    run, _ = tiny_run
-    out = tmp_path_factory.mktemp("bundle") / "weights"
-    assert export_main(["--config", str(TINY), "--output", str(run), "--out", str(out)]) == 0
-    return out
 
 
 @pytest.fixture

@@ -12,19 +12,9 @@ import pytest
 
 from cardionets.inference import CardioNets
 from cardionets.screening import find_inputs, screen
-from tests.conftest import TINY
-from training.export_bundle import main as export_main
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
-
-
-@pytest.fixture(scope="module")
-def bundle(tiny_run, tmp_path_factory) -> Path:
-    run, _ = tiny_run
-    out = tmp_path_factory.mktemp("screen-bundle") / "weights"
-    assert export_main(["--config", str(TINY), "--output", str(run), "--out", str(out)]) == 0
-    return out
 
 
 @pytest.fixture
