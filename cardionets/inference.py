@@ -36,7 +36,13 @@ from .ecg.errors import ECGError
 from .ecg.summary import summarize
 from .models.cine_tokenizer import CineTokenizer
 from .models.mar import CineMAR
-from .models.mar_sampler import SAMPLER_FILE, SamplerSettings, load_sampler_settings, sample_cines
+from .models.mar_sampler import (
+    SAMPLER_FILE,
+    SamplerSettings,
+    load_sampler_settings,
+    sample_cines,
+    save_sampler_settings,
+)
 from .models.predictor import SUBTYPES, CardioNetsPredictor
 from .models.segmenter import CMRSegmenter
 from .ood import OOD_REFERENCE_FILE, EmbeddingReference
@@ -126,8 +132,8 @@ class CardioNets:
             getattr(self, name).save_pretrained(directory / name)
         self.image_calibration.save(directory / "segmenter" / IMAGE_CALIBRATION_FILE)
         self.ood_reference.save(directory / "predictor" / OOD_REFERENCE_FILE)
-        shutil.copyfile(self.source / self.manifest.components["generator"] / SAMPLER_FILE,
-                        directory / "generator" / SAMPLER_FILE)
+        save_sampler_settings(directory / "generator", self.sampler,
+                              self.source / self.manifest.components["generator"] / SAMPLER_FILE)
         card = self.source / MODEL_CARD_NAME
         if card.is_file():
             shutil.copyfile(card, directory / MODEL_CARD_NAME)

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import shutil
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +21,7 @@ import torch
 
 from cardionets.bundle import COMPONENTS, MANIFEST_NAME, MODEL_CARD_NAME, Manifest, seal
 from cardionets.cmr.measure import IMAGE_CALIBRATION_FILE
-from cardionets.models.mar_sampler import SAMPLER_FILE
+from cardionets.models.mar_sampler import SAMPLER_FILE, save_sampler_settings
 from cardionets.models.predictor import SUBTYPES, CardioNetsPredictor
 from cardionets.ood import OOD_REFERENCE_FILE, EmbeddingReference
 
@@ -51,11 +49,7 @@ def export(run: Run, out: Path) -> Manifest:
     (out / MANIFEST_NAME).unlink(missing_ok=True)
     for name, source in folders.items():
         shutil.copytree(source, out / name)
-    settings = sampler_settings(run)
-    tuned = run.stage_dir("generator") / SAMPLER_FILE
-    record = json.loads(tuned.read_text()) if tuned.is_file() else {"chosen_by": "the recipe's defaults (untuned)"}
-    record["settings"] = {key: value for key, value in asdict(settings).items() if key != "seed"}
-    (out / "generator" / SAMPLER_FILE).write_text(json.dumps(record, indent=2))
+    save_sampler_settings(out / "generator", sampler_settings(run), run.stage_dir("generator") / SAMPLER_FILE)
     fit_ood_reference(run, CardioNetsPredictor.from_pretrained(folders["predictor"])).save(
         out / "predictor" / OOD_REFERENCE_FILE)
     return seal(out, {name: name for name in COMPONENTS}, metadata(run, folders))

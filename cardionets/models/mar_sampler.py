@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -46,6 +46,16 @@ def load_sampler_settings(generator_folder: Path) -> SamplerSettings | None:
     """The default settings saved beside a generator (`training.tune_sampler`), or None when there are none."""
     path = Path(generator_folder) / SAMPLER_FILE
     return SamplerSettings(**json.loads(path.read_text())["settings"]) if path.is_file() else None
+
+
+def save_sampler_settings(generator_folder: Path, settings: SamplerSettings, record: Path | None = None) -> Path:
+    """Write ``settings`` as the generator's defaults; the rest of an earlier ``record`` (how they were chosen,
+    the tuning tables) is kept."""
+    earlier = json.loads(Path(record).read_text()) if record is not None and Path(record).is_file() else {}
+    chosen = {key: value for key, value in asdict(settings).items() if key != "seed"}
+    path = Path(generator_folder) / SAMPLER_FILE
+    path.write_text(json.dumps({**earlier, "settings": chosen}, indent=2))
+    return path
 
 
 def reference_settings(settings: SamplerSettings = SamplerSettings()) -> SamplerSettings:
