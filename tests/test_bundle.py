@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from cardionets.__main__ import main as cli
-from cardionets.bundle import MANIFEST_NAME, SCHEMA_VERSION, BundleError, Manifest, resolve
+from cardionets.bundle import MANIFEST_NAME, MODEL_CARD_NAME, SCHEMA_VERSION, BundleError, Manifest, resolve
 from cardionets.cmr.measure import IMAGE_PHENOTYPES
 from cardionets.ecg import ECG, STANDARD_LEADS, ECGMetadata
 from cardionets.inference import CardioNets, ECGRejectedError
@@ -35,12 +35,22 @@ def test_an_exported_bundle_loads_every_model_with_its_schema(bundle):
     manifest = json.loads((bundle / MANIFEST_NAME).read_text())
     assert manifest["schema_version"] == SCHEMA_VERSION
     # Every file but the manifest is hashed, weights included.
-    on_disk = {p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if p.is_file() and p.name != MANIFEST_NAME}
+    on_disk = {p.relative_to(bundle).as_posix() for p in bundle.rglob("*")
+               if p.is_file() and p.name not in (MANIFEST_NAME, MODEL_CARD_NAME)}
     assert set(manifest["files"]) == on_disk
     assert "generator/model.safetensors" in on_disk and "segmenter/image_phenotypes.json" in on_disk
     assert list(model.predictor.config.phenotypes) == manifest["metadata"]["schema"]["phenotypes"]
     assert model.generator.anchor is not None  # the MAR ships with the regressor it generates residuals around
     assert model.sampler.autoregressive_steps >= 1 and not model.predictor.training
+
+
+def test_the_export_writes_a_model_card_from_the_run_s_own_results(bundle, tiny_run):
+    run, _ = tiny_run
+    results = json.loads((run / "results.json").read_text())
+    card = (bundle / MODEL_CARD_NAME).read_text()
+    assert card.startswith("---\nlicense:") and "Research use only, not for diagnosis" in card
+    assert f"| internal | {results['predictive']['internal']['aligned']['r2_mean']:.3f} |" in card
+    assert f"{results['generative']['external']['scores']['mar']['ssim']:.3f}" in card
 
 
 def test_a_tampered_weight_file_is_refused(copy_of):

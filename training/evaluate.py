@@ -67,7 +67,7 @@ def evaluate(run: Run) -> dict:
     generative = evaluate_generative(run)
     if generative is not None:
         results["generative"] = generative
-    out_dir = Path(config.results_dir) if config.results_dir else run.directory
+    out_dir = run.results_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "results.json").write_text(json.dumps(results, indent=2))
     markdown = results_markdown(results, config)

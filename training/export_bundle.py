@@ -5,14 +5,15 @@
 Copies the four models the app uses (the fine-tuned aligned predictor with the reference of its training ECGs'
 embeddings for the out-of-distribution score, the cine tokenizer, the generator with its tuned sampler
 settings, the segmenter with its image-phenotype calibration), records what they were trained on, and seals the
-folder with a manifest of sha256 checksums. An existing model card (README.md) in ``--out`` is
-kept; the card is not part of the checksums, so it can be edited after export.
+folder with a manifest of sha256 checksums. The model card (README.md) is written from the run's results.json
+(`training.model_card`); it is not part of the checksums.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import shutil
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from .config import load_config
 from .data.prepared import PreparedDataset
 from .distributed import Context
 from .evaluate_generative import sampler_settings
+from .model_card import write_model_card
 from .stages import VALIDATION_SHARE, Run, split_indices
 
 SOURCES = {"predictor": ("finetune", "aligned/model"), "tokenizer": ("tokenizer", "model"),
@@ -52,7 +54,11 @@ def export(run: Run, out: Path) -> Manifest:
     save_sampler_settings(out / "generator", sampler_settings(run), run.stage_dir("generator") / SAMPLER_FILE)
     fit_ood_reference(run, CardioNetsPredictor.from_pretrained(folders["predictor"])).save(
         out / "predictor" / OOD_REFERENCE_FILE)
-    return seal(out, {name: name for name in COMPONENTS}, metadata(run, folders))
+    manifest = seal(out, {name: name for name in COMPONENTS}, metadata(run, folders))
+    results = run.results_dir / "results.json"
+    if results.is_file():  # the card is outside the checksums: it can be rewritten without re-sealing
+        write_model_card(out, json.loads(results.read_text()))
+    return manifest
 
 
 @torch.inference_mode()
@@ -100,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     run = Run(load_config(args.config, {"output": args.output} if args.output else None), Context())
     manifest = export(run, args.out)
     size = sum(path.stat().st_size for path in args.out.rglob("*") if path.is_file())
-    card = "kept" if (args.out / MODEL_CARD_NAME).is_file() else "none yet"
+    card = "written" if (args.out / MODEL_CARD_NAME).is_file() else "none (no results.json: run evaluate first)"
     print(f"wrote {args.out}: {len(manifest.files)} files, {size / 1e6:.1f} MB; model card: {card}")
     return 0
 

@@ -56,6 +56,11 @@ class Run:
     def stage_dir(self, stage: str) -> Path:
         return self.directory / stage
 
+    @property
+    def results_dir(self) -> Path:
+        """Where evaluate writes results.md/.json: the recipe's results_dir, else the run folder."""
+        return Path(self.config.results_dir) if self.config.results_dir else self.directory
+
 
 def make_data(run: Run) -> None:
     """Simulate and prepare each regime once; later runs (and other ranks) reuse the folders."""

@@ -1,0 +1,84 @@
+"""The weights bundle's model card (README.md, in the Hugging Face Hub's format), written from the evaluation.
+
+Every figure in it is read from `results.json` (what `python -m training evaluate` wrote for the same run) and
+the bundle's manifest, never typed in, so the card cannot drift from the measured results.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cardionets.bundle import MODEL_CARD_NAME, Manifest
+
+FRONT_MATTER = """---
+license: other
+library_name: cardionets
+tags:
+- ecg
+- cardiac-mri
+- medical
+- research-only
+- synthetic-data
+pipeline_tag: other
+---
+"""
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def model_card(results: dict, manifest: Manifest) -> str:
+    meta = manifest.metadata
+    regimes = meta["training_data"]["regimes"]
+    predictive = results.get("predictive", {})
+    intended_use = ("Research and demonstration of the CardioNets method (arXiv 2411.13602): CMR-derived "
+                    "phenotypes, calibrated disease probabilities and a synthetic two-view cine CMR from a 12-lead "
+                    "ECG. Not a medical device; not validated on patients; no output should inform the care of a "
+                    "person.")
+    lines = [FRONT_MATTER, "# CardioNets default weights", "",
+             "**Research use only, not for diagnosis.** Every cine these weights generate is SYNTHETIC.", "",
+             "## Intended use", "", intended_use, "",
+             "## Training data", "",
+             f"{meta['training_data']['source']}. Recipe `{meta['recipe']}`, seed {meta['training_data']['seed']}; "
+             f"bundle created {meta['created']}, CardioNets {manifest.cardionets_version}, bundle schema "
+             f"{manifest.schema_version}.", "",
+             "| regime | subjects |", "|---|---|"]
+    lines += [f"| {name} | {count} |" for name, count in regimes.items()]
+    lines += ["", f"External site (held out of every stage): `{meta['training_data']['external_site']}`.", "",
+              "## Results (held-out virtual subjects)", "",
+              f"From `{results.get('command', 'python -m training evaluate')}`; 95 % bootstrap CIs and every other "
+              "figure in the repository's `docs/results.md`.", "",
+              "| split | mean phenotype R² | AUROC any cardiomyopathy | subtype accuracy |", "|---|---|---|---|"]
+    for split in ("internal", "external"):
+        aligned = predictive.get(split, {}).get("aligned")
+        if aligned:
+            lines.append(f"| {split} | {_fmt(aligned['r2_mean'])} | {_fmt(aligned['auroc_any_cm'])} | "
+                         f"{_fmt(aligned['subtype_accuracy'])} |")
+    generative = results.get("generative")
+    if generative:
+        lines += ["", "| generated cines (MAR) | SSIM | PSNR dB | Fréchet | image R² LVEDV | image R² LVEF |",
+                  "|---|---|---|---|---|---|"]
+        for split in ("internal", "external"):
+            mar = generative[split]["scores"]["mar"]
+            lines.append(f"| {split} | {_fmt(mar['ssim'])} | {_fmt(mar['psnr_db'], 2)} | {_fmt(mar['frechet'], 2)} "
+                         f"| {_fmt(mar['r2_lvedv'])} | {_fmt(mar['r2_lvef'])} |")
+    lines += ["", "## Limitations", "",
+              "- Trained and tested only on simulated subjects: real ECGs differ in ways the virtual cohort does "
+              "not model, and no result here transfers to patients without retraining on real paired data.",
+              "- Reference ranges are given for LV volumes and EF only (UK Biobank, Petersen 2017, by sex).",
+              "- Disease thresholds keep 90 % sensitivity on validation data, so false positives are frequent.",
+              "- Generated cines do not yet reproduce the predicted ejection fraction; see the repository's "
+              "`docs/generative.md`.", "",
+              "## Retrain", "",
+              "```bash", f"python -m training all --config training/configs/{meta['recipe']}.yaml",
+              f"python -m training.tune_sampler --config training/configs/{meta['recipe']}.yaml",
+              f"python -m training.export_bundle --config training/configs/{meta['recipe']}.yaml --out weights",
+              "```", "", "On your own UK Biobank or MIMIC-IV-ECG access: see the repository's `docs/training.md`.", ""]
+    return "\n".join(lines)
+
+
+def write_model_card(bundle: Path, results: dict) -> Path:
+    path = Path(bundle) / MODEL_CARD_NAME
+    path.write_text(model_card(results, Manifest.read(bundle)))
+    return path
