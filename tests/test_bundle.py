@@ -12,11 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import wfdb
 
 from cardionets.__main__ import main as cli
 from cardionets.bundle import MANIFEST_NAME, MODEL_CARD_NAME, SCHEMA_VERSION, BundleError, Manifest, resolve
 from cardionets.cmr.measure import IMAGE_PHENOTYPES
 from cardionets.ecg import ECG, STANDARD_LEADS, ECGMetadata
+from cardionets.ecg.errors import MissingLeadsError
 from cardionets.inference import CardioNets, ECGRejectedError
 from cardionets.prediction import Prediction
 
@@ -171,3 +173,13 @@ def test_the_predict_command_prints_the_issue_s_json_and_writes_a_synthetic_cmr(
     assert record["cmr"]["files"] and all("SYNTHETIC" in Path(f).name for f in record["cmr"]["files"])
     assert cli(["predict", str(tmp_path / "absent.xml"), "--weights", str(bundle)]) == 1
     assert "error:" in capsys.readouterr().err
+
+
+def test_a_single_lead_recording_is_refused_with_a_reason(bundle, mortara_ecg, tmp_path, capsys):
+    wfdb.wrsamp("single", fs=mortara_ecg.fs_hz, units=["mV"], sig_name=["II"],
+                p_signal=mortara_ecg.lead("II")[:, None].astype(float), fmt=["16"], write_dir=str(tmp_path))
+    model = CardioNets.from_pretrained(bundle, device="cpu")
+    with pytest.raises(MissingLeadsError, match="only 1 standard lead"):
+        model.predict(tmp_path / "single.hea")
+    assert cli(["predict", str(tmp_path / "single.hea"), "--weights", str(bundle)]) == 1
+    assert "only 1 standard lead" in capsys.readouterr().err
