@@ -115,7 +115,7 @@ def generator_conditions(models: GenerativeModels, ecg: torch.Tensor, device: to
 
 
 @torch.no_grad()
-def _features(models: GenerativeModels, cines: np.ndarray, device: torch.device) -> np.ndarray:
+def cine_features(models: GenerativeModels, cines: np.ndarray, device: torch.device) -> np.ndarray:
     return torch.cat([models.feature_encoder.embed(torch.from_numpy(cines[i:i + BATCH]).to(device)).float().cpu()
                       for i in range(0, len(cines), BATCH)]).numpy()
 
@@ -213,7 +213,7 @@ def score_split(run: Run, models: GenerativeModels, reference: TrainingReference
         "regression_decoder": regress(models, conditions, run.device),
         SAMPLE_MEAN: np.mean(samples, axis=0),
     }
-    true_features = _features(models, truth, run.device)
+    true_features = cine_features(models, truth, run.device)
     scores: dict = {}
     for name in (*GENERATIVE_MODELS, SAMPLE_MEAN):
         cines = samples if name == "mar" else [outputs[name]]
@@ -229,7 +229,7 @@ def score_split(run: Run, models: GenerativeModels, reference: TrainingReference
             "psnr_db_ci": _ci(psnr, run.config),
             "ssim_per_view": _mean_dicts([s["ssim_per_view"] for s in per_sample]),
             "psnr_db_per_view": _mean_dicts([s["psnr_db_per_view"] for s in per_sample]),
-            "frechet": float(np.mean([metrics.frechet_distance(_features(models, c, run.device), true_features)
+            "frechet": float(np.mean([metrics.frechet_distance(cine_features(models, c, run.device), true_features)
                                       for c in cines])),
             "diversity": float(np.mean(np.std(np.stack(cines), axis=0, ddof=1))) if len(cines) > 1 else 0.0,
             "r2_lvedv": r2["lvedv_ml"], "r2_lvef": r2["lvef_pct"], "r2_image_phenotypes": r2,
