@@ -191,13 +191,13 @@ class CardioNets:
         finished = time.perf_counter()
         per_record = {"quality_and_measurements": 1000 * (checked - started) / max(len(records), 1),
                       "models": 1000 * (finished - checked) / max(len(passed), 1)}
+        row_of = {record_index: row for row, record_index in enumerate(passed)}  # record -> row of `outputs`
         results = []
         for i, (record, summary) in enumerate(zip(records, summaries)):
             sex = sexes[i] or record.meta.sex
             age = ages_years[i] if ages_years[i] is not None else record.meta.age_years
-            row = passed.index(i) if i in passed else None
-            results.append(self._prediction(summary, sex, age, None if row is None else
-                                            {key: value[row] for key, value in outputs.items()}, per_record))
+            out = {key: value[row_of[i]] for key, value in outputs.items()} if i in row_of else None
+            results.append(self._prediction(summary, sex, age, out, per_record))
         return results
 
     def _model_outputs(self, records: list[ECG]) -> dict[str, np.ndarray]:
@@ -253,15 +253,15 @@ class CardioNets:
         overrides = {key: value for key, value in {"diffusion_steps": steps, "cfg_scale": cfg, "temperature":
                      temperature, "autoregressive_steps": autoregressive_steps}.items() if value is not None}
         settings = replace(self.sampler, seed=seed, **overrides)
-        inputs = self.model_input(record)
-        condition = self.predictor.generator_condition(inputs)
+        out = self.predictor.predict(self.model_input(record), with_embedding=True)  # one encoder pass for both
+        condition = out["generator_condition"]
         seeds = tuple(range(seed, seed + n_samples))
         cines = np.concatenate([sample_cines(self.generator, self.tokenizer, condition,
                                              replace(settings, seed=s)).float().cpu().numpy() for s in seeds])
         pixel_mm = self.tokenizer.config.pixel_mm
         measured = [self.image_calibration.apply(values) for values in measure_cines(self.segmenter, cines, pixel_mm)]
         estimate = ImagePhenotypeEstimate.from_samples(measured)
-        phenotypes = self.predictor.predict(inputs)["phenotypes"][0].float().cpu().numpy()
+        phenotypes = out["phenotypes"][0].float().cpu().numpy()
         names = list(self.predictor.config.phenotypes)
         predicted = {name: float(phenotypes[names.index(name)]) for name in IMAGE_PHENOTYPES if name in names}
         return GeneratedCMR(

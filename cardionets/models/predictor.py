@@ -95,8 +95,11 @@ class CardioNetsPredictor(PretrainedModule):
         image and numbers tell one story, and a disagreement between them is worth a flag.
         """
         embedding = self.encoder.embed(inputs)
-        hidden = self.trunk(embedding)
-        return torch.cat([embedding, self.phenotype_head(hidden), self.disease_head(hidden)], dim=-1)
+        return self._condition(embedding, self.heads(embedding))
+
+    @staticmethod
+    def _condition(embedding: torch.Tensor, heads: dict[str, torch.Tensor]) -> torch.Tensor:
+        return torch.cat([embedding, heads["phenotypes_standardised"], heads["disease_logits"]], dim=-1)
 
     def standardise(self, phenotypes: torch.Tensor) -> torch.Tensor:
         return (phenotypes - self.phenotype_mean) / self.phenotype_std
@@ -117,7 +120,7 @@ class CardioNetsPredictor(PretrainedModule):
     @torch.inference_mode()
     def predict(self, inputs: torch.Tensor, with_embedding: bool = False) -> dict[str, torch.Tensor]:
         """Phenotypes in original units, calibrated disease probabilities (D + 1) and subtype distribution; with
-        ``with_embedding``, the encoder's embedding too (from the same pass)."""
+        ``with_embedding``, the encoder's embedding and the `generator_condition` too (from the same pass)."""
         embedding = self.encoder.embed(inputs)
         out = self.heads(embedding)
         temperature = torch.tensor(self.config.disease_temperature or [1.0] * len(self.config.disease_outputs),
@@ -128,7 +131,7 @@ class CardioNetsPredictor(PretrainedModule):
             "disease_logits": out["disease_logits"],
             "subtype_probabilities": torch.softmax(out["subtype_logits"] / self.config.subtype_temperature, dim=-1),
             "subtype_logits": out["subtype_logits"],
-        } | ({"embedding": embedding} if with_embedding else {})
+        } | ({"embedding": embedding, "generator_condition": self._condition(embedding, out)} if with_embedding else {})
 
 
 def with_any_cardiomyopathy(labels: torch.Tensor, diseases: tuple[str, ...]) -> torch.Tensor:
