@@ -34,9 +34,9 @@ def bundle(tiny_run, tmp_path_factory) -> Path:
     """The tiny run exported as a weights bundle (`training.export_bundle`), for the inference tests."""
     from training.export_bundle import main
 
-    run, _ = tiny_run
+    run, data = tiny_run
     out = tmp_path_factory.mktemp("bundle") / "weights"
-    assert main(["--config", str(TINY), "--output", str(run), "--out", str(out)]) == 0
+    assert main(["--config", str(TINY), "--output", str(run), "--data-root", str(data), "--out", str(out)]) == 0
     return out
 
 

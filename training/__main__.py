@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from .config import load_config, to_dict
+from .config import load_run_config, to_dict
 from .distributed import init_from_environment, shutdown
 from .stages import Run, run_stage, stage_names
 
@@ -23,10 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", help="run folder (default: the config's)")
     parser.add_argument("--data-root", help="prepared-data folder (default: the config's)")
     args = parser.parse_args(argv)
-    overrides = {"output": args.output} if args.output else {}
-    config = load_config(args.config, overrides)
-    if args.data_root:
-        config = load_config(args.config, {**overrides, "data": {**to_dict(config)["data"], "root": args.data_root}})
+    config = load_run_config(args.config, args.output, args.data_root)
     context = init_from_environment()
     run = Run(config, context)
     if context.is_main:

@@ -128,5 +128,14 @@ def load_config(path: str | Path, overrides: dict | None = None) -> TrainConfig:
     return _build(TrainConfig, values)
 
 
+def load_run_config(path: str | Path, output: str | None = None, data_root: str | None = None) -> TrainConfig:
+    """A recipe with the commands' --output and --data-root folders, when given, in place of its own."""
+    overrides = {"output": output} if output else {}
+    config = load_config(path, overrides)
+    if data_root:
+        config = load_config(path, {**overrides, "data": {**to_dict(config)["data"], "root": data_root}})
+    return config
+
+
 def to_dict(config: TrainConfig) -> dict:
     return dataclasses.asdict(config)

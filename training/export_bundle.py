@@ -26,7 +26,7 @@ from cardionets.models.mar_sampler import SAMPLER_FILE, save_sampler_settings
 from cardionets.models.predictor import SUBTYPES, CardioNetsPredictor
 from cardionets.ood import OOD_REFERENCE_FILE, EmbeddingReference
 
-from .config import load_config
+from .config import load_run_config
 from .data.prepared import PreparedDataset
 from .distributed import Context
 from .evaluate_generative import sampler_settings
@@ -101,9 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.export_bundle")
     parser.add_argument("--config", type=Path, required=True)
     parser.add_argument("--output", help="run folder (default: the config's)")
+    parser.add_argument("--data-root", help="prepared-data folder (default: the config's)")
     parser.add_argument("--out", type=Path, required=True, help="bundle folder to write (e.g. weights)")
     args = parser.parse_args(argv)
-    run = Run(load_config(args.config, {"output": args.output} if args.output else None), Context())
+    run = Run(load_run_config(args.config, args.output, args.data_root), Context())
     manifest = export(run, args.out)
     size = sum(path.stat().st_size for path in args.out.rglob("*") if path.is_file())
     card = "written" if (args.out / MODEL_CARD_NAME).is_file() else "none (no results.json: run evaluate first)"
