@@ -1,6 +1,6 @@
 """Turn a trained run into a weights bundle that `cardionets.CardioNets.from_pretrained` loads.
 
-    python -m training.export_bundle --config training/configs/default.yaml --out weights
+    python -m training.export_bundle --config training/configs/default.yaml --out weights --storage-dtype float16
 
 Copies the four models the app uses (the fine-tuned aligned predictor with the reference of its training ECGs'
 embeddings for the out-of-distribution score, the cine tokenizer, the generator with its tuned sampler
@@ -22,6 +22,7 @@ import torch
 
 from cardionets.bundle import COMPONENTS, MANIFEST_NAME, MODEL_CARD_NAME, Manifest, seal
 from cardionets.cmr.measure import IMAGE_CALIBRATION_FILE
+from cardionets.inference import COMPONENT_CLASSES
 from cardionets.models.mar_sampler import SAMPLER_FILE, save_sampler_settings
 from cardionets.models.predictor import SUBTYPES, CardioNetsPredictor
 from cardionets.ood import OOD_REFERENCE_FILE, EmbeddingReference
@@ -33,11 +34,13 @@ from .evaluate_generative import sampler_settings
 from .model_card import write_model_card
 from .stages import VALIDATION_SHARE, Run, split_indices
 
+STORAGE_DTYPES = {"float32": None, "float16": torch.float16}
 SOURCES = {"predictor": ("finetune", "aligned/model"), "tokenizer": ("tokenizer", "model"),
            "generator": ("generator", "model"), "segmenter": ("segmenter", "model")}
 
 
-def export(run: Run, out: Path) -> Manifest:
+def export(run: Run, out: Path, storage_dtype: torch.dtype | None = None) -> Manifest:
+    """Write the bundle; ``storage_dtype`` (float16 for the shipped weights) halves the weight files."""
     folders = {name: run.stage_dir(stage) / folder for name, (stage, folder) in SOURCES.items()}
     missing = [f"{name} ({path})" for name, path in folders.items() if not (path / "config.json").is_file()]
     if missing:
@@ -51,6 +54,8 @@ def export(run: Run, out: Path) -> Manifest:
     (out / MANIFEST_NAME).unlink(missing_ok=True)
     for name, source in folders.items():
         shutil.copytree(source, out / name)
+        if storage_dtype is not None:
+            COMPONENT_CLASSES[name].from_pretrained(out / name).save_pretrained(out / name, storage_dtype)
     save_sampler_settings(out / "generator", sampler_settings(run), run.stage_dir("generator") / SAMPLER_FILE)
     fit_ood_reference(run, CardioNetsPredictor.from_pretrained(folders["predictor"])).save(
         out / "predictor" / OOD_REFERENCE_FILE)
@@ -103,9 +108,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", help="run folder (default: the config's)")
     parser.add_argument("--data-root", help="prepared-data folder (default: the config's)")
     parser.add_argument("--out", type=Path, required=True, help="bundle folder to write (e.g. weights)")
+    parser.add_argument("--storage-dtype", choices=sorted(STORAGE_DTYPES), default="float32",
+                        help="precision of the stored weights (float16: half the size; they load as float32)")
     args = parser.parse_args(argv)
     run = Run(load_run_config(args.config, args.output, args.data_root), Context())
-    manifest = export(run, args.out)
+    manifest = export(run, args.out, STORAGE_DTYPES[args.storage_dtype])
     size = sum(path.stat().st_size for path in args.out.rglob("*") if path.is_file())
     card = "written" if (args.out / MODEL_CARD_NAME).is_file() else "none (no results.json: run evaluate first)"
     print(f"wrote {args.out}: {len(manifest.files)} files, {size / 1e6:.1f} MB; model card: {card}")

@@ -29,13 +29,16 @@ class PretrainedModule(nn.Module):
         super().__init__()
         self.config = config
 
-    def save_pretrained(self, directory: str | Path) -> Path:
+    def save_pretrained(self, directory: str | Path, storage_dtype: torch.dtype | None = None) -> Path:
+        """Write config.json and model.safetensors. ``storage_dtype`` (e.g. torch.float16) stores floating
+        tensors at that precision, half the bytes for shipped weights; loading casts them back to the model's."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         record = {"model_type": self.model_type, **dataclasses.asdict(self.config)}
         (directory / CONFIG_NAME).write_text(json.dumps(record, indent=2))
         # safetensors refuses shared storage; contiguous clones keep tied weights saveable.
-        state = {name: tensor.detach().cpu().contiguous().clone() for name, tensor in self.state_dict().items()}
+        state = {name: _stored(name, tensor.detach().cpu().contiguous().clone(), storage_dtype)
+                 for name, tensor in self.state_dict().items()}
         save_file(state, directory / WEIGHTS_NAME)
         return directory
 
@@ -47,6 +50,15 @@ class PretrainedModule(nn.Module):
         state = load_file(directory / WEIGHTS_NAME, device="cpu")
         model.load_state_dict(state, strict=True)
         return model.to(device) if device is not None else model
+
+
+def _stored(name: str, tensor: torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:
+    if dtype is None or not tensor.is_floating_point():
+        return tensor
+    cast = tensor.to(dtype)
+    if not torch.isfinite(cast).all():
+        raise ValueError(f"{name} does not fit in {dtype} (values up to {tensor.abs().max():.3g}); store it wider.")
+    return cast
 
 
 def nested_config(value, config_class: type):
