@@ -84,9 +84,11 @@ def as_text(record: dict) -> str:
     for name, p in record["phenotypes"].items():
         reference = "" if p["ref_low"] is None else f"  [{p['ref_low']:g}-{p['ref_high']:g}] {p['flag']}"
         lines.append(f"  {name:<16} {p['value']:>8.1f} {p['unit']:<6}{reference}")
-    lines.append("diseases (probability / threshold):")
+    lines.append("diseases (probability / call threshold; validation sensitivity, specificity of the call):")
     for name, d in record["diseases"].items():
-        lines.append(f"  {name:<8} {d['probability']:.3f} / {d['threshold']:.3f}  {'POSITIVE' if d['positive'] else ''}")
+        accuracy = "" if d["sensitivity"] is None else f"  (sens {d['sensitivity']:.2f}, spec {d['specificity']:.2f})"
+        lines.append(f"  {name:<8} {d['probability']:.3f} / {d['threshold']:.3f}{accuracy}"
+                     f"  {'POSITIVE' if d['positive'] else ''}")
     if "cmr" in record:
         lines.append(f"SYNTHETIC cine CMR written: {len(record['cmr']['files'])} files")
     return "\n".join(lines)

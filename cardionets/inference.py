@@ -33,6 +33,7 @@ from .cmr.measure import (
 from .device import select_device
 from .ecg import ECG, MeasurementError, check_quality, load, measure, model_view
 from .ecg.errors import ECGError
+from .ecg.pacing import PacingEvidence, detect_pacing
 from .ecg.summary import summarize
 from .models.cine_tokenizer import CineTokenizer
 from .models.mar import CineMAR
@@ -43,7 +44,7 @@ from .models.mar_sampler import (
     sample_cines,
     save_sampler_settings,
 )
-from .models.predictor import SUBTYPES, CardioNetsPredictor
+from .models.predictor import SUBTYPES, CardioNetsPredictor, PredictorConfig
 from .models.segmenter import CMRSegmenter
 from .ood import OOD_REFERENCE_FILE, EmbeddingReference
 from .prediction import DiseaseResult, OODResult, PhenotypeResult, Prediction
@@ -197,7 +198,7 @@ class CardioNets:
             sex = sexes[i] or record.meta.sex
             age = ages_years[i] if ages_years[i] is not None else record.meta.age_years
             out = {key: value[row_of[i]] for key, value in outputs.items()} if i in row_of else None
-            results.append(self._prediction(summary, sex, age, out, per_record))
+            results.append(self._prediction(summary, sex, age, out, per_record, detect_pacing(record)))
         return results
 
     def _model_outputs(self, records: list[ECG]) -> dict[str, np.ndarray]:
@@ -208,15 +209,14 @@ class CardioNets:
                                                                 "subtype_probabilities")} | {"ood_score": scores}
 
     def _prediction(self, summary: dict, sex: str | None, age_years: float | None, out: dict | None,
-                    timing_ms: dict[str, float]) -> Prediction:
+                    timing_ms: dict[str, float], pacing: PacingEvidence) -> Prediction:
         phenotypes, diseases, subtypes, score = {}, {}, {}, None
         if out is not None:
             config = self.predictor.config
             phenotypes = {name: PhenotypeResult.of(name, float(v), sex)
                           for name, v in zip(config.phenotypes, out["phenotypes"])}
-            thresholds = config.disease_threshold or (0.5,) * len(config.disease_outputs)
-            diseases = {name: DiseaseResult(round(float(p), 4), round(float(t), 4), bool(p >= t))
-                        for name, p, t in zip(config.disease_outputs, out["disease_probabilities"], thresholds)}
+            diseases = {name: disease_result(config, index, float(p))
+                        for index, (name, p) in enumerate(zip(config.disease_outputs, out["disease_probabilities"]))}
             subtypes = {name: round(float(p), 4) for name, p in zip(SUBTYPES, out["subtype_probabilities"])}
             score = float(out["ood_score"])
         metadata = self.manifest.metadata
@@ -225,7 +225,7 @@ class CardioNets:
             qc=summary["qc"], measurements=summary["measurements"],
             device_measurements=summary["device_measurements"], patient={"age_years": age_years, "sex": sex},
             phenotypes=phenotypes, diseases=diseases, subtypes=subtypes,
-            ood=ood_result(score, age_years, out is None),
+            ood=ood_result(score, age_years, out is None, pacing),
             model={"cardionets_version": __version__, "bundle_created": metadata.get("created"),
                    "recipe": metadata.get("recipe"), "schema_version": self.manifest.schema_version,
                    "device": str(self.device)},
@@ -272,6 +272,18 @@ class CardioNets:
             seconds=time.perf_counter() - started)
 
 
+def disease_result(config: PredictorConfig, index: int, probability: float) -> DiseaseResult:
+    """One output's call against the operating points its calibration stored (0.5 where it stored none)."""
+    def stored(values: tuple, default=None):
+        return values[index] if len(values) > index else default
+
+    threshold = stored(config.disease_threshold, 0.5)
+    screening = stored(config.disease_screening_threshold)
+    return DiseaseResult(round(probability, 4), round(threshold, 4), bool(probability >= threshold),
+                         None if screening is None else round(screening, 4), stored(config.disease_sensitivity),
+                         stored(config.disease_specificity))
+
+
 def heart_rate_bpm(record: ECG) -> float:
     """The ECG's measured rate, else the cart's, else DEFAULT_HEART_RATE_BPM: it only times the cine's frames."""
     try:
@@ -280,9 +292,13 @@ def heart_rate_bpm(record: ECG) -> float:
         return float(record.meta.device_measurements.get("hr_bpm", DEFAULT_HEART_RATE_BPM))
 
 
-def ood_result(score: float | None, age_years: float | None, rejected: bool) -> OODResult:
+def ood_result(score: float | None, age_years: float | None, rejected: bool,
+               pacing: PacingEvidence | None = None) -> OODResult:
     """The embedding score plus what the record itself says about fitting the training data."""
     warnings = []
+    if pacing is not None and pacing.paced:
+        warnings.append(f"Paced ECG ({pacing.reason}): the models learnt from unpaced ECGs only; their outputs do "
+                        "not apply to a paced rhythm.")
     if age_years is not None and age_years < 18:
         warnings.append(f"Paediatric ECG (age {age_years:g}): the models learnt from adults only; do not use "
                         "their outputs for this patient.")

@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 from scipy import linalg, optimize, special, stats
-from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
 __all__ = [
     "ConfidenceInterval",
@@ -43,6 +43,7 @@ __all__ = [
     "sensitivity_specificity",
     "ssim_per_frame",
     "threshold_at_sensitivity",
+    "threshold_youden",
 ]
 
 
@@ -527,6 +528,18 @@ def threshold_at_sensitivity(y, p, sensitivity: float = 0.9) -> float:
     achieved = np.arange(1, positives.size + 1) / positives.size
     needed = int(np.searchsorted(achieved, sensitivity, side="left")) + 1
     return float(positives[needed - 1])
+
+
+def threshold_youden(y, p) -> float:
+    """The threshold that maximises Youden's J (sensitivity + specificity - 1) on (y, p): the balanced call.
+
+    Ties go to the highest such threshold, the one with fewer false positives. It is always one of the scores.
+    """
+    y, p = _binary_and_scores(y, p, "p")
+    _require_both_classes(y, "Youden's J")
+    false_positive_rate, true_positive_rate, thresholds = roc_curve(y, p, drop_intermediate=False)
+    # Thresholds come highest first (the first is +inf, calling nobody), so argmax keeps the highest of ties.
+    return float(thresholds[1:][int(np.argmax((true_positive_rate - false_positive_rate)[1:]))])
 
 
 # ---------------------------------------------------------------------------------------------------------------

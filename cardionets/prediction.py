@@ -1,8 +1,8 @@
 """What `CardioNets.predict` returns: one ECG's complete, explained result, as dataclasses that round-trip JSON.
 
 Every phenotype carries its unit and, where a published adult reference exists, the sex-specific reference
-range and a flag; every disease its calibrated probability, the operating threshold (90 % sensitivity on
-validation data) and the call. Research use, not for diagnosis: the text travels with every result.
+range and a flag; every disease its calibrated probability, the call threshold (Youden's J on validation
+data) with the sensitivity and specificity it had there, the call, and the 90 %-sensitivity screening cut. Research use, not for diagnosis: the text travels with every result.
 """
 
 from __future__ import annotations
@@ -60,8 +60,16 @@ class PhenotypeResult:
 @dataclass
 class DiseaseResult:
     probability: float  # calibrated
-    threshold: float  # the probability at 90 % sensitivity on validation data
-    positive: bool
+    threshold: float  # the call threshold: Youden's J on validation data
+    positive: bool  # probability >= threshold
+    screening_threshold: float | None = None  # keeps 90 % sensitivity on validation data (many false positives)
+    sensitivity: float | None = None  # of the call, on validation data
+    specificity: float | None = None
+
+    @property
+    def screen_positive(self) -> bool | None:
+        """Above the 90 %-sensitivity cut: worth a look when screening, not a diagnosis of the disease."""
+        return None if self.screening_threshold is None else self.probability >= self.screening_threshold
 
 
 @dataclass

@@ -153,10 +153,15 @@ def test_predict_on_the_real_ecg_gives_every_output_with_units_and_round_trips_j
     assert Prediction.from_json(result.to_json()) == result
 
 
-def test_predict_warns_for_a_child_and_gives_no_model_output_for_a_rejected_ecg(bundle, mortara_path):
+def test_predict_warns_for_a_child_or_a_paced_ecg_and_gives_no_model_output_for_a_rejected_one(
+        bundle, mortara_path, mortara_ecg):
     model = CardioNets.from_pretrained(bundle, device="cpu")
     child = model.predict(mortara_path, age_years=9)
     assert child.ood.out_of_distribution and child.ood.warnings[0].startswith("Paediatric ECG")
+    stimuli = mortara_ecg.signal_mv.copy()
+    stimuli[:, [500 + 1000 * beat for beat in range(9)]] += 2.0  # a pacemaker stimulus before every beat
+    paced = model.predict(ECG(stimuli, mortara_ecg.fs_hz, mortara_ecg.meta))
+    assert paced.ood.out_of_distribution and paced.ood.warnings[0].startswith("Paced ECG (9 pacing spikes")
     flat = ECG(np.zeros((12, 5000), dtype=np.float32), 500.0, ECGMetadata("npy", 500.0, STANDARD_LEADS))
     rejected = model.predict(flat)
     assert rejected.rejected and rejected.phenotypes == {} and rejected.diseases == {} and rejected.ood.score is None
@@ -169,7 +174,7 @@ def test_the_predict_command_prints_the_issue_s_json_and_writes_a_synthetic_cmr(
     record = json.loads(capsys.readouterr().out)
     assert {"qc", "measurements", "phenotypes", "diseases", "ood", "model", "cmr"} <= set(record)
     assert set(record["phenotypes"]["lvef_pct"]) >= {"value", "unit", "ref_low", "ref_high", "flag"}
-    assert set(record["diseases"]["hcm"]) == {"probability", "threshold", "positive"}
+    assert set(record["diseases"]["hcm"]) >= {"probability", "threshold", "positive", "screening_threshold"}
     assert record["cmr"]["files"] and all("SYNTHETIC" in Path(f).name for f in record["cmr"]["files"])
     assert cli(["predict", str(tmp_path / "absent.xml"), "--weights", str(bundle)]) == 1
     assert "error:" in capsys.readouterr().err

@@ -29,6 +29,7 @@ from cardionets.metrics import (
     r2_per_column,
     sensitivity_specificity,
     threshold_at_sensitivity,
+    threshold_youden,
 )
 
 
@@ -376,6 +377,21 @@ def test_threshold_keeps_ninety_percent_sensitivity_on_continuous_scores():
     threshold = threshold_at_sensitivity(y, p)
     assert sensitivity_specificity(y, p, threshold).sensitivity >= 0.9
     assert threshold in p[y == 1]
+
+
+@settings(max_examples=200)
+@given(data=labelled_scores(st.integers(0, 20).map(lambda k: k / 20), max_size=60))
+def test_youden_threshold_beats_every_other_score_as_a_cut(data):
+    y, p = (np.array(column) for column in zip(*data))
+
+    def j(t):
+        found = sensitivity_specificity(y, p, t)
+        return found.sensitivity + found.specificity - 1
+
+    best = threshold_youden(y, p)
+    assert best in p
+    assert all(j(best) >= j(t) - 1e-12 for t in np.unique(p))
+    assert all(j(t) < j(best) - 1e-12 for t in np.unique(p) if t > best)  # ties go to the highest cut
 
 
 # --- multi-class subtype ----------------------------------------------------------------------------------------

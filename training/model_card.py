@@ -67,7 +67,9 @@ def model_card(results: dict, manifest: Manifest) -> str:
               "- Trained and tested only on simulated subjects: real ECGs differ in ways the virtual cohort does "
               "not model, and no result here transfers to patients without retraining on real paired data.",
               "- Reference ranges are given for LV volumes and EF only (UK Biobank, Petersen 2017, by sex).",
-              "- Disease thresholds keep 90 % sensitivity on validation data, so false positives are frequent.",
+              "- Disease calls use the threshold that maximised sensitivity + specificity on validation data; each "
+              "result states that call's validation sensitivity and specificity. A 90 %-sensitivity screening "
+              "threshold is stored too: with rare diseases it calls most healthy people positive.",
               "- Generated cines do not yet reproduce the predicted ejection fraction; see the repository's "
               "`docs/generative.md`.", "",
               "## Retrain", "",

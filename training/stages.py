@@ -192,14 +192,30 @@ def finetune(run: Run, variants: tuple[str, ...] = tuple(FINETUNE_VARIANTS)) -> 
                        dataset, optim, stage / "checkpoint", f"finetune-{variant}", run.log, run.context,
                        run.device, config.seed, lr_scales=lr_scales)
         if run.context.is_main:
-            calibrated = calibrate(predictor, PreparedTorchDataset(downstream, val_idx, with_cine=kind == "cmr"),
-                                   key, run.device)
-            calibrated.save_pretrained(stage / "model")
+            calibrate(predictor, PreparedTorchDataset(downstream, val_idx, with_cine=kind == "cmr"), key,
+                      run.device).save_pretrained(stage / "model")
             run.log.write(stage=f"finetune-{variant}", done=True, epoch_losses=result.epoch_losses,
                           seconds=result.seconds)
         out[variant] = stage / "model"
     barrier(run.context)
     return out
+
+
+def recalibrate(run: Run) -> None:
+    """Refit every fine-tuned model's temperatures and thresholds on the validation share, in place."""
+    from .calibration import calibrate
+
+    downstream = run.prepared("downstream")
+    _, val_idx = split_indices(len(downstream), VALIDATION_SHARE, run.config.seed)
+    for variant, (kind, _) in FINETUNE_VARIANTS.items():
+        folder = run.stage_dir("finetune") / variant / "model"
+        if run.context.is_main and folder.is_dir():
+            key = "ecg" if kind == "ecg" else "cine"
+            calibrate(CardioNetsPredictor.from_pretrained(folder),
+                      PreparedTorchDataset(downstream, val_idx, with_cine=kind == "cmr"), key,
+                      run.device).save_pretrained(folder)
+            run.log.write(stage=f"calibrate-{variant}", done=True)
+    barrier(run.context)
 
 
 def split_indices(n: int, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -230,7 +246,7 @@ PIPELINE = ("data", "pretrain-ecg", "pretrain-cmr", "align", "finetune", "tokeni
 
 
 def stage_names() -> tuple[str, ...]:
-    return (*PIPELINE, "all")
+    return (*PIPELINE, "calibrate", "all")  # calibrate: refit the fine-tuned models' operating points only
 
 
 def run_stage(name: str, run: Run) -> None:
@@ -240,7 +256,7 @@ def run_stage(name: str, run: Run) -> None:
     started = time.perf_counter()
     steps = {
         "data": make_data, "pretrain-ecg": pretrain_ecg, "pretrain-cmr": pretrain_cmr, "align": align,
-        "finetune": finetune, "tokenizer": generative.tokenizer, "segmenter": generative.segmenter,
+        "finetune": finetune, "calibrate": recalibrate, "tokenizer": generative.tokenizer, "segmenter": generative.segmenter,
         "generator": generative.generator, "evaluate": evaluate,
     }
     if name == "all":

@@ -3,8 +3,8 @@ subtype, with the calibration and operating thresholds it ships with.
 
 Heads share one small MLP trunk over the encoder's pooled embedding. Phenotypes are predicted standardised and
 reported in original units; disease outputs are logits for each disease plus "any cardiomyopathy", calibrated
-by per-output temperatures fitted on validation data; each disease stores the threshold that keeps 90 %
-sensitivity on that data. The same class with a CMR encoder is the CMR-input upper bound.
+by per-output temperatures fitted on validation data; each disease stores two operating thresholds fitted on
+that data (a balanced call and a 90 %-sensitivity screening cut). The same class with a CMR encoder is the CMR-input upper bound.
 """
 
 from __future__ import annotations
@@ -36,7 +36,13 @@ class PredictorConfig:
     dropout: float = 0.1
     disease_temperature: tuple[float, ...] = ()  # fitted after training; empty = 1
     subtype_temperature: float = 1.0
-    disease_threshold: tuple[float, ...] = ()  # probability thresholds at 90 % sensitivity
+    # Operating points, fitted on validation data after training (see training/calibration.py): the call
+    # threshold maximises Youden's J (a balanced call for one patient); the screening threshold keeps 90 %
+    # sensitivity (many false positives with rare diseases). Sensitivity and specificity are the call's.
+    disease_threshold: tuple[float, ...] = ()
+    disease_screening_threshold: tuple[float, ...] = ()
+    disease_sensitivity: tuple[float, ...] = ()
+    disease_specificity: tuple[float, ...] = ()
 
     def __post_init__(self):
         self.ecg_encoder = nested_config(self.ecg_encoder, ECGEncoderConfig)
