@@ -6,8 +6,9 @@ Reports, in one run on this machine:
 - cold load: a fresh process importing cardionets and loading the bundle (checksums included), median of 3;
 - `predict` latency on the real Mortara ECG that pydicom ships (read, QC, measurements, models): median, p95;
 - `generate_cmr` latency at the bundle's default sampler settings (both views, one sample): median, p95;
-- screening throughput (ECGs per second, files read from disk, batched model passes) next to the bound that
-  the ECG encoder's FLOPs and this machine's measured float32 matmul rate allow, and the model-only rate;
+- screening throughput (ECGs per second: files read and checked by `default_workers` processes, batched model
+  passes) next to the bound that the ECG encoder's FLOPs and this machine's measured float32 matmul rate allow,
+  the model-only rate, and what preparing one file (read, quality check, model view) costs on one core;
 - peak resident memory of the process holding the models.
 """
 
@@ -30,7 +31,7 @@ from pydicom.data import get_testdata_file
 from torch.utils.flop_counter import FlopCounterMode
 
 from cardionets.inference import CardioNets
-from cardionets.screening import screen_files
+from cardionets.screening import default_workers, prepare_file, screen_files
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,6 +83,7 @@ def main() -> None:
     predict = timed(lambda: model.predict(ecg), args.repeats)
     generate = timed(lambda: model.generate_cmr(ecg), args.generate_repeats)
 
+    prepare = timed(lambda: prepare_file(ecg), args.repeats)
     gflops, per_ecg = matmul_gflops(), encoder_gflop(model)
     with tempfile.TemporaryDirectory() as folder:
         files = []
@@ -105,8 +107,10 @@ def main() -> None:
           f"{1000 * np.percentile(predict, 95):.0f} ms |")
     print(f"| `generate_cmr`, both views, default settings, median / p95 of {args.generate_repeats} | "
           f"{np.median(generate):.2f} / {np.percentile(generate, 95):.2f} s |")
-    print(f"| screening throughput ({args.screen} DICOM files: read, QC, measurements, batched models) | "
-          f"{screening:.1f} ECG/s |")
+    print(f"| screening throughput ({args.screen} DICOM files; {default_workers()} worker processes read and check, "
+          f"batched models) | {screening:.1f} ECG/s |")
+    print(f"| preparing one file for screening (read, quality check, model view), one core, median | "
+          f"{1000 * np.median(prepare):.1f} ms |")
     print(f"| models alone, batches of 32 | {model_only:.1f} ECG/s |")
     print(f"| FLOP bound: {per_ecg:.3f} GFLOP per ECG at a measured {gflops:.0f} GFLOP/s (float32 matmul) | "
           f"{gflops / per_ecg:.1f} ECG/s |")

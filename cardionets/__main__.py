@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     screen = commands.add_parser("screen", help="one CSV row per ECG of a folder or manifest (resumable)")
     screen.add_argument("source", type=Path, metavar="INPUT_DIR|manifest.csv")
     screen.add_argument("--out", type=Path, required=True, help="results CSV (appended to when it exists)")
+    screen.add_argument("--workers", type=int, help="processes that read and check the ECGs while the models run "
+                        "(default: one per core but one; 0: none)")
     for command in (predict, screen):
         command.add_argument("--weights", help="bundle folder or Hub repo id (default: the shipped weights)")
         command.add_argument("--revision", help="Hub revision (commit) to load")
@@ -45,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             model = CardioNets.from_pretrained(args.weights, args.revision, args.device)
-            summary = run_screen(model, args.source, args.out)
+            summary = run_screen(model, args.source, args.out, workers=args.workers)
         except (BundleError, ValueError, FileNotFoundError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 1

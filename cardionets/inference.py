@@ -177,39 +177,35 @@ class CardioNets:
         result.source = str(ecg) if isinstance(ecg, str | Path) else None
         return result
 
-    @torch.inference_mode()
     def predict_records(self, records: list[ECG], sexes: list[str | None] | None = None,
                         ages_years: list[float | None] | None = None) -> list[Prediction]:
         """`predict` for ECGs already read, with one batched pass of the models over those the quality gate
-        passes (screening's path)."""
+        passes."""
         sexes = sexes or [None] * len(records)
         ages_years = ages_years or [None] * len(records)
-        started = time.perf_counter()
-        summaries = [summarize(record) for record in records]
-        checked = time.perf_counter()
-        passed = [i for i, summary in enumerate(summaries) if summary["qc"]["verdict"] != "reject"]
-        outputs = self._model_outputs([records[i] for i in passed]) if passed else {}
-        finished = time.perf_counter()
-        per_record = {"quality_and_measurements": 1000 * (checked - started) / max(len(records), 1),
-                      "models": 1000 * (finished - checked) / max(len(passed), 1)}
-        row_of = {record_index: row for row, record_index in enumerate(passed)}  # record -> row of `outputs`
-        results = []
-        for i, (record, summary) in enumerate(zip(records, summaries)):
-            sex = sexes[i] or record.meta.sex
-            age = ages_years[i] if ages_years[i] is not None else record.meta.age_years
-            out = {key: value[row_of[i]] for key, value in outputs.items()} if i in row_of else None
-            results.append(self._prediction(summary, sex, age, out, per_record, detect_pacing(record)))
-        return results
+        return self.predict_prepared([prepare_ecg(record, sex, age)
+                                      for record, sex, age in zip(records, sexes, ages_years)])
 
-    def _model_outputs(self, records: list[ECG]) -> dict[str, np.ndarray]:
-        inputs = torch.from_numpy(np.stack([model_view(record) for record in records])).to(self.device)
-        out = self.predictor.predict(inputs, with_embedding=True)
+    @torch.inference_mode()
+    def predict_prepared(self, prepared: list[PreparedECG]) -> list[Prediction]:
+        """Results for ECGs `prepare_ecg` made ready (screening makes them in worker processes): one batched
+        pass of the models over those the quality gate passed."""
+        started = time.perf_counter()
+        passed = [i for i, item in enumerate(prepared) if item.view is not None]
+        outputs = self._model_outputs(np.stack([prepared[i].view for i in passed])) if passed else {}
+        models_ms = 1000 * (time.perf_counter() - started) / max(len(passed), 1)
+        row_of = {record_index: row for row, record_index in enumerate(passed)}  # record -> row of `outputs`
+        return [self._prediction(item, {key: value[row_of[i]] for key, value in outputs.items()}
+                                 if i in row_of else None, models_ms) for i, item in enumerate(prepared)]
+
+    def _model_outputs(self, views: np.ndarray) -> dict[str, np.ndarray]:
+        out = self.predictor.predict(torch.from_numpy(views).to(self.device), with_embedding=True)
         scores = self.ood_reference.score(out["embedding"].float().cpu().numpy())
         return {key: out[key].float().cpu().numpy() for key in ("phenotypes", "disease_probabilities",
                                                                 "subtype_probabilities")} | {"ood_score": scores}
 
-    def _prediction(self, summary: dict, sex: str | None, age_years: float | None, out: dict | None,
-                    timing_ms: dict[str, float], pacing: PacingEvidence) -> Prediction:
+    def _prediction(self, item: PreparedECG, out: dict | None, models_ms: float) -> Prediction:
+        summary, sex, age_years = item.summary, item.sex, item.age_years
         phenotypes, diseases, subtypes, score = {}, {}, {}, None
         if out is not None:
             config = self.predictor.config
@@ -220,12 +216,12 @@ class CardioNets:
             subtypes = {name: round(float(p), 4) for name, p in zip(SUBTYPES, out["subtype_probabilities"])}
             score = float(out["ood_score"])
         metadata = self.manifest.metadata
-        timing = dict(timing_ms, models=timing_ms["models"] if out is not None else 0.0)
+        timing = {"preparation": item.prepare_ms, "models": models_ms if out is not None else 0.0}
         return Prediction(
             qc=summary["qc"], measurements=summary["measurements"],
             device_measurements=summary["device_measurements"], patient={"age_years": age_years, "sex": sex},
             phenotypes=phenotypes, diseases=diseases, subtypes=subtypes,
-            ood=ood_result(score, age_years, out is None, pacing),
+            ood=ood_result(score, age_years, out is None, item.pacing),
             model={"cardionets_version": __version__, "bundle_created": metadata.get("created"),
                    "recipe": metadata.get("recipe"), "schema_version": self.manifest.schema_version,
                    "device": str(self.device)},
@@ -270,6 +266,30 @@ class CardioNets:
             image_phenotypes=estimate, predicted_phenotypes=predicted,
             disagreements=estimate.disagreements(predicted, self.image_calibration),
             seconds=time.perf_counter() - started)
+
+
+@dataclass
+class PreparedECG:
+    """What the models need from one ECG, made without them, so screening workers can make it in parallel."""
+
+    summary: dict  # `cardionets.ecg.summary.summarize`: quality, measurements (unless skipped), cart's values
+    view: np.ndarray | None  # the (12, 5000) model view; None when the quality gate rejected the ECG
+    pacing: PacingEvidence
+    sex: str | None
+    age_years: float | None
+    prepare_ms: float
+
+
+def prepare_ecg(record: ECG, sex: str | None = None, age_years: float | None = None,
+                with_measurements: bool = True) -> PreparedECG:
+    """Quality, measurements, pacing and the model view of one ECG; ``sex`` and ``age_years`` override the
+    file's."""
+    started = time.perf_counter()
+    summary = summarize(record, with_measurements)
+    view = model_view(record) if summary["qc"]["verdict"] != "reject" else None
+    return PreparedECG(summary, view, detect_pacing(record), sex or record.meta.sex,
+                       age_years if age_years is not None else record.meta.age_years,
+                       1000 * (time.perf_counter() - started))
 
 
 def disease_result(config: PredictorConfig, index: int, probability: float) -> DiseaseResult:

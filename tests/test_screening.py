@@ -68,3 +68,17 @@ def test_two_torchrun_processes_write_exactly_one_row_per_input(bundle, inbox, t
     assert sorted(row["file"] for row in rows) == sorted(str(p) for p in find_inputs(inbox))
     assert sum(bool(row["error"]) for row in rows) == 3
     assert not list(tmp_path.glob("results.csv.part*"))
+
+
+def test_worker_processes_give_the_same_rows_in_the_same_order(bundle, inbox, tmp_path):
+    originals = find_inputs(inbox)
+    for copy in range(5):  # 42 files: more than one model batch, so the workers prepare them
+        for path in originals:
+            shutil.copy(path, inbox / f"{copy}_{path.name}")
+            if path.suffix == ".hea":
+                shutil.copy(path.with_suffix(".dat"), inbox / f"{copy}_{path.stem}.dat")
+    model = CardioNets.from_pretrained(bundle, device="cpu")
+    serial, pooled = tmp_path / "serial.csv", tmp_path / "pooled.csv"
+    screen(model, inbox, serial, progress=False, workers=0)
+    screen(model, inbox, pooled, progress=False, workers=2)
+    assert len(rows_of(serial)) == 42 and rows_of(pooled) == rows_of(serial)

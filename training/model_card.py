@@ -6,12 +6,13 @@ the bundle's manifest, never typed in, so the card cannot drift from the measure
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from cardionets.bundle import MODEL_CARD_NAME, Manifest
 
 FRONT_MATTER = """---
-license: other
+license: mit
 library_name: cardionets
 tags:
 - ecg
@@ -28,7 +29,8 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def model_card(results: dict, manifest: Manifest) -> str:
+def model_card(results: dict, manifest: Manifest, predictor: dict | None = None) -> str:
+    """The card's text; ``predictor`` is the bundle's predictor config (for its operating points)."""
     meta = manifest.metadata
     regimes = meta["training_data"]["regimes"]
     predictive = results.get("predictive", {})
@@ -63,10 +65,13 @@ def model_card(results: dict, manifest: Manifest) -> str:
             mar = generative[split]["scores"]["mar"]
             lines.append(f"| {split} | {_fmt(mar['ssim'])} | {_fmt(mar['psnr_db'], 2)} | {_fmt(mar['frechet'], 2)} "
                          f"| {_fmt(mar['r2_lvedv'])} | {_fmt(mar['r2_lvef'])} |")
+    lines += operating_points(predictor or {})
     lines += ["", "## Limitations", "",
               "- Trained and tested only on simulated subjects: real ECGs differ in ways the virtual cohort does "
               "not model, and no result here transfers to patients without retraining on real paired data.",
               "- Reference ranges are given for LV volumes and EF only (UK Biobank, Petersen 2017, by sex).",
+              "- Weights are stored as float16 (half the download) and run as float32; the repository's "
+              "`docs/inference.md` gives the measured difference from the float32 export.",
               "- Disease calls use the threshold that maximised sensitivity + specificity on validation data; each "
               "result states that call's validation sensitivity and specificity. A 90 %-sensitivity screening "
               "threshold is stored too: with rare diseases it calls most healthy people positive.",
@@ -75,12 +80,31 @@ def model_card(results: dict, manifest: Manifest) -> str:
               "## Retrain", "",
               "```bash", f"python -m training all --config training/configs/{meta['recipe']}.yaml",
               f"python -m training.tune_sampler --config training/configs/{meta['recipe']}.yaml",
-              f"python -m training.export_bundle --config training/configs/{meta['recipe']}.yaml --out weights",
+              f"python -m training.export_bundle --config training/configs/{meta['recipe']}.yaml --out weights "
+              "--storage-dtype float16",
               "```", "", "On your own UK Biobank or MIMIC-IV-ECG access: see the repository's `docs/training.md`.", ""]
     return "\n".join(lines)
 
 
+def operating_points(predictor: dict) -> list[str]:
+    """Each disease's call threshold with its validation sensitivity and specificity, and the screening cut."""
+    names = predictor.get("diseases", [])
+    if not predictor.get("disease_threshold"):
+        return []
+    names = [*names, "any_cm"]
+    lines = ["", "## Disease operating points (validation share of the training site)", "",
+             "| output | call threshold | sensitivity | specificity | screening threshold (90 % sensitivity) |",
+             "|---|---|---|---|---|"]
+    for i, name in enumerate(names):
+        lines.append(f"| {name} | {_fmt(predictor['disease_threshold'][i])} | "
+                     f"{_fmt(predictor['disease_sensitivity'][i], 2)} | {_fmt(predictor['disease_specificity'][i], 2)} "
+                     f"| {_fmt(predictor['disease_screening_threshold'][i])} |")
+    return lines
+
+
 def write_model_card(bundle: Path, results: dict) -> Path:
     path = Path(bundle) / MODEL_CARD_NAME
-    path.write_text(model_card(results, Manifest.read(bundle)))
+    manifest = Manifest.read(bundle)
+    config = Path(bundle) / manifest.components["predictor"] / "config.json"
+    path.write_text(model_card(results, manifest, json.loads(config.read_text()) if config.is_file() else None))
     return path

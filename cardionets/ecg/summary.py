@@ -7,11 +7,12 @@ from .quality import check_quality
 from .record import ECG, MEASUREMENT_KEYS
 
 
-def summarize(ecg: ECG) -> dict:
-    """Format, leads, rate, quality verdict, our measurements and the cart's own, JSON-ready."""
+def summarize(ecg: ECG, with_measurements: bool = True) -> dict:
+    """Format, leads, rate, quality verdict, our measurements (unless not wanted: screening does not report
+    them) and the cart's own, JSON-ready."""
     quality = check_quality(ecg)
     measurements = None
-    if quality.verdict != "reject" or _measurable(quality):
+    if with_measurements and (quality.verdict != "reject" or _measurable(quality)):
         try:
             measurements = measure(ecg).to_dict()
         except ValueError:

@@ -1,0 +1,35 @@
+"""The weights the repo ships (weights/, the default recipe's export): they load offline by default, fit the size
+budget, and read the real Mortara ECG of a healthy adult as healthy."""
+
+from pathlib import Path
+
+import pytest
+
+from cardionets.bundle import DEFAULT_BUNDLE, MODEL_CARD_NAME
+from cardionets.inference import CardioNets
+
+MAX_WEIGHTS_BYTES = 60_000_000
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HF_HUB_OFFLINE", "1")  # the default must never need the network
+        yield CardioNets.from_pretrained(device="cpu")
+
+
+def test_the_shipped_bundle_is_the_default_fits_the_budget_and_has_a_card(shipped):
+    assert shipped.source == Path(DEFAULT_BUNDLE).resolve()
+    size = sum(path.stat().st_size for path in Path(DEFAULT_BUNDLE).rglob("*") if path.is_file())
+    assert size <= MAX_WEIGHTS_BYTES
+    card = (Path(DEFAULT_BUNDLE) / MODEL_CARD_NAME).read_text()
+    assert "not for diagnosis" in card and "## Training data" in card and "## Limitations" in card
+    assert shipped.manifest.metadata["recipe"] == "default"
+
+
+def test_the_real_healthy_ecg_reads_as_healthy(shipped, mortara_path):
+    result = shipped.predict(mortara_path)
+    assert result.qc["verdict"] != "reject" and not result.ood.out_of_distribution
+    ranged = {name: p for name, p in result.phenotypes.items() if p.flag is not None}
+    assert ranged and all(p.flag == "normal" for p in ranged.values()), ranged
+    assert not any(d.positive for d in result.diseases.values()), result.diseases
