@@ -90,9 +90,12 @@ def main() -> None:
         for index in range(args.screen):
             files.append(Path(folder) / f"ecg{index:05d}.dcm")
             shutil.copyfile(ecg, files[-1])
-        started = time.perf_counter()
-        screen_files(model, files, Path(folder) / "results.csv", progress=False)
-        screening = args.screen / (time.perf_counter() - started)
+        rates = {}
+        for workers in (0, default_workers()):
+            started = time.perf_counter()
+            screen_files(model, files, Path(folder) / f"results{workers}.csv", progress=False, workers=workers)
+            rates[workers] = args.screen / (time.perf_counter() - started)
+        screening = rates[default_workers()]
     inputs = torch.zeros(32, 12, 5000)
     with torch.inference_mode():
         model_only = 32 / np.median(timed(lambda: model.predictor.predict(inputs, with_embedding=True), 5))
@@ -109,6 +112,7 @@ def main() -> None:
           f"{np.median(generate):.2f} / {np.percentile(generate, 95):.2f} s |")
     print(f"| screening throughput ({args.screen} DICOM files; {default_workers()} worker processes read and check, "
           f"batched models) | {screening:.1f} ECG/s |")
+    print(f"| the same without worker processes | {rates[0]:.1f} ECG/s |")
     print(f"| preparing one file for screening (read, quality check, model view), one core, median | "
           f"{1000 * np.median(prepare):.1f} ms |")
     print(f"| models alone, batches of 32 | {model_only:.1f} ECG/s |")

@@ -538,8 +538,10 @@ def threshold_youden(y, p) -> float:
     y, p = _binary_and_scores(y, p, "p")
     _require_both_classes(y, "Youden's J")
     false_positive_rate, true_positive_rate, thresholds = roc_curve(y, p, drop_intermediate=False)
-    # Thresholds come highest first (the first is +inf, calling nobody), so argmax keeps the highest of ties.
-    return float(thresholds[1:][int(np.argmax((true_positive_rate - false_positive_rate)[1:]))])
+    # Thresholds come highest first (the first is +inf, calling nobody), so argmax keeps the highest of ties;
+    # rounding makes rates like 2/3 - 0 and 1 - 1/3 tie, as they do exactly.
+    j = np.round(true_positive_rate - false_positive_rate, 12)
+    return float(thresholds[1:][int(np.argmax(j[1:]))])
 
 
 # ---------------------------------------------------------------------------------------------------------------

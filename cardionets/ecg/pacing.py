@@ -57,7 +57,7 @@ def detect_pacing(ecg: ECG) -> PacingEvidence:
 
 def pacing_spikes(signal_mv: np.ndarray, fs_hz: float) -> int:
     """How many separate stimuli show as narrow spikes in at least SPIKE_MIN_LEADS leads at once."""
-    k = max(1, int(round(SPIKE_HALF_WIDTH_S * fs_hz)))
+    k = max(1, round(SPIKE_HALF_WIDTH_S * fs_hz))
     x = np.nan_to_num(np.asarray(signal_mv, dtype=np.float32))
     if x.shape[-1] <= 2 * k:
         return 0
