@@ -1,8 +1,19 @@
-"""CardioNets web app entry point: `streamlit run app.py`. Pages hold layout only; logic lives in `cardionets`."""
+"""CardioNets web app entry point: `streamlit run app.py`. Pages hold layout only; logic lives in `cardionets`.
+
+The admin page is not in the menu: it is reached at /admin and stays locked unless an admin password hash is
+configured (see `cardionets.admin_auth`)."""
 
 import streamlit as st
 
-st.set_page_config(page_title="CardioNets", page_icon="🫀", layout="wide")
+st.set_page_config(page_title="CardioNets", page_icon=":material/monitor_heart:", layout="wide")
 
-navigation = st.navigation([st.Page("pages/analyze.py", title="Analyze ECG", icon="🫀", default=True)])
+# Material icons ship with Streamlit's own font, so they show on machines without an emoji font. The menu sits
+# on top: on a tablet a sidebar would take a third of the width.
+navigation = st.navigation([
+    st.Page("pages/analyze.py", title="Analyze ECG", icon=":material/monitor_heart:", default=True),
+    st.Page("pages/screening.py", title="Batch screening", icon=":material/fact_check:", url_path="screening"),
+    st.Page("pages/reader_study.py", title="Reader study", icon=":material/groups:", url_path="reader-study"),
+    st.Page("pages/model_card.py", title="Model card", icon=":material/description:", url_path="model-card"),
+    st.Page("pages/admin.py", title="Admin", icon=":material/build:", url_path="admin", visibility="hidden"),
+], position="top")
 navigation.run()

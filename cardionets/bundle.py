@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,8 @@ MANIFEST_NAME = "manifest.json"
 MODEL_CARD_NAME = "README.md"
 DEFAULT_BUNDLE = Path(__file__).resolve().parent.parent / "weights"
 COMPONENTS = ("predictor", "tokenizer", "generator", "segmenter")
+ACTIVE_WEIGHTS_ENV = "CARDIONETS_WEIGHTS"  # a bundle folder or Hub repo id the app serves instead of weights/
+ACTIVE_POINTER = "active_weights.txt"  # in the workspace: the bundle the admin page promoted
 
 
 class BundleError(ValueError):
@@ -135,6 +138,29 @@ def resolve(source: str | Path | None = None, revision: str | None = None) -> Pa
             from None
     except HfHubHTTPError as error:
         raise BundleError(f"Could not fetch {text} from the Hugging Face Hub: {error}") from None
+
+
+def active_bundle() -> str:
+    """The bundle the app serves: ``CARDIONETS_WEIGHTS`` (a folder or Hub repo id) if set, else the one the
+    admin page last promoted, else the shipped `weights/`."""
+    from .workspace import workspace
+
+    chosen = os.environ.get(ACTIVE_WEIGHTS_ENV)
+    if chosen:
+        return chosen
+    pointer = workspace() / ACTIVE_POINTER
+    if pointer.is_file() and pointer.read_text().strip():
+        return pointer.read_text().strip()
+    return str(DEFAULT_BUNDLE)
+
+
+def promote(source: str | Path) -> str:
+    """Make a verified bundle the active one (the running app loads it on its next request)."""
+    from .workspace import workspace
+
+    directory, _ = load_verified(source)
+    (workspace() / ACTIVE_POINTER).write_text(str(Path(directory).resolve()))
+    return str(Path(directory).resolve())
 
 
 def load_verified(source: str | Path | None = None, revision: str | None = None) -> tuple[Path, Manifest]:

@@ -11,9 +11,12 @@ is given; models are put in eval mode once, here.
 
 from __future__ import annotations
 
+import io
 import shutil
+import tempfile
 import time
-from dataclasses import dataclass, replace
+import zipfile
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -22,7 +25,7 @@ import torch
 
 from . import __version__
 from .bundle import MODEL_CARD_NAME, BundleError, Manifest, load_verified, seal
-from .cmr.export import SYNTHETIC, export_generated_cine
+from .cmr.export import SYNTHETIC, export_generated_cine, side_by_side_gif
 from .cmr.measure import (
     IMAGE_CALIBRATION_FILE,
     IMAGE_PHENOTYPES,
@@ -87,6 +90,19 @@ class GeneratedCMR:
         return export_generated_cine(self.cines[sample], self.views, self.pixel_mm, self.frame_duration_s,
                                      Path(directory), f"{stem}_sample{sample}", formats)
 
+    def gif(self, sample: int = 0) -> bytes:
+        """Both views side by side as a looping GIF at the ECG's heart rate, SYNTHETIC burned in."""
+        return side_by_side_gif(self.cines[sample], fps=1.0 / self.frame_duration_s)
+
+    def archive(self, formats: tuple[str, ...] = ("nifti", "gif"), stem: str = "cardionets") -> bytes:
+        """Every sample's `export` files in one zip, for a download."""
+        buffer = io.BytesIO()
+        with tempfile.TemporaryDirectory() as folder, zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for sample in range(len(self.cines)):
+                for path in self.export(folder, formats, stem, sample).values():
+                    archive.write(path, path.name)
+        return buffer.getvalue()
+
 
 @dataclass
 class CardioNets:
@@ -100,6 +116,8 @@ class CardioNets:
     manifest: Manifest
     source: Path  # the bundle folder it was loaded from
     device: torch.device
+    _generation_costs: tuple[float, ...] | None = field(default=None, repr=False)
+    _generation_pace: float = field(default=1.0, repr=False)  # last actual / modelled time: the machine's load
 
     @classmethod
     def from_pretrained(cls, path_or_repo_id: str | Path | None = None, revision: str | None = None,
@@ -229,6 +247,41 @@ class CardioNets:
         )
 
     # --- generation ----------------------------------------------------------------------------------------------
+    def generation_seconds(self, n_samples: int = 1, steps: int | None = None, cfg: float | None = None,
+                           autoregressive_steps: int | None = None) -> float:
+        """How long `generate_cmr` with these settings should take here, from a cost model timed once per
+        process (`_time_generation`)."""
+        if self._generation_costs is None:
+            self._generation_costs = self._time_generation()
+        *coefficients, guided = self._generation_costs
+        ar = autoregressive_steps or self.sampler.autoregressive_steps
+        diffusion = steps or self.sampler.diffusion_steps
+        factor = guided if (cfg if cfg is not None else self.sampler.cfg_scale) != 1 else 1.0
+        fixed, *variable = (c * x for c, x in zip(coefficients, _generation_terms(ar, diffusion)))
+        return self._generation_pace * n_samples * (fixed + factor * sum(variable))
+
+    @torch.inference_mode()
+    def _time_generation(self) -> tuple[float, ...]:
+        """Least-squares costs of the `_generation_terms` from five short generations, and the factor guidance
+        adds (its conditional and unconditional passes share a batch, so it is less than 2)."""
+        condition = torch.zeros(1, self.generator.config.condition_dim, device=self.device)
+
+        def seconds(ar: int, diffusion: int, cfg: float = 1.0) -> float:
+            settings = replace(self.sampler, autoregressive_steps=ar, diffusion_steps=diffusion, cfg_scale=cfg)
+            started = time.perf_counter()
+            cines = sample_cines(self.generator, self.tokenizer, condition, settings).float().cpu().numpy()
+            measure_cines(self.segmenter, cines, self.tokenizer.config.pixel_mm)
+            return time.perf_counter() - started
+
+        seconds(4, 4)  # warm-up: the first pass pays for allocations
+        settings = ((4, 4), (12, 4), (4, 24), (12, 24))
+        measured = np.array([seconds(ar, diffusion) for ar, diffusion in settings])
+        design = np.array([_generation_terms(ar, diffusion) for ar, diffusion in settings], dtype=float)
+        costs = np.clip(np.linalg.lstsq(design, measured, rcond=None)[0], 0.0, None)
+        unguided = float(design[2] @ costs)
+        guided = max(1.0, float((seconds(4, 24, 3.0) - costs[0]) / max(unguided - costs[0], 1e-9)))
+        return (*map(float, costs), guided)
+
     @torch.inference_mode()
     def generate_cmr(self, ecg: EcgSource, n_samples: int = 1, seed: int = 0, steps: int | None = None,
                      cfg: float | None = None, autoregressive_steps: int | None = None,
@@ -260,12 +313,16 @@ class CardioNets:
         phenotypes = out["phenotypes"][0].float().cpu().numpy()
         names = list(self.predictor.config.phenotypes)
         predicted = {name: float(phenotypes[names.index(name)]) for name in IMAGE_PHENOTYPES if name in names}
+        seconds = time.perf_counter() - started
+        if self._generation_costs is not None:  # later estimates follow how fast this machine runs right now
+            modelled = self.generation_seconds(n_samples, settings.diffusion_steps, settings.cfg_scale,
+                                               settings.autoregressive_steps) / self._generation_pace
+            self._generation_pace = min(10.0, max(0.1, seconds / max(modelled, 1e-6)))
         return GeneratedCMR(
             cines=cines, views=VIEWS, pixel_mm=pixel_mm,
             frame_duration_s=60.0 / heart_rate_bpm(record) / cines.shape[2], seeds=seeds, settings=settings,
             image_phenotypes=estimate, predicted_phenotypes=predicted,
-            disagreements=estimate.disagreements(predicted, self.image_calibration),
-            seconds=time.perf_counter() - started)
+            disagreements=estimate.disagreements(predicted, self.image_calibration), seconds=seconds)
 
 
 @dataclass
@@ -278,6 +335,13 @@ class PreparedECG:
     sex: str | None
     age_years: float | None
     prepare_ms: float
+
+
+def _generation_terms(autoregressive_steps: int, diffusion_steps: int) -> tuple[int, int, int, int]:
+    """What a generation's time grows with: a fixed part (decoding, segmentation), one transformer pass per
+    autoregressive step, one diffusion-head call per diffusion step of each autoregressive step (overhead), and
+    the head's work per diffusion step over all tokens (the same however the tokens are split)."""
+    return 1, autoregressive_steps, autoregressive_steps * diffusion_steps, diffusion_steps
 
 
 def prepare_ecg(record: ECG, sex: str | None = None, age_years: float | None = None,

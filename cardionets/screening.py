@@ -17,8 +17,12 @@ is predicted. Measurements are not made: the screening table has no column for t
 from __future__ import annotations
 
 import csv
+import io
+import multiprocessing
 import os
-from collections.abc import Iterator
+import shutil
+import zipfile
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +38,8 @@ from .prediction import Prediction
 WFDB_SIGNAL_SUFFIXES = (".dat", ".mat")
 MANIFEST_COLUMNS = ("file", "path")
 BATCH = 32  # ECGs per batched model pass
+MAX_ARCHIVE_FILES = 20_000  # an uploaded zip; bigger archives belong on the command line
+MAX_ARCHIVE_BYTES = 2_000_000_000
 
 
 def default_workers() -> int:
@@ -70,6 +76,32 @@ def find_inputs(source: Path) -> list[Path]:
     raise FileNotFoundError(f"No such folder or manifest: {source}")
 
 
+def extract_archive(data: bytes, folder: Path, max_files: int = MAX_ARCHIVE_FILES,
+                    max_bytes: int = MAX_ARCHIVE_BYTES) -> Path:
+    """Unpack an uploaded zip of ECGs into ``folder``, refusing what could harm the server: more than
+    ``max_files`` files, more than ``max_bytes`` once unpacked (a zip bomb), or paths that leave the folder."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise ECGError("The upload is not a readable zip archive.") from None
+    with archive:
+        members = [info for info in archive.infolist() if not info.is_dir()]
+        if len(members) > max_files:
+            raise ECGError(f"The archive holds {len(members)} files; at most {max_files} can be screened at once here.")
+        if sum(info.file_size for info in members) > max_bytes:
+            raise ECGError(f"The archive unpacks to more than {max_bytes / 1e9:g} GB; split it or use the command "
+                           "line (python -m cardionets screen).")
+        root = Path(folder).resolve()
+        for info in members:
+            target = (root / info.filename).resolve()
+            if not target.is_relative_to(root):
+                raise ECGError(f"The archive's entry {info.filename!r} points outside the archive; refused.")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with archive.open(info) as source, open(target, "wb") as sink:
+                shutil.copyfileobj(source, sink)
+    return root
+
+
 def columns(model: CardioNets) -> list[str]:
     config = model.predictor.config
     return ["file", "error", "qc_verdict", *config.phenotypes, *(f"p_{d}" for d in config.disease_outputs),
@@ -101,9 +133,10 @@ def _batches(items: list[Path], size: int) -> Iterator[list[Path]]:
 
 
 def screen_files(model: CardioNets, inputs: list[Path], out: Path, progress: bool = True,
-                 workers: int | None = None) -> ScreenSummary:
+                 workers: int | None = None, on_progress: Callable[[int, int], None] | None = None) -> ScreenSummary:
     """Screen ``inputs`` into the CSV ``out`` (appending; files already in it are skipped). ``workers``
-    processes read and prepare the ECGs (default: `default_workers`; 0 prepares them in this process)."""
+    processes read and prepare the ECGs (default: `default_workers`; 0 prepares them in this process).
+    ``on_progress(done, total)`` is called after each batch (the app's progress bar)."""
     out = Path(out)
     done = _done(out)
     todo = [path for path in inputs if str(path) not in done]
@@ -112,7 +145,9 @@ def screen_files(model: CardioNets, inputs: list[Path], out: Path, progress: boo
     out.parent.mkdir(parents=True, exist_ok=True)
     workers = default_workers() if workers is None else workers
     written = errors = 0
-    pool = ProcessPoolExecutor(workers) if workers > 0 and len(todo) > BATCH else None
+    # forkserver, not fork: forking a process whose torch threads are running can deadlock the child.
+    pool = (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
+            if workers > 0 and len(todo) > BATCH else None)
     threads = torch.get_num_threads()
     if pool is not None:  # the workers have the cores; more model threads would only fight them for them
         torch.set_num_threads(max(1, (os.cpu_count() or 1) - workers))
@@ -135,6 +170,8 @@ def screen_files(model: CardioNets, inputs: list[Path], out: Path, progress: boo
                 handle.flush()  # an interruption loses at most the batch in flight
                 written += len(rows)
                 bar.update(len(batch))
+                if on_progress is not None:
+                    on_progress(written, len(todo))
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)

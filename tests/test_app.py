@@ -1,28 +1,151 @@
-"""The app's Analyze page, run headless with Streamlit's AppTest."""
+"""Every page of the app, run headless with Streamlit's AppTest on the shipped weights: Analyze (a sample, an
+upload, a corrupt file, a SYNTHETIC cine and the downloads), Batch screening, Model card, Reader study, and the
+hidden Admin page (locked, then launching a tiny training job and watching it finish)."""
 
+import hashlib
+import io
+import time
+import zipfile
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
-PAGE = Path(__file__).resolve().parents[1] / "pages" / "analyze.py"
+from cardionets.jobs import list_jobs
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = ROOT / "pages"
+TIMEOUT = 120
 
 
-def _analyze_page() -> AppTest:
-    app = AppTest.from_file(str(PAGE), default_timeout=30)
-    return app.run()
+def page(name: str) -> AppTest:
+    return AppTest.from_file(str(PAGES / f"{name}.py"), default_timeout=TIMEOUT).run()
 
 
-def test_page_opens_with_the_research_use_statement():
-    app = _analyze_page()
+def texts(app: AppTest) -> str:
+    parts = [e.value for kind in ("markdown", "caption", "success", "warning", "error", "info", "subheader", "title")
+             for e in getattr(app, kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+@pytest.fixture(autouse=True)
+def private_workspace(tmp_path, monkeypatch):
+    """Jobs, uploads and the active-weights pointer go to a temporary workspace, never the repository's."""
+    monkeypatch.setenv("CARDIONETS_HOME", str(tmp_path / "workspace"))
+    monkeypatch.delenv("CARDIONETS_WEIGHTS", raising=False)
+    monkeypatch.delenv("CARDIONETS_ADMIN_PASSWORD_SHA256", raising=False)
+
+
+def test_the_app_opens_on_the_analyze_page():
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT).run()
     assert not app.exception
-    assert any("Research use only, not for diagnosis" in caption.value for caption in app.caption)
+    assert app.title[0].value == "Analyze an ECG" and "Research use only" in texts(app)
 
 
-def test_sample_ecg_shows_quality_and_measurements_beside_the_carts():
-    app = _analyze_page()
+def test_a_sample_case_renders_the_ecg_phenotypes_and_diseases():
+    app = page("analyze")
+    assert not app.exception and "Research use only, not for diagnosis" in texts(app)
+    app.selectbox[0].select_index(1).run()  # the real Mortara ECG
+    assert not app.exception
+    assert "Signal quality: OK" in texts(app)
+    headers = [h.value for h in app.subheader]
+    assert {"Measurements", "CMR phenotypes estimated from the ECG", "Disease probabilities"} <= set(headers)
+    phenotypes = next(t.value for t in app.table if "Reference range" in t.value.columns)
+    lvef = phenotypes.set_index("Phenotype").loc["LV ejection fraction"]
+    assert lvef["Unit"] == "%" and lvef["Flag"] == "normal" and "–" in lvef["Reference range"]
+    diseases = next(t.value for t in app.table if "Call threshold" in t.value.columns)
+    assert len(diseases) == 7 and set(diseases["Call"]) == {"negative"}
+    assert len(app.image) == 1 and len(app.get("plotly_chart")) == 1  # the 12-lead printout; the probabilities
+    app.toggle[0].set_value(True).run()
+    assert not app.exception and len(app.get("plotly_chart")) == 2  # and the zoomable 12-lead
+    assert app.number_input[0].value == 42 and app.selectbox[1].value == "female"  # prefilled from the file
+
+
+def test_an_uploaded_ecg_is_analysed_and_a_corrupt_one_explained(mortara_path):
+    app = page("analyze")
+    app.file_uploader[0].upload("ecg.dcm", mortara_path.read_bytes()).run()
+    assert not app.exception and "Signal quality: OK" in texts(app)
+    app = page("analyze")
+    app.file_uploader[0].upload("broken.dcm", mortara_path.read_bytes()[:500]).run()
+    assert not app.exception
+    assert app.error and app.error[0].value.startswith("This file cannot be used:")
+    assert "Traceback" not in texts(app)
+
+
+def test_the_synthetic_cmr_is_generated_shown_and_downloadable():
+    app = page("analyze")
     app.selectbox[0].select_index(1).run()
+    app.button[0].click().run()  # the form's submit: generate
     assert not app.exception
-    assert any("Signal quality: OK" in box.value for box in app.success)
-    table = app.dataframe[0].value
-    qrs = table.set_index("Measurement").loc["QRS duration"]
-    assert abs(qrs["CardioNets"] - qrs["ECG cart"]) <= 12
+    assert len(app.image) >= 1 and "SYNTHETIC" in texts(app)
+    labels = [button.label for button in app.get("download_button")]
+    assert {"PDF report", "Result (JSON)"} <= set(labels) and any("SYNTHETIC" in label for label in labels)
+    image_table = next(d.value for d in app.dataframe if "Regression head" in d.value.columns)
+    assert "LV end-diastolic volume" in set(image_table["Phenotype"])
+
+
+def test_batch_screening_lists_results_and_bad_files(mortara_path):
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for index in range(3):
+            zipped.writestr(f"ecgs/ecg{index}.dcm", mortara_path.read_bytes())
+        zipped.writestr("ecgs/truncated.dcm", mortara_path.read_bytes()[:300])
+    app = page("screening")
+    app.file_uploader[0].upload("batch.zip", archive.getvalue(), "application/zip").run()
+    app.button[0].click().run()
+    assert not app.exception
+    assert "4 files screened: 3 analysed, 1 could not be used." in texts(app)
+    results, bad = app.dataframe[0].value, app.dataframe[1].value
+    assert sorted(results["file"]) == [f"ecgs/ecg{i}.dcm" for i in range(3)]
+    assert list(bad["file"]) == ["ecgs/truncated.dcm"] and bad["error"].iloc[0]
+
+
+def test_a_zip_that_escapes_its_folder_is_refused():
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("../../evil.dcm", b"x")
+    app = page("screening")
+    app.file_uploader[0].upload("evil.zip", archive.getvalue(), "application/zip").run()
+    app.button[0].click().run()
+    assert not app.exception and "points outside the archive" in app.error[0].value
+
+
+def test_the_model_card_and_reader_study_pages_render():
+    card = page("model_card")
+    assert not card.exception
+    assert "Intended use" in texts(card) and "not for diagnosis" in texts(card)
+    reader = page("reader_study")
+    assert not reader.exception and reader.info
+
+
+def test_admin_is_disabled_without_a_password_and_refuses_a_wrong_one(monkeypatch):
+    app = page("admin")
+    assert not app.exception and "disabled" in app.error[0].value
+    monkeypatch.setenv("CARDIONETS_ADMIN_PASSWORD_SHA256", hashlib.sha256(b"right").hexdigest())
+    app = page("admin")
+    app.text_input[0].input("wrong")
+    app.button[0].click().run()
+    assert "Wrong password." in texts(app) and not app.tabs
+
+
+def test_admin_launches_a_tiny_training_job_whose_log_appears_and_it_finishes(monkeypatch, tiny_run, tmp_path):
+    _, data = tiny_run
+    monkeypatch.setenv("CARDIONETS_ADMIN_PASSWORD_SHA256", hashlib.sha256(b"right").hexdigest())
+    app = page("admin")
+    app.text_input[0].input("right")
+    app.button[0].click().run()
+    assert not app.exception and app.tabs
+    app.selectbox[0].select(ROOT / "training" / "configs" / "tiny.yaml")
+    app.selectbox[1].select("pretrain-ecg")
+    app.text_input[0].input(str(tmp_path / "run"))  # the run folder
+    app.text_input[1].input(str(data))  # the tiny data the session already prepared
+    app.button[0].click().run()
+    assert not app.exception and "Started job" in texts(app)
+    (job,) = list_jobs()
+    deadline = time.time() + 180
+    while job.status == "running" and time.time() < deadline:
+        time.sleep(1)
+    assert job.status == "finished", job.tail(20)
+    assert "pretrain-ecg" in job.tail(5) and any(r.get("stage") == "pretrain-ecg" for r in job.metrics())
+    app.run()
+    assert "finished" in " ".join(e.label for e in app.expander)

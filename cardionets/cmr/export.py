@@ -11,7 +11,9 @@ it was shown. Pixel spacing, slice thickness and the frame interval go to pixdim
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
+from typing import BinaryIO
 
 import nibabel as nib
 import numpy as np
@@ -83,7 +85,7 @@ def labelled_frames(image: np.ndarray, label: str = SYNTHETIC) -> list[Image.Ima
     return pictures
 
 
-def write_cine_gif(image: np.ndarray, path: Path, fps: float, label: str = SYNTHETIC) -> None:
+def write_cine_gif(image: np.ndarray, path: Path | BinaryIO, fps: float, label: str = SYNTHETIC) -> None:
     """An endlessly looping GIF of the cine (T, H, W), `labelled_frames` at ``fps``.
 
     Playback is capped at 50 fps (GIF_MIN_DELAY_CS); Pillow merges identical consecutive frames into one.
@@ -93,6 +95,13 @@ def write_cine_gif(image: np.ndarray, path: Path, fps: float, label: str = SYNTH
     pictures = labelled_frames(image, label)
     delay_ms = 10 * max(GIF_MIN_DELAY_CS, round(100 / fps))
     pictures[0].save(path, format="GIF", save_all=True, append_images=pictures[1:], duration=delay_ms, loop=0)
+
+
+def side_by_side_gif(cine: np.ndarray, fps: float, label: str = SYNTHETIC) -> bytes:
+    """A looping GIF of a cine's views (V, T, H, W) side by side, ``label`` burned in: for showing, in memory."""
+    buffer = io.BytesIO()
+    write_cine_gif(np.concatenate(list(np.asarray(cine, dtype=np.float32)), axis=2), buffer, fps, label)
+    return buffer.getvalue()
 
 
 def write_png_frames(image: np.ndarray, directory: Path, stem: str, label: str = SYNTHETIC) -> list[Path]:
@@ -144,5 +153,5 @@ def export_generated_cine(cine: np.ndarray, views: tuple[str, ...], pixel_mm: fl
                 files[f"png_{view}_{path.stem.rsplit('_', 1)[-1]}"] = path
     if "gif" in formats:
         files["gif"] = directory / f"{stem}_{SYNTHETIC}.gif"
-        write_cine_gif(np.concatenate(list(cine), axis=2), files["gif"], fps=1.0 / frame_duration_s)
+        files["gif"].write_bytes(side_by_side_gif(cine, fps=1.0 / frame_duration_s))
     return files

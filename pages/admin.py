@@ -1,0 +1,137 @@
+"""Admin (hidden, at /admin): make virtual cohorts, train any stage in the background, watch logs and losses,
+cancel, compare runs, promote a run's weights to the app, push weights to the Hugging Face Hub.
+
+Locked unless an admin password hash is configured (`cardionets.admin_auth`); jobs are separate processes
+(`cardionets.jobs`), so they keep running when this page is closed or reloaded."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from cardionets.admin_auth import ADMIN_HASH_SETTING, HUB_TOKEN_SETTING, configured_hash, password_matches, setting
+from cardionets.bundle import ACTIVE_POINTER, DEFAULT_BUNDLE, BundleError, active_bundle, promote
+from cardionets.inference import CardioNets
+from cardionets.jobs import cohort_command, export_command, launch, list_jobs, training_command
+from cardionets.workspace import REPO_ROOT, workspace
+from training.config import load_config
+from training.stages import stage_names
+
+CONFIGS = sorted((REPO_ROOT / "training" / "configs").glob("*.yaml"))
+RUNS = REPO_ROOT / "runs"
+
+st.title("Admin")
+expected = configured_hash(st.secrets)
+if expected is None:
+    st.error(f"The admin page is disabled: no admin password is configured. Set {ADMIN_HASH_SETTING} (the SHA-256 "
+             "of the password, in hex) in the environment or in .streamlit/secrets.toml.")
+    st.stop()
+if not st.session_state.get("admin"):
+    with st.form("login"):
+        password = st.text_input("Admin password", type="password")
+        if st.form_submit_button("Unlock"):
+            if password_matches(password, expected):
+                st.session_state["admin"] = True
+                st.rerun()
+            st.error("Wrong password.")
+    st.stop()
+
+
+def absolute(folder: str) -> Path:
+    path = Path(folder).expanduser()
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
+train, cohort, runs, jobs = st.tabs(["Train", "Virtual cohort", "Runs and weights", "Jobs"])
+
+with train:
+    with st.form("train"):
+        config_path = st.selectbox("Recipe", CONFIGS, format_func=lambda p: p.name)
+        stage = st.selectbox("Stage", stage_names(), index=stage_names().index("all"))
+        # Fixed labels and placeholders: a widget whose parameters change with the recipe would lose its text.
+        output = st.text_input("Run folder (blank: the recipe's `output`)", key="train-output")
+        data_root = st.text_input("Prepared-data folder (blank: the recipe's `data.root`)", key="train-data")
+        if st.form_submit_button("Launch", type="primary"):
+            run_dir = absolute(output or load_config(config_path).output)
+            job = launch(f"{config_path.stem}: {stage}", training_command(stage, config_path, output or None,
+                                                                          data_root or None), run_dir=run_dir)
+            st.success(f"Started job {job.id} ({stage} of {config_path.name}); follow it under Jobs.")
+
+with cohort:
+    with st.form("cohort"):
+        name = st.text_input("Cohort name", value="cohort")
+        n = st.number_input("Subjects", min_value=1, max_value=100_000, value=200)
+        seed = st.number_input("Seed", min_value=0, value=0)
+        with_cmr = st.checkbox("With cine CMR (much slower)", value=True)
+        if st.form_submit_button("Generate"):
+            out = workspace() / "cohorts" / Path(name).name
+            job = launch(f"cohort {out.name} ({n})", cohort_command(n, out, seed, with_cmr))
+            st.success(f"Started job {job.id}: {n} virtual subjects into {out}.")
+
+with runs:
+    st.write(f"Active weights: `{active_bundle()}`")
+    folders = sorted(p.parent for p in RUNS.glob("*/config.json")) if RUNS.is_dir() else []
+    for folder in folders:
+        with st.expander(folder.name):
+            results = next((p for p in (folder / "results.md", folder / "results" / "results.md") if p.is_file()),
+                           None)
+            st.markdown(results.read_text() if results else "No evaluation yet (run the `evaluate` stage).")
+            bundle = folder / "bundle"
+            left, right = st.columns(2)
+            if left.button("Export its weights bundle", key=f"export-{folder.name}"):
+                config = json.loads((folder / "config.json").read_text()).get("name", folder.name)
+                recipe_file = REPO_ROOT / "training" / "configs" / f"{config}.yaml"
+                job = launch(f"export {folder.name}", export_command(recipe_file, folder, bundle))
+                st.success(f"Started job {job.id}: the bundle goes to {bundle}.")
+            if right.button("Make it the active weights", key=f"promote-{folder.name}",
+                            disabled=not (bundle / "manifest.json").is_file()):
+                try:
+                    st.success(f"The app now serves {promote(bundle)}.")
+                except BundleError as error:
+                    st.error(str(error))
+    if st.button("Go back to the shipped weights"):
+        (workspace() / ACTIVE_POINTER).unlink(missing_ok=True)
+        st.success(f"The app now serves {DEFAULT_BUNDLE}.")
+    st.subheader("Push weights to the Hugging Face Hub")
+    with st.form("push"):
+        source = st.text_input("Bundle folder", value=active_bundle())
+        repo_id = st.text_input("Hub repo id (owner/name)")
+        private = st.checkbox("Private repo", value=True)
+        if st.form_submit_button("Push"):
+            token = setting(HUB_TOKEN_SETTING, st.secrets)
+            if not token:
+                st.error("No Hub token: set HF_TOKEN in the environment or in .streamlit/secrets.toml.")
+            else:
+                try:
+                    url = CardioNets.from_pretrained(source, device="cpu").push_to_hub(repo_id, private=private,
+                                                                                        token=token)
+                    st.success(f"Pushed: {url}")
+                except Exception as error:  # noqa: BLE001 - network and permission errors, shown as a sentence
+                    st.error(f"The push failed: {error}")
+
+
+@st.fragment(run_every="3s")
+def job_monitor() -> None:
+    listed = list_jobs()
+    if not listed:
+        st.info("No jobs yet.")
+        return
+    for job in listed[:20]:
+        status = job.status
+        with st.expander(f"{job.label} · {status} · {job.id}", expanded=job is listed[0]):
+            st.caption(" ".join(job.command))
+            losses = [r for r in job.metrics() if "loss" in r and "step" in r]
+            if losses:
+                curve = pd.DataFrame(losses)[["stage", "step", "loss"]]
+                st.plotly_chart(px.line(curve, x="step", y="loss", color="stage", height=260),
+                                key=f"curve-{job.id}")
+            st.code(job.tail(30) or "(no output yet)", language=None)
+            if status == "running" and st.button("Cancel", key=f"cancel-{job.id}"):
+                job.cancel()
+                st.warning(f"Cancelled {job.id}.")
+
+
+with jobs:
+    job_monitor()

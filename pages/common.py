@@ -1,0 +1,69 @@
+"""Streamlit glue the pages share: the models loaded once per process, results cached by file hash, the
+research-use statement. Logic stays in `cardionets`; this only decides what Streamlit caches."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import streamlit as st
+
+from cardionets.bundle import BundleError, Manifest, active_bundle, resolve
+from cardionets.ecg import ECG, load_upload, preprocess
+from cardionets.ecg.plot import save_ecg_png
+from cardionets.inference import CardioNets
+from cardionets.prediction import Prediction
+
+RESEARCH_USE = "Research use only, not for diagnosis. Values are estimated from the ECG, not measured on a CMR."
+
+
+def research_banner() -> None:
+    st.caption(RESEARCH_USE)
+
+
+def digest(files: dict[str, bytes]) -> str:
+    """One hash for an upload (several files for WFDB), independent of the order they came in."""
+    hasher = hashlib.sha256()
+    for name in sorted(files):
+        hasher.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
+    return hasher.hexdigest()
+
+
+def bundle_key() -> str:
+    """Changes when the admin page promotes other weights, so the cached models are replaced."""
+    source = active_bundle()
+    try:
+        return f"{source}@{Manifest.read(resolve(source)).metadata.get('created')}"
+    except BundleError:
+        return source
+
+
+@st.cache_resource(show_spinner="Loading the CardioNets models (once per server)…", max_entries=2)
+def _models(key: str) -> CardioNets:
+    model = CardioNets.from_pretrained(key.split("@", 1)[0])
+    model.generation_seconds()  # times the generator once (about 2 s) here, not on a clinician's first click
+    return model
+
+
+def models() -> CardioNets:
+    return _models(bundle_key())
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def read_upload(key: str, _files: dict[str, bytes]) -> ECG:
+    """The canonical ECG of an upload, cached by its hash (``key``); the bytes are never written to disk."""
+    return load_upload(_files)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def predict(key: str, _record: ECG, sex: str | None, age_years: float | None, weights: str) -> Prediction:
+    """`CardioNets.predict`, cached by the file hash, the patient fields and the weights in use."""
+    return models().predict(_record, sex=sex, age_years=age_years)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def ecg_printout(key: str, _record: ECG) -> bytes:
+    """The 12-lead on ECG paper (filtered like a cart's printout) as a PNG, cached by the file hash."""
+    buffer = io.BytesIO()
+    save_ecg_png(preprocess(_record), buffer, dpi=110)
+    return buffer.getvalue()

@@ -1,0 +1,78 @@
+"""Batch screening: a zip of ECGs (or several files, with a manifest.csv if you like) in, one row per ECG out,
+with the positive calls flagged, the unusable files listed with their reasons, and the CSV to download.
+Uploads are unpacked into a temporary folder that is deleted when the screen ends."""
+
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from cardionets.ecg import ECGError
+from cardionets.presentation import DISEASE_LABELS
+from cardionets.screening import MAX_ARCHIVE_FILES, extract_archive, find_inputs, screen_files
+from pages.common import models, research_banner
+
+MANIFEST = "manifest.csv"
+
+st.title("Batch screening")
+research_banner()
+st.write("Upload a **zip** of ECG files (any format the Analyze page reads; a WFDB record as its .hea and .dat), or "
+         f"several files at once. A `{MANIFEST}` with a `file` column, if present, chooses and orders the files. "
+         f"Up to {MAX_ARCHIVE_FILES:,} files; for a whole archive use `python -m cardionets screen`.")
+uploads = st.file_uploader("ECGs to screen", accept_multiple_files=True)
+
+if uploads and st.button("Screen", type="primary"):
+    model = models()
+    with tempfile.TemporaryDirectory(prefix="cardionets-screen-") as folder:
+        inbox = Path(folder) / "inbox"
+        inbox.mkdir()
+        try:
+            for upload in uploads:
+                data = upload.getvalue()
+                if upload.name.lower().endswith(".zip"):
+                    extract_archive(data, inbox)
+                else:
+                    (inbox / Path(upload.name).name).write_bytes(data)
+            manifests = sorted(inbox.rglob(MANIFEST))
+            inputs = find_inputs(manifests[0]) if manifests else find_inputs(inbox)
+            inputs = [p for p in inputs if p.resolve().is_relative_to(inbox.resolve()) and p.name != MANIFEST]
+        except (ECGError, ValueError) as error:
+            st.error(f"These files cannot be screened: {error}")
+            st.stop()
+        if not inputs:
+            st.error("No ECG files were found in the upload.")
+            st.stop()
+        bar = st.progress(0.0, text=f"Screening {len(inputs)} ECGs…")
+        out = Path(folder) / "results.csv"
+        screen_files(model, inputs, out, progress=False,
+                     on_progress=lambda done, total: bar.progress(done / total, text=f"{done} of {total} ECGs"))
+        table = pd.read_csv(out, keep_default_na=False)
+        table["file"] = [str(Path(p).resolve().relative_to(inbox.resolve())) for p in table["file"]]
+    st.session_state["screening"] = table
+
+table = st.session_state.get("screening")
+if table is not None:
+    config = models().predictor.config
+    thresholds = dict(zip(config.disease_outputs, config.disease_threshold or (0.5,) * len(config.disease_outputs)))
+    good = table[table["error"] == ""].copy()
+    bad = table[table["error"] != ""][["file", "error"]]
+    for name in thresholds:
+        good[f"p_{name}"] = pd.to_numeric(good[f"p_{name}"])
+    good.insert(2, "positive calls", [", ".join(DISEASE_LABELS.get(n, n) for n, t in thresholds.items()
+                                                if row[f"p_{n}"] >= t) for _, row in good.iterrows()])
+    good.insert(3, "unusual ECG", pd.to_numeric(good["ood_score"]) > 1.0)
+    st.success(f"{len(table)} files screened: {len(good)} analysed, {len(bad)} could not be used.")
+    shown = ["file", "qc_verdict", "positive calls", "unusual ECG", *(f"p_{n}" for n in thresholds),
+             "lvedv_ml", "lvef_pct", "lvm_g", "rvedv_ml", "rvef_pct", "ood_score"]
+    st.dataframe(good[[c for c in shown if c in good]], hide_index=True,
+                 column_config={f"p_{n}": st.column_config.ProgressColumn(
+                     DISEASE_LABELS.get(n, n), min_value=0.0, max_value=1.0, format="percent")
+                     for n in thresholds})
+    st.caption("Click a column header to sort. A call is positive at or above the threshold that balanced "
+               "sensitivity and specificity on validation data. 'Unusual ECG': unlike the training ECGs.")
+    if len(bad):
+        st.subheader("Files that could not be used")
+        st.dataframe(bad, hide_index=True)
+    st.download_button("Download all rows (CSV)", table.to_csv(index=False), file_name="cardionets_screening.csv",
+                       mime="text/csv")

@@ -1,0 +1,100 @@
+"""What the app's pages call, without Streamlit: background jobs, the admin lock, unpacking uploaded archives,
+the active-weights pointer, and the PDF report on a real result."""
+
+import hashlib
+import io
+import sys
+import time
+import zipfile
+
+import pytest
+
+from cardionets.admin_auth import configured_hash, password_matches
+from cardionets.bundle import DEFAULT_BUNDLE, BundleError, active_bundle, promote
+from cardionets.ecg import ECGError, load
+from cardionets.inference import CardioNets
+from cardionets.jobs import launch, list_jobs
+from cardionets.report import pdf_report
+from cardionets.screening import extract_archive
+
+
+@pytest.fixture(autouse=True)
+def private_workspace(tmp_path, monkeypatch):
+    monkeypatch.setenv("CARDIONETS_HOME", str(tmp_path / "workspace"))
+    monkeypatch.delenv("CARDIONETS_WEIGHTS", raising=False)
+
+
+def wait(job, seconds: float = 30):
+    deadline = time.time() + seconds
+    while job.status == "running" and time.time() < deadline:
+        time.sleep(0.1)
+    return job.status
+
+
+def test_a_job_runs_in_the_background_logs_and_reports_success_or_failure():
+    ok = launch("ok", [sys.executable, "-c", "print('hello from the job')"])
+    bad = launch("bad", [sys.executable, "-c", "import sys; print('boom'); sys.exit(3)"])
+    assert wait(ok) == "finished" and ok.tail() == "hello from the job"
+    assert wait(bad) == "failed" and bad.exit_code == 3 and "boom" in bad.tail()
+    assert {job.label for job in list_jobs()} == {"ok", "bad"}  # found again from disk
+
+
+def test_a_cancelled_job_stops_with_its_children():
+    job = launch("slow", ["/bin/sh", "-c", "sleep 30 & sleep 30; wait"])
+    time.sleep(0.3)
+    assert job.status == "running"
+    job.cancel()
+    assert wait(job, 5) == "cancelled"
+
+
+def test_the_admin_lock_compares_hashes_and_ignores_malformed_ones(monkeypatch):
+    right = hashlib.sha256(b"s3cret").hexdigest()
+    assert configured_hash() is None  # nothing configured: admin disabled
+    assert configured_hash({"CARDIONETS_ADMIN_PASSWORD_SHA256": right.upper()}) == right  # from st.secrets
+    monkeypatch.setenv("CARDIONETS_ADMIN_PASSWORD_SHA256", "s3cret")  # a plain password, not a hash: refused
+    assert configured_hash() is None
+    assert password_matches("s3cret", right) and not password_matches("S3cret", right)
+    assert not password_matches("", right) and not password_matches("s3cret", None)
+
+
+def test_uploaded_archives_are_unpacked_safely(tmp_path):
+    def archive(entries: dict[str, bytes]) -> bytes:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zipped:
+            for name, data in entries.items():
+                zipped.writestr(name, data)
+        return buffer.getvalue()
+
+    root = extract_archive(archive({"a/b.dcm": b"x", "c.xml": b"y"}), tmp_path / "ok")
+    assert sorted(p.name for p in root.rglob("*") if p.is_file()) == ["b.dcm", "c.xml"]
+    with pytest.raises(ECGError, match="outside"):
+        extract_archive(archive({"../escape.dcm": b"x"}), tmp_path / "escape")
+    with pytest.raises(ECGError, match="holds 3 files; at most 2"):
+        extract_archive(archive({f"{i}.dcm": b"x" for i in range(3)}), tmp_path / "many", max_files=2)
+    with pytest.raises(ECGError, match="unpacks to more than"):  # a small zip of zeros that would fill the disk
+        extract_archive(archive({"bomb.dcm": bytes(5_000_000)}), tmp_path / "bomb", max_bytes=1_000_000)
+    with pytest.raises(ECGError, match="not a readable zip"):
+        extract_archive(b"not a zip", tmp_path / "junk")
+
+
+def test_promoting_weights_changes_what_the_app_serves(bundle, monkeypatch, tmp_path):
+    assert active_bundle() == str(DEFAULT_BUNDLE)
+    assert promote(bundle) == str(bundle.resolve()) and active_bundle() == str(bundle.resolve())
+    with pytest.raises(BundleError):
+        promote(tmp_path)  # not a bundle: the pointer is left as it was
+    assert active_bundle() == str(bundle.resolve())
+    monkeypatch.setenv("CARDIONETS_WEIGHTS", "org/other")
+    assert active_bundle() == "org/other"
+
+
+def test_the_pdf_report_has_a_page_per_part_and_says_what_it_is(mortara_path):
+    model = CardioNets.from_pretrained(device="cpu")
+    record = load(mortara_path)
+    result = model.predict(record)
+    without = pdf_report(result, record, patient={"name_or_id": "Test 1"})
+    cmr = model.generate_cmr(record, n_samples=2)
+    with_cmr = pdf_report(result, record, cmr)
+    for pdf, pages in ((without, 2), (with_cmr, 3)):
+        assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page ") >= pages
+        assert b"not for diagnosis" in pdf  # the document's Subject
+    assert b"SYNTHETIC" in with_cmr and b"SYNTHETIC" not in without

@@ -1,0 +1,64 @@
+"""End to end in a real browser: `streamlit run app.py`, Debian's chromium driven by Playwright, a shipped sample
+uploaded, the results and the SYNTHETIC cine awaited, the page text checked, screenshots saved at a laptop and
+a tablet width.
+
+Needs the `chromium` package (apt). `.ci/run` installs it and sets CARDIONETS_E2E=required, so there a missing
+browser fails the test instead of skipping it. CARDIONETS_SCREENSHOTS=DIR keeps the screenshots (docs/ has two).
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.streamlit_server import CHROMIUM, ROOT, STREAMLIT, chromium, open_analyze, running_app, seconds_to_phenotypes
+
+SAMPLE = next((ROOT / "samples" / "hcm").glob("*_ecg_muse.xml"))
+WIDTHS = {"laptop": (1280, 800), "tablet": (768, 1024)}
+
+if CHROMIUM is None or not STREAMLIT.is_file():
+    if os.environ.get("CARDIONETS_E2E") == "required":
+        pytest.fail("the browser test is required here but chromium (apt) or streamlit is missing", pytrace=False)
+    pytest.skip("chromium (Debian package) is not installed", allow_module_level=True)
+pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with running_app(tmp_path_factory.mktemp("workspace")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.mark.parametrize("width", list(WIDTHS))
+def test_a_sample_upload_shows_results_and_a_synthetic_cine(server, browser, tmp_path, width):
+    page = open_analyze(browser, server, WIDTHS[width])
+    to_phenotypes_s = seconds_to_phenotypes(page, SAMPLE)
+    page.get_by_role("button", name="Generate the SYNTHETIC CMR").click()
+    page.get_by_text("Generated in").wait_for(timeout=120_000)
+    page.wait_for_timeout(500)
+    text = page.inner_text("body")
+    assert "CMR phenotypes estimated from the ECG" in text and "Reference range" in text
+    assert "LV end-diastolic volume" in text and "Disease probabilities" in text
+    assert "SYNTHETIC" in text and "Research use only, not for diagnosis" in text
+    assert "Traceback" not in text and "Error" not in text
+    assert page.locator("[data-testid=stImage] img").count() >= 2  # the printout and the looping cine
+    folder = Path(os.environ.get("CARDIONETS_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    # Streamlit scrolls inside its main container, not the page: grow the window to the content to see it all.
+    height = page.evaluate("Math.max(...[...document.querySelectorAll('[data-testid=stMain], "
+                           "[data-testid=stAppViewContainer]')].map(e => e.scrollHeight))")
+    page.set_viewport_size({"width": WIDTHS[width][0], "height": min(int(height) + 40, 8000)})
+    page.wait_for_timeout(800)
+    shot = folder / f"analyze_{width}.png"
+    page.screenshot(path=str(shot))
+    # 256 colours keep a screenshot of text and charts sharp at a third of the bytes (docs/ holds two).
+    Image.open(shot).convert("RGB").quantize(256, dither=Image.Dither.NONE).save(shot, optimize=True)
+    page.close()
+    assert to_phenotypes_s < 10  # generous for a loaded CI machine; benchmarks/bench_app.py measures it
