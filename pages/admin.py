@@ -16,6 +16,7 @@ from cardionets.bundle import ACTIVE_POINTER, DEFAULT_BUNDLE, BundleError, activ
 from cardionets.inference import CardioNets
 from cardionets.jobs import cohort_command, export_command, launch, list_jobs, training_command
 from cardionets.workspace import REPO_ROOT, workspace
+from pages.common import research_banner
 from training.config import load_config
 from training.stages import stage_names
 
@@ -23,6 +24,7 @@ CONFIGS = sorted((REPO_ROOT / "training" / "configs").glob("*.yaml"))
 RUNS = REPO_ROOT / "runs"
 
 st.title("Admin")
+research_banner()
 expected = configured_hash(st.secrets)
 if expected is None:
     st.error(f"The admin page is disabled: no admin password is configured. Set {ADMIN_HASH_SETTING} (the SHA-256 "

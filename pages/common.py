@@ -17,6 +17,20 @@ from cardionets.prediction import Prediction
 RESEARCH_USE = "Research use only, not for diagnosis. Values are estimated from the ECG, not measured on a CMR."
 
 
+def _through_app_navigation() -> None:
+    """Streamlit treats a folder named pages/ beside the entry script as old-style pages until app.py has called
+    st.navigation once in this server process. A first visitor who lands on /screening or /admin would then run
+    that file alone, with a sidebar listing every file here. Leave that mode and rerun through app.py."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+_through_app_navigation()
+
+
 def research_banner() -> None:
     st.caption(RESEARCH_USE)
 

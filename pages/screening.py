@@ -66,9 +66,13 @@ if table is not None:
     shown = ["file", "qc_verdict", "positive calls", "unusual ECG", *(f"p_{n}" for n in thresholds),
              "lvedv_ml", "lvef_pct", "lvm_g", "rvedv_ml", "rvef_pct", "ood_score"]
     st.dataframe(good[[c for c in shown if c in good]], hide_index=True,
-                 column_config={f"p_{n}": st.column_config.ProgressColumn(
-                     DISEASE_LABELS.get(n, n), min_value=0.0, max_value=1.0, format="percent")
-                     for n in thresholds})
+                 column_config={"file": "File", "qc_verdict": "Quality", "positive calls": "Positive calls",
+                                "unusual ECG": "Unusual ECG", "lvedv_ml": "LVEDV (mL)", "lvef_pct": "LVEF (%)",
+                                "lvm_g": "LV mass (g)", "rvedv_ml": "RVEDV (mL)", "rvef_pct": "RVEF (%)",
+                                "ood_score": "Unusualness (>1 unusual)",
+                                **{f"p_{n}": st.column_config.ProgressColumn(
+                                    DISEASE_LABELS.get(n, n), min_value=0.0, max_value=1.0, format="percent")
+                                   for n in thresholds}})
     st.caption("Click a column header to sort. A call is positive at or above the threshold that balanced "
                "sensitivity and specificity on validation data. 'Unusual ECG': unlike the training ECGs.")
     if len(bad):

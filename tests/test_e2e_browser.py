@@ -36,6 +36,19 @@ def browser():
         yield launched
 
 
+def test_a_first_visitor_landing_on_a_page_gets_the_app_s_navigation(browser, tmp_path):
+    """Streamlit would run pages/admin.py alone, listing every file of pages/, for the first visitor of a new
+    server process who lands anywhere but the home page; `pages.common` steers that run through app.py."""
+    with running_app(tmp_path / "fresh") as url:
+        page = browser.new_page()
+        page.goto(f"{url}/admin", wait_until="networkidle")
+        page.get_by_text("Batch screening").first.wait_for(timeout=60_000)
+        page.locator("[data-testid=stStatusWidget]").wait_for(state="detached", timeout=120_000)
+        text = page.inner_text("body")
+        assert "Model card" in text and "common" not in text.split()
+        page.close()
+
+
 @pytest.mark.parametrize("width", list(WIDTHS))
 def test_a_sample_upload_shows_results_and_a_synthetic_cine(server, browser, tmp_path, width):
     page = open_analyze(browser, server, WIDTHS[width])
