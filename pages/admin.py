@@ -124,7 +124,12 @@ def job_monitor() -> None:
         status = job.status
         with st.expander(f"{job.label} · {status} · {job.id}", expanded=job is listed[0]):
             st.caption(" ".join(job.command))
-            losses = [r for r in job.metrics() if "loss" in r and "step" in r]
+            records = job.metrics()
+            latest = next((r for r in reversed(records) if "step" in r), None)
+            if latest is not None:  # where the run is: the last step the trainer logged
+                st.caption(f"{latest['stage']}: epoch {latest.get('epoch', 0) + 1}, step {latest['step']}"
+                           + (f", loss {latest['loss']:.4f}" if "loss" in latest else ""))
+            losses = [r for r in records if "loss" in r and "step" in r]
             if losses:
                 curve = pd.DataFrame(losses)[["stage", "step", "loss"]]
                 st.plotly_chart(px.line(curve, x="step", y="loss", color="stage", height=260),

@@ -43,9 +43,9 @@ def probability_chart(result) -> go.Figure:
                               marker_color=["#c62828" if d.positive else "#607d8b" for d in result.diseases.values()],
                               text=[f"{p:.0%}" for p in probabilities], textposition="outside"))
     figure.add_trace(go.Scatter(x=[d.threshold for d in result.diseases.values()], y=names, mode="markers",
-                                name="call threshold", marker=dict(symbol="line-ns-open", size=18, color="black")))
-    figure.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10), xaxis=dict(range=[0, 1.12], tickvals=[0, 0.25, 0.5, 0.75, 1], tickformat=".0%"),
-                         yaxis=dict(autorange="reversed"), legend=dict(orientation="h", y=-0.15))
+                                name="call threshold", marker={"symbol": "line-ns-open", "size": 18, "color": "black"}))
+    figure.update_layout(height=300, margin={"l": 10, "r": 10, "t": 10, "b": 10}, xaxis={"range": [0, 1.12], "tickvals": [0, 0.25, 0.5, 0.75, 1], "tickformat": ".0%"},
+                         yaxis={"autorange": "reversed"}, legend={"orientation": "h", "y": -0.15})
     return figure
 
 
@@ -89,8 +89,8 @@ if record is None:
                                "whether the recording can be used, and why not",
                                "the printout on ECG paper (25 mm/s, 10 mm/mV), zoomable on request",
                                "intervals, axes and voltages, next to the cart's own",
-                               "chamber volumes, ejection fractions, mass, wall thickness, with UK Biobank "
-                               "reference ranges",
+                               ("chamber volumes, ejection fractions, mass, wall thickness, with UK Biobank "
+                                "reference ranges"),
                                "calibrated probabilities against their thresholds, and the cardiomyopathy subtype",
                                "both views animated, generated from the ECG, with image-derived volumes",
                                "PDF report, JSON result, NIfTI and GIF of the generated cine"]}).style.hide(axis="index"))

@@ -21,7 +21,7 @@ model = models()
 card = Path(model.source) / MODEL_CARD_NAME
 if card.is_file():
     # The Hub's YAML front matter is for machines; the page shows the card's prose and tables.
-    st.markdown(re.sub(r"\A---\n.*?\n---\n", "", card.read_text(), flags=re.S))
+    st.markdown(re.sub(r"\A---\n.*?\n---\n", "", card.read_text(), flags=re.DOTALL))
 else:
     st.info("The active weights carry no model card.")
 

@@ -1,0 +1,208 @@
+"""Where a reader study lives: SQLAlchemy tables in SQLite (the embedded default, WAL) or PostgreSQL (by URL,
+for studies served from several machines).
+
+    store = StudyStore("sqlite:///artifacts/studies.db")
+    code = store.create_study("Pilot", StudyDesign(), cases)          # cases: list of StudyCase
+    token = store.join(code, "Dr A", experience_years=8, specialty="cardiology")
+    item = store.next_item(token)                                     # (position, case, arm) or None when done
+    store.record_answer(token, item.case.key, item.arm, "hcm", confidence=4, seconds=31.5)
+
+Answers are the one thing a study cannot lose. Each is committed in its own transaction the moment it is given;
+a unique constraint on (study, reader, case, arm) makes a double click or a retried request a no-op instead of a
+second row; SQLite runs with a write-ahead log, synchronous commits and a busy timeout, so concurrent readers
+wait for each other instead of failing. A reader is known only by a random token, and every query is scoped to
+that reader's study, so nobody reaches another study's cases or another reader's answers.
+"""
+
+from __future__ import annotations
+
+import datetime
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+    create_engine,
+    event,
+    func,
+    select,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from .design import CONFIDENCE, DIAGNOSES, StudyDesign, schedule
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+class StudyError(ValueError):
+    """A request the study cannot accept (unknown code or token, an answer outside the design), in words."""
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Study(Base):
+    __tablename__ = "studies"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True, index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    design: Mapped[str] = mapped_column(String(2000))  # StudyDesign.to_json()
+    created: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    __table_args__ = (UniqueConstraint("study_id", "key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), index=True)
+    key: Mapped[str] = mapped_column(String(100))
+    truth: Mapped[str] = mapped_column(String(20))  # one of DIAGNOSES; never shown to readers
+    material: Mapped[dict] = mapped_column(JSON, default=dict)  # ECG file, real cine, ... by role
+
+
+class Reader(Base):
+    __tablename__ = "readers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), index=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    experience_years: Mapped[float | None] = mapped_column(Float, nullable=True)
+    specialty: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    joined: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Answer(Base):
+    __tablename__ = "answers"
+    __table_args__ = (UniqueConstraint("study_id", "reader_id", "case_id", "arm", name="one_answer_per_read"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id"), index=True)
+    reader_id: Mapped[int] = mapped_column(ForeignKey("readers.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    arm: Mapped[str] = mapped_column(String(40))
+    position: Mapped[int] = mapped_column(Integer)  # where in the reader's schedule it was read
+    diagnosis: Mapped[str] = mapped_column(String(20))
+    confidence: Mapped[int] = mapped_column(Integer)
+    seconds: Mapped[float] = mapped_column(Float)  # time on the case, measured by the app
+    answered_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+@dataclass(frozen=True)
+class StudyCase:
+    key: str
+    truth: str
+    material: dict  # role -> file path ("ecg", "cine_sax", "cine_4ch", ...)
+
+
+@dataclass(frozen=True)
+class ScheduledRead:
+    position: int  # 0-based place in the reader's schedule
+    total: int
+    case: StudyCase
+    arm: str
+
+
+class StudyStore:
+    def __init__(self, url: str):
+        self.engine = create_engine(url, pool_pre_ping=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        Base.metadata.create_all(self.engine)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    # --- organiser ------------------------------------------------------------------------------------------
+    def create_study(self, name: str, design: StudyDesign, cases: list[StudyCase]) -> str:
+        """A new study with its cases; returns the code readers join with."""
+        unknown = sorted({case.truth for case in cases} - set(DIAGNOSES))
+        if not cases or unknown or len({case.key for case in cases}) != len(cases):
+            raise StudyError(f"A study needs cases with distinct keys and diagnoses from {sorted(DIAGNOSES)}"
+                             + (f"; unknown: {unknown}" if unknown else ""))
+        code = secrets.token_urlsafe(6).replace("-", "x").replace("_", "y").upper()
+        with self.sessions.begin() as session:
+            study = Study(code=code, name=name, design=design.to_json())
+            session.add(study)
+            session.flush()
+            session.add_all(Case(study_id=study.id, key=c.key, truth=c.truth, material=c.material) for c in cases)
+        return code
+
+    # --- reader ---------------------------------------------------------------------------------------------
+    def join(self, code: str, name: str, experience_years: float | None = None, specialty: str | None = None) -> str:
+        """Register a reader in the study with this code; returns their private token (their way back in)."""
+        with self.sessions.begin() as session:
+            study = session.scalar(select(Study).where(Study.code == code.strip().upper()))
+            if study is None:
+                raise StudyError("No study has this code. Check it with the study's organiser.")
+            token = secrets.token_urlsafe(24)
+            session.add(Reader(study_id=study.id, token=token, name=name.strip(), experience_years=experience_years,
+                               specialty=specialty))
+        return token
+
+    def next_item(self, token: str) -> ScheduledRead | None:
+        """The first read of the reader's schedule they have not answered, or None when they are done."""
+        with self.sessions() as session:
+            reader, _, design, cases = self._reader_context(session, token)
+            plan = schedule(design, list(cases), reader.id)
+            done = set(session.execute(select(Case.key, Answer.arm).join(Case, Case.id == Answer.case_id)
+                                       .where(Answer.reader_id == reader.id)).all())
+            for position, (key, arm) in enumerate(plan):
+                if (key, arm) not in done:
+                    return ScheduledRead(position, len(plan), cases[key], arm)
+        return None
+
+    def record_answer(self, token: str, case_key: str, arm: str, diagnosis: str, confidence: int,
+                      seconds: float) -> bool:
+        """Commit one answer now. False (and nothing written) when this read was already answered."""
+        if diagnosis not in DIAGNOSES or confidence not in CONFIDENCE or not seconds >= 0:
+            raise StudyError(f"An answer is one of {sorted(DIAGNOSES)} with confidence 1-5.")
+        with self.sessions() as session:
+            reader, study, design, cases = self._reader_context(session, token)
+            plan = schedule(design, list(cases), reader.id)
+            if (case_key, arm) not in plan:
+                raise StudyError("This case is not in your study.")
+            case_id = session.scalar(select(Case.id).where(Case.study_id == study.id, Case.key == case_key))
+            session.add(Answer(study_id=study.id, reader_id=reader.id, case_id=case_id, arm=arm,
+                               position=plan.index((case_key, arm)), diagnosis=diagnosis, confidence=confidence,
+                               seconds=float(seconds)))
+            try:
+                session.commit()
+            except IntegrityError:  # the unique constraint: this read is already answered
+                session.rollback()
+                return False
+        return True
+
+    def _reader_context(self, session: Session, token: str):
+        reader = session.scalar(select(Reader).where(Reader.token == token))
+        if reader is None:
+            raise StudyError("This reader link is not valid. Join again with the study code.")
+        study = session.get(Study, reader.study_id)
+        cases = {c.key: StudyCase(c.key, c.truth, dict(c.material or {}))
+                 for c in session.scalars(select(Case).where(Case.study_id == study.id))}
+        return reader, study, StudyDesign.from_json(study.design), cases
+
+    # --- analysis input (organiser only: the pages guard it with the admin password) -------------------------
+    def answers(self, code: str) -> list[dict]:
+        """Every answer of a study with its reader, case truth and arm, in the order given."""
+        with self.sessions() as session:
+            rows = session.execute(
+                select(Reader.name, Reader.id, Case.key, Case.truth, Answer.arm, Answer.diagnosis,
+                       Answer.confidence, Answer.seconds, Answer.position)
+                .join(Reader, Reader.id == Answer.reader_id).join(Case, Case.id == Answer.case_id)
+                .join(Study, Study.id == Answer.study_id).where(Study.code == code).order_by(Answer.id)).all()
+        keys = ("reader", "reader_id", "case", "truth", "arm", "diagnosis", "confidence", "seconds", "position")
+        return [dict(zip(keys, row)) for row in rows]
+
+
+def _sqlite_pragmas(connection, _record) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer, nor it them
+    cursor.execute("PRAGMA synchronous=FULL")  # a committed answer survives a crash of the app or the machine
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")  # concurrent writers wait, not fail
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

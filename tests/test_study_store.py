@@ -1,0 +1,120 @@
+"""Reader-study storage on SQLite: schedules, one answer per read whatever the retries, 20 concurrent readers,
+isolation between studies and readers, and answers that survive the app being killed mid-session."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from cardionets.study.design import StudyDesign, schedule
+from cardionets.study.store import StudyCase, StudyError, StudyStore
+
+ROOT = Path(__file__).resolve().parents[1]
+TRUTHS = ("normal", "hcm", "dcm", "rcm", "ph", "mi")
+
+
+def cases(n: int) -> list[StudyCase]:
+    return [StudyCase(f"case{i:03d}", TRUTHS[i % len(TRUTHS)], {"ecg": f"ecg{i}.xml"}) for i in range(n)]
+
+
+@pytest.fixture
+def store(tmp_path) -> StudyStore:
+    return StudyStore(f"sqlite:///{tmp_path / 'study.db'}")
+
+
+def test_schedules_cover_every_read_once_differ_between_readers_and_never_change():
+    keys = [c.key for c in cases(12)]
+    sequential = StudyDesign(arms=("ecg", "ecg_cardionets"), crossover="sequential", seed=3)
+    plan = schedule(sequential, keys, 1)
+    assert sorted(plan) == sorted((k, a) for a in sequential.arms for k in keys)
+    assert {a for _, a in plan[:12]} == {"ecg"}  # the unaided pass comes first, whole
+    assert plan == schedule(sequential, list(reversed(keys)), 1) and plan != schedule(sequential, keys, 2)
+    latin = StudyDesign(arms=("ecg", "ecg_cmr", "ecg_cardionets"), crossover="latin_square", seed=3)
+    reads = [schedule(latin, keys, reader) for reader in range(3)]
+    assert all(sorted(k for k, _ in plan) == sorted(keys) for plan in reads)  # each case once per reader
+    for key in keys:  # and in a different arm for each reader group
+        assert sorted(arm for plan in reads for k, arm in plan if k == key) == sorted(latin.arms)
+
+
+def test_a_reader_goes_through_the_schedule_and_a_retry_is_not_a_second_answer(store):
+    code = store.create_study("pilot", StudyDesign(arms=("ecg",)), cases(3))
+    token = store.join(code.lower(), "Dr A", 8, "cardiology")
+    seen = []
+    while (item := store.next_item(token)) is not None:
+        seen.append(item.case.key)
+        assert store.record_answer(token, item.case.key, item.arm, "normal", 3, 12.5)
+        assert not store.record_answer(token, item.case.key, item.arm, "hcm", 5, 1.0)  # double click
+    assert sorted(seen) == ["case000", "case001", "case002"]
+    answers = store.answers(code)
+    assert len(answers) == 3 and {a["diagnosis"] for a in answers} == {"normal"}
+
+
+def test_readers_cannot_reach_other_studies_or_bad_answers(store):
+    first = store.create_study("one", StudyDesign(arms=("ecg",)), cases(2))
+    other = store.create_study("two", StudyDesign(arms=("ecg",)), [StudyCase("secret", "hcm", {})])
+    token = store.join(first, "Dr A")
+    with pytest.raises(StudyError, match="not in your study"):
+        store.record_answer(token, "secret", "ecg", "hcm", 3, 1.0)
+    with pytest.raises(StudyError, match="not valid"):
+        store.next_item("forged-token")
+    with pytest.raises(StudyError, match="No study has this code"):
+        store.join("NOPE", "Dr B")
+    with pytest.raises(StudyError, match="confidence 1-5"):
+        store.record_answer(token, "case000", "ecg", "hcm", 9, 1.0)
+    assert store.answers(other) == []
+
+
+def test_twenty_concurrent_readers_answering_fifty_cases_lose_and_duplicate_nothing(store):
+    code = store.create_study("load", StudyDesign(arms=("ecg",), seed=5), cases(50))
+    tokens = [store.join(code, f"reader {i}") for i in range(20)]
+    errors = []
+
+    def read_all(token: str) -> None:
+        try:
+            while (item := store.next_item(token)) is not None:
+                for _ in range(2):  # every answer sent twice, as a double click or a retried request would
+                    store.record_answer(token, item.case.key, item.arm, TRUTHS[item.position % 6], 3, 1.0)
+        except Exception as error:  # noqa: BLE001 - reported below, with the thread's reader
+            errors.append(error)
+
+    threads = [threading.Thread(target=read_all, args=(token,)) for token in tokens]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not errors
+    answers = store.answers(code)
+    per_read = Counter((a["reader_id"], a["case"], a["arm"]) for a in answers)
+    assert len(answers) == 20 * 50 and max(per_read.values()) == 1
+
+
+READER = """
+import sys
+from cardionets.study.store import StudyStore
+store, token = StudyStore(sys.argv[1]), sys.argv[2]
+while (item := store.next_item(token)) is not None:
+    store.record_answer(token, item.case.key, item.arm, "normal", 3, 1.0)
+    print(item.case.key, flush=True)  # acknowledged: the answer is committed
+"""
+
+
+def test_answers_given_before_the_app_is_killed_are_kept_and_the_reader_resumes_at_the_next_case(tmp_path):
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    store = StudyStore(url)
+    code = store.create_study("crash", StudyDesign(arms=("ecg",)), cases(400))
+    token = store.join(code, "Dr K")
+    process = subprocess.Popen([sys.executable, "-c", READER, url, token], cwd=ROOT, stdout=subprocess.PIPE,
+                               text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    acknowledged = [process.stdout.readline().strip() for _ in range(25)]
+    process.send_signal(signal.SIGKILL)  # mid-session, no chance to clean up
+    process.wait()
+    stored = {a["case"] for a in store.answers(code)}
+    assert set(acknowledged) <= stored and len(stored) < 400
+    plan = schedule(StudyDesign(arms=("ecg",)), [c.key for c in cases(400)], 1)
+    resumed = store.next_item(token)
+    assert resumed.position == len(stored) and resumed.case.key == plan[len(stored)][0]
