@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 from scipy import linalg, optimize, special, stats
-from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
+from sklearn.metrics import average_precision_score, cohen_kappa_score, roc_auc_score, roc_curve
 
 __all__ = [
     "ConfidenceInterval",
@@ -29,16 +29,18 @@ __all__ = [
     "auroc",
     "bootstrap_ci",
     "brier",
+    "cohen_kappa",
     "confusion_matrix",
     "delong_ci",
     "delong_test",
     "expected_calibration_error",
     "fit_softmax_temperature",
     "fit_temperature",
+    "fleiss_kappa",
     "frechet_distance",
     "multiclass_accuracy",
-    "r2",
     "psnr_db_per_frame",
+    "r2",
     "r2_per_column",
     "sensitivity_specificity",
     "ssim_per_frame",
@@ -562,6 +564,32 @@ def multiclass_accuracy(y_true, y_pred) -> float:
     y_true, y_pred = _labels("y_true", y_true), _labels("y_pred", y_pred)
     _same_shape(y_true=y_true, y_pred=y_pred)
     return float(np.mean(y_true == y_pred))
+
+
+def cohen_kappa(ratings_a, ratings_b) -> float:
+    """Agreement of two raters on the same subjects beyond chance (Cohen's kappa), via scikit-learn."""
+    a, b = _labels("ratings_a", ratings_a), _labels("ratings_b", ratings_b)
+    _same_shape(ratings_a=a, ratings_b=b)
+    if len(np.unique(np.concatenate([a, b]))) < 2:
+        raise UndefinedMetricError("Cohen's kappa needs at least two categories among the ratings.")
+    return float(cohen_kappa_score(a, b))
+
+
+def fleiss_kappa(ratings) -> float:
+    """Agreement of several raters beyond chance (Fleiss' kappa). ``ratings`` is (subjects, raters) of category
+    labels, every subject rated by every rater."""
+    table = np.asarray(ratings)
+    if table.ndim != 2 or table.shape[0] < 1 or table.shape[1] < 2:
+        raise ValueError(f"ratings must be (subjects, raters) with at least 2 raters, got shape {table.shape}")
+    categories = np.unique(table)
+    counts = (table[:, :, None] == categories[None, None, :]).sum(axis=1).astype(float)  # (subjects, categories)
+    raters = table.shape[1]
+    agreement = ((counts * (counts - 1)).sum(axis=1) / (raters * (raters - 1))).mean()
+    shares = counts.sum(axis=0) / counts.sum()
+    chance = float((shares**2).sum())
+    if chance >= 1.0:
+        raise UndefinedMetricError("Fleiss' kappa needs at least two categories among the ratings.")
+    return float((agreement - chance) / (1.0 - chance))
 
 
 def confusion_matrix(y_true, y_pred, labels) -> np.ndarray:

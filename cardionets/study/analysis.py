@@ -1,0 +1,104 @@
+"""A reader study's answers turned into the tables a journal asks for.
+
+Input is `StudyStore.answers` as a data frame: one row per read (reader, case, truth, arm, diagnosis,
+confidence). Every statistic comes from `cardionets.metrics` (accuracy, confusion matrices, sensitivity and
+specificity, Cohen's and Fleiss' kappa, bootstrap CIs), so the study and the model's evaluation compute them the
+same way.
+
+- `per_reader`: accuracy with a bootstrap CI over cases, and each diagnosis's sensitivity and specificity, per
+  reader and arm;
+- `confusion_matrices`: counts, true diagnosis by answer, per reader and arm;
+- `aided_minus_unaided`: each reader's accuracy gain from one arm to another, the mean gain with a bootstrap CI
+  that resamples cases, and a paired t-test across readers;
+- `agreement`: Cohen's kappa for every pair of readers and Fleiss' kappa across all of them, per arm;
+- `imrmc_csv`: the reads in the input layout of the FDA's iMRMC tool for multi-reader multi-case ROC analysis.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from cardionets import metrics
+
+from .design import DIAGNOSES
+
+LABELS = tuple(DIAGNOSES)
+
+
+def per_reader(answers: pd.DataFrame, n_resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
+    rows = []
+    for (reader, arm), reads in answers.groupby(["reader", "arm"], sort=True):
+        truth, given = reads["truth"].to_numpy(), reads["diagnosis"].to_numpy()
+        accuracy = metrics.bootstrap_ci(metrics.multiclass_accuracy, truth, given, n_resamples=n_resamples,
+                                        seed=seed)
+        row = {"reader": reader, "arm": arm, "cases": len(reads), "accuracy": accuracy.point,
+               "accuracy_low": accuracy.low, "accuracy_high": accuracy.high}
+        for label in LABELS:
+            positive = truth == label
+            if positive.any() and (~positive).any():
+                found = metrics.sensitivity_specificity(positive, (given == label).astype(float), 0.5)
+                row[f"sensitivity_{label}"], row[f"specificity_{label}"] = found.sensitivity, found.specificity
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def confusion_matrices(answers: pd.DataFrame) -> dict[tuple[str, str], pd.DataFrame]:
+    return {(reader, arm): pd.DataFrame(metrics.confusion_matrix(reads["truth"], reads["diagnosis"], LABELS),
+                                        index=pd.Index(LABELS, name="truth"), columns=pd.Index(LABELS, name="answer"))
+            for (reader, arm), reads in answers.groupby(["reader", "arm"], sort=True)}
+
+
+def aided_minus_unaided(answers: pd.DataFrame, unaided: str, aided: str, n_resamples: int = 2000,
+                        seed: int = 0) -> dict:
+    """Accuracy in ``aided`` minus ``unaided``, for readers who read the same cases in both."""
+    correct = answers.assign(correct=(answers["truth"] == answers["diagnosis"]).astype(float))
+    table = correct.pivot_table(index=["reader", "case"], columns="arm", values="correct").dropna(
+        subset=[unaided, aided])
+    if table.empty:
+        raise ValueError(f"No reader read the same cases in both {unaided!r} and {aided!r}.")
+    gain = (table[aided] - table[unaided]).unstack("reader")  # (cases, readers)
+    per_reader_gain = gain.mean(axis=0)
+    rng = np.random.default_rng(seed)
+    values = gain.to_numpy()
+    resampled = [np.nanmean(values[rng.integers(0, len(values), len(values))]) for _ in range(n_resamples)]
+    test = stats.ttest_1samp(per_reader_gain.to_numpy(), 0.0) if len(per_reader_gain) > 1 else None
+    return {"unaided": unaided, "aided": aided, "readers": int(gain.shape[1]), "cases": int(gain.shape[0]),
+            "per_reader": per_reader_gain.to_dict(), "mean": float(per_reader_gain.mean()),
+            "low": float(np.percentile(resampled, 2.5)), "high": float(np.percentile(resampled, 97.5)),
+            "t": None if test is None else float(test.statistic), "p": None if test is None else float(test.pvalue)}
+
+
+def agreement(answers: pd.DataFrame, arm: str) -> dict:
+    """Cohen's kappa per reader pair, on the cases both read; Fleiss' kappa on the cases every reader read."""
+    wide = answers[answers["arm"] == arm].pivot_table(index="case", columns="reader", values="diagnosis",
+                                                       aggfunc="first")
+    pairs = {}
+    for a, b in itertools.combinations(wide.columns, 2):
+        both = wide[[a, b]].dropna()
+        try:
+            pairs[(a, b)] = metrics.cohen_kappa(both[a], both[b])
+        except metrics.UndefinedMetricError:
+            pairs[(a, b)] = None
+    complete = wide.dropna()
+    fleiss = metrics.fleiss_kappa(complete.to_numpy()) if complete.shape[1] >= 2 and len(complete) else None
+    return {"arm": arm, "cohen": pairs, "fleiss": fleiss, "cases_all_read": len(complete)}
+
+
+def imrmc_csv(answers: pd.DataFrame, positive: tuple[str, ...] | None = None) -> str:
+    """iMRMC's input: a free-text header, ``BEGIN DATA:``, then ``readerID,caseID,modalityID,score`` rows, with
+    one truth row per case (reader ``-1``, modality ``truth``, score 0 or 1). The binary task is 'abnormal'
+    (any diagnosis in ``positive``, default every diagnosis but normal). A reader's score is an ordinal
+    suspicion: their confidence (1-5) when they called the case abnormal, else 6 minus it."""
+    positive = positive or tuple(label for label in LABELS if label != "normal")
+    lines = ["CardioNets reader study, exported for iMRMC", f"Positive: {', '.join(positive)}",
+             "Score: confidence (1-5) when the answer is positive, else 6 - confidence", "BEGIN DATA:"]
+    for case, truth in answers.groupby("case", sort=True)["truth"].first().items():
+        lines.append(f"-1,{case},truth,{int(truth in positive)}")
+    for row in answers.sort_values(["reader", "arm", "case"]).itertuples():
+        score = row.confidence if row.diagnosis in positive else 6 - row.confidence
+        lines.append(f"{row.reader_id},{row.case},{row.arm},{score}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,69 @@
+"""The reader-study statistics on recorded answers (tests/data/reader_study_answers.csv, made by
+tests/data/make_reader_answers.py), checked against reference implementations: Cohen's kappa against
+scikit-learn, Fleiss' kappa against statsmodels, AUC against scikit-learn, accuracy and confusion by hand."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import cohen_kappa_score, roc_auc_score
+from statsmodels.stats.inter_rater import aggregate_raters
+from statsmodels.stats.inter_rater import fleiss_kappa as statsmodels_fleiss
+
+from cardionets import metrics
+from cardionets.study.analysis import agreement, aided_minus_unaided, confusion_matrices, imrmc_csv, per_reader
+
+ANSWERS = pd.read_csv(Path(__file__).with_name("data") / "reader_study_answers.csv")
+
+
+def test_the_recording_is_a_complete_crossed_study():
+    assert len(ANSWERS) == 5 * 30 * 2
+    assert not ANSWERS.duplicated(["reader", "case", "arm"]).any()
+
+
+def test_accuracy_sensitivity_and_confusion_match_a_direct_count():
+    table = per_reader(ANSWERS, n_resamples=200)
+    for row in table.itertuples():
+        reads = ANSWERS[(ANSWERS["reader"] == row.reader) & (ANSWERS["arm"] == row.arm)]
+        assert row.accuracy == pytest.approx((reads["truth"] == reads["diagnosis"]).mean())
+        assert row.accuracy_low <= row.accuracy <= row.accuracy_high
+        hcm = reads[reads["truth"] == "hcm"]
+        assert row.sensitivity_hcm == pytest.approx((hcm["diagnosis"] == "hcm").mean())
+    matrix = confusion_matrices(ANSWERS)[("reader1", "ecg")]
+    reads = ANSWERS[(ANSWERS["reader"] == "reader1") & (ANSWERS["arm"] == "ecg")]
+    assert matrix.to_numpy().sum() == 30 and np.trace(matrix.to_numpy()) == (reads["truth"] == reads["diagnosis"]).sum()
+    assert matrix.loc["dcm", "hcm"] == ((reads["truth"] == "dcm") & (reads["diagnosis"] == "hcm")).sum()
+
+
+@pytest.mark.parametrize("arm", ["ecg", "ecg_cardionets"])
+def test_kappas_agree_with_scikit_learn_and_statsmodels(arm):
+    found = agreement(ANSWERS, arm)
+    wide = ANSWERS[ANSWERS["arm"] == arm].pivot(index="case", columns="reader", values="diagnosis")
+    for (a, b), kappa in found["cohen"].items():
+        assert kappa == pytest.approx(cohen_kappa_score(wide[a], wide[b]), abs=1e-12)
+    counts, _ = aggregate_raters(wide.to_numpy())
+    assert found["fleiss"] == pytest.approx(statsmodels_fleiss(counts, method="fleiss"), abs=1e-12)
+    assert found["cases_all_read"] == 30 and len(found["cohen"]) == 10
+
+
+def test_auc_of_the_exported_scores_agrees_with_scikit_learn():
+    text = imrmc_csv(ANSWERS)
+    _, data = text.split("BEGIN DATA:\n")
+    rows = pd.DataFrame([line.split(",") for line in data.strip().splitlines()],
+                        columns=["reader", "case", "modality", "score"])
+    truth = rows[rows["reader"] == "-1"].set_index("case")["score"].astype(int)
+    assert len(truth) == 30 and truth.sum() == 25  # 5 of the 30 cases are normal
+    reads = rows[rows["reader"] != "-1"].astype({"score": int})
+    assert set(reads["score"]) <= {1, 2, 3, 4, 5} and len(reads) == 300
+    one = reads[(reads["reader"] == "1") & (reads["modality"] == "ecg")].set_index("case")
+    assert metrics.auroc(truth[one.index], one["score"]) == pytest.approx(roc_auc_score(truth[one.index], one["score"]))
+
+
+def test_the_aided_gain_is_each_reader_s_accuracy_difference_with_a_paired_test():
+    found = aided_minus_unaided(ANSWERS, "ecg", "ecg_cardionets", n_resamples=500)
+    accuracy = ANSWERS.assign(ok=ANSWERS["truth"] == ANSWERS["diagnosis"]).groupby(["reader", "arm"])["ok"].mean()
+    for reader, gain in found["per_reader"].items():
+        assert gain == pytest.approx(accuracy[(reader, "ecg_cardionets")] - accuracy[(reader, "ecg")])
+    assert found["readers"] == 5 and found["cases"] == 30
+    assert found["low"] <= found["mean"] <= found["high"] and 0 <= found["p"] <= 1
