@@ -15,8 +15,12 @@ from cardionets.admin_auth import ADMIN_HASH_SETTING, HUB_TOKEN_SETTING, configu
 from cardionets.bundle import ACTIVE_POINTER, DEFAULT_BUNDLE, BundleError, active_bundle, promote
 from cardionets.inference import CardioNets
 from cardionets.jobs import cohort_command, export_command, launch, list_jobs, training_command
+from cardionets.study.analysis import agreement, aided_minus_unaided, imrmc_csv, per_reader
+from cardionets.study.cases import shipped_cases
+from cardionets.study.design import ARMS, CROSSOVERS, StudyDesign
+from cardionets.study.store import StudyError
 from cardionets.workspace import REPO_ROOT, workspace
-from pages.common import research_banner
+from pages.common import research_banner, study_store
 from training.config import load_config
 from training.stages import stage_names
 
@@ -46,7 +50,8 @@ def absolute(folder: str) -> Path:
     return path if path.is_absolute() else REPO_ROOT / path
 
 
-train, cohort, runs, jobs = st.tabs(["Train", "Virtual cohort", "Runs and weights", "Jobs"])
+train, cohort, runs, jobs, studies = st.tabs(["Train", "Virtual cohort", "Runs and weights", "Jobs",
+                                              "Reader studies"])
 
 with train:
     with st.form("train"):
@@ -142,3 +147,52 @@ def job_monitor() -> None:
 
 with jobs:
     job_monitor()
+
+
+with studies:
+    store = study_store()
+    with st.form("study"):
+        st.write("A new study on the shipped virtual-cohort cases (their true diagnoses are never shown to readers).")
+        name = st.text_input("Study name", value="Pilot reader study")
+        arms = st.multiselect("Arms", list(ARMS), default=["ecg", "ecg_cardionets"], format_func=ARMS.get)
+        crossover = st.selectbox("Crossover", CROSSOVERS, format_func={
+            "sequential": "every case in each arm in turn (unaided, then aided after a washout)",
+            "latin_square": "Latin square (each reader sees each case once, arms rotated across readers)"}.get)
+        washout = st.number_input("Washout between arms (days)", min_value=0, value=0)
+        limit = st.number_input("Time limit per case (s, 0 = none)", min_value=0, value=0)
+        seed = st.number_input("Randomisation seed", min_value=0, value=0)
+        if st.form_submit_button("Create study"):
+            try:
+                code = store.create_study(name, StudyDesign(tuple(arms), crossover, int(seed), int(washout),
+                                                            int(limit) or None), shipped_cases())
+                st.success(f"Study created. Readers join on the Reader study page with the code **{code}**.")
+            except (StudyError, ValueError) as error:
+                st.error(str(error))
+    for study in store.studies():
+        with st.expander(f"{study['name']} · code {study['code']} · {study['readers']} readers · "
+                         f"{study['answers']} answers"):
+            answers = pd.DataFrame(store.answers(study["code"]))
+            if answers.empty:
+                st.info("No answers yet.")
+                continue
+            st.dataframe(per_reader(answers, n_resamples=500), hide_index=True)
+            design = study["design"]
+            if len(design.arms) > 1:
+                try:
+                    gain = aided_minus_unaided(answers, design.arms[0], design.arms[-1], n_resamples=500)
+                    st.write(f"Accuracy {ARMS[design.arms[-1]]} minus {ARMS[design.arms[0]]}: "
+                             f"{gain['mean']:+.1%} (95 % CI {gain['low']:+.1%} to {gain['high']:+.1%}; "
+                             + (f"paired t-test over {gain['readers']} readers p = {gain['p']:.3f})"
+                                if gain["p"] is not None else "one reader, no test)"))
+                except ValueError as error:
+                    st.caption(str(error))
+            for arm in design.arms:
+                found = agreement(answers, arm)
+                if found["fleiss"] is not None:
+                    st.caption(f"{ARMS[arm]}: Fleiss' kappa {found['fleiss']:.2f} over {found['cases_all_read']} "
+                               "cases read by everyone")
+            left, right = st.columns(2)
+            left.download_button("Answers (CSV)", answers.to_csv(index=False),
+                                 file_name=f"study_{study['code']}_answers.csv", key=f"csv-{study['code']}")
+            right.download_button("iMRMC input", imrmc_csv(answers), file_name=f"study_{study['code']}_imrmc.csv",
+                                  key=f"imrmc-{study['code']}")

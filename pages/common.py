@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 
 import streamlit as st
 
@@ -13,7 +14,10 @@ from cardionets.ecg import ECG, load_upload, preprocess
 from cardionets.ecg.plot import save_ecg_png
 from cardionets.inference import CardioNets
 from cardionets.prediction import Prediction
+from cardionets.study.store import StudyStore
+from cardionets.workspace import workspace
 
+STUDY_DB_ENV = "CARDIONETS_STUDY_DB"
 RESEARCH_USE = "Research use only, not for diagnosis. Values are estimated from the ECG, not measured on a CMR."
 
 
@@ -81,3 +85,13 @@ def ecg_printout(key: str, _record: ECG) -> bytes:
     buffer = io.BytesIO()
     save_ecg_png(preprocess(_record), buffer, dpi=110)
     return buffer.getvalue()
+
+
+def study_store() -> StudyStore:
+    """Reader studies: ``CARDIONETS_STUDY_DB`` (an SQLAlchemy URL, e.g. PostgreSQL), else SQLite in the workspace."""
+    return _study_store(os.environ.get(STUDY_DB_ENV) or f"sqlite:///{workspace() / 'studies.db'}")
+
+
+@st.cache_resource(show_spinner=False)
+def _study_store(url: str) -> StudyStore:
+    return StudyStore(url)  # one engine (and connection pool) per database per server

@@ -1,6 +1,6 @@
 """Every page of the app, run headless with Streamlit's AppTest on the shipped weights: Analyze (a sample, an
-upload, a corrupt file, a SYNTHETIC cine and the downloads), Batch screening, Model card, Reader study, and the
-hidden Admin page (locked, then launching a tiny training job and watching it finish)."""
+upload, a corrupt file, a SYNTHETIC cine and the downloads), Batch screening, Model card, Reader study (its join
+form; tests/test_study_pages.py walks a reader through a study), and the hidden Admin page (locked, then launching a tiny training job and watching it finish)."""
 
 import hashlib
 import io
@@ -115,7 +115,7 @@ def test_the_model_card_and_reader_study_pages_render():
     assert not card.exception
     assert "Intended use" in texts(card) and "not for diagnosis" in texts(card)
     reader = page("reader_study")
-    assert not reader.exception and reader.info
+    assert not reader.exception and reader.text_input[0].label == "Study code"  # the join form
 
 
 def test_admin_is_disabled_without_a_password_and_refuses_a_wrong_one(monkeypatch):

@@ -186,6 +186,19 @@ class StudyStore:
                  for c in session.scalars(select(Case).where(Case.study_id == study.id))}
         return reader, study, StudyDesign.from_json(study.design), cases
 
+    def studies(self) -> list[dict]:
+        """Every study with its code, design and how far it has got (organiser only)."""
+        with self.sessions() as session:
+            readers = dict(session.execute(select(Reader.study_id, func.count()).group_by(Reader.study_id)).all())
+            answers = dict(session.execute(select(Answer.study_id, func.count()).group_by(Answer.study_id)).all())
+            return [{"code": s.code, "name": s.name, "design": StudyDesign.from_json(s.design), "created": s.created,
+                     "readers": readers.get(s.id, 0), "answers": answers.get(s.id, 0)}
+                    for s in session.scalars(select(Study).order_by(Study.id.desc()))]
+
+    def design_of(self, token: str) -> StudyDesign:
+        with self.sessions() as session:
+            return self._reader_context(session, token)[2]
+
     # --- analysis input (organiser only: the pages guard it with the admin password) -------------------------
     def answers(self, code: str) -> list[dict]:
         """Every answer of a study with its reader, case truth and arm, in the order given."""

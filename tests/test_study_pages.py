@@ -1,0 +1,57 @@
+"""One reader walked through a three-case study in the app (AppTest): join with the code, answer each case,
+finish; the answers are in the database, and the organiser's results, behind the admin password, show them."""
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from cardionets.study.cases import shipped_cases
+from cardionets.study.design import StudyDesign
+from cardionets.study.store import StudyStore
+
+PAGES = Path(__file__).resolve().parents[1] / "pages"
+
+
+@pytest.fixture
+def study(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    monkeypatch.setenv("CARDIONETS_STUDY_DB", url)
+    monkeypatch.setenv("CARDIONETS_HOME", str(tmp_path / "workspace"))
+    store = StudyStore(url)
+    three = [case for case in shipped_cases() if case.key in ("healthy-a", "hcm", "dcm")]
+    return store, store.create_study("three cases", StudyDesign(arms=("ecg_cardionets",), seed=1), three)
+
+
+def test_a_reader_joins_answers_three_cases_and_the_organiser_sees_them(study, monkeypatch):
+    store, code = study
+    app = AppTest.from_file(str(PAGES / "reader_study.py"), default_timeout=120).run()
+    app.text_input[0].input(code)
+    app.text_input[1].input("Dr Reader")
+    app.button[0].click().run()
+    assert not app.exception
+    token = app.session_state["reader"]
+    for step in range(3):
+        assert f"Case {step + 1} of 3" in app.get("progress")[0].proto.text
+        assert any("SYNTHETIC" in (image.proto.imgs[0].caption or "") for image in app.image)
+        assert "truth" not in str(app.markdown) and "hcm" != app.title[0].value  # no label is shown
+        app.radio[0].set_value("hcm")
+        app.select_slider[0].set_value(4)
+        app.button[-1].click().run()
+        assert not app.exception
+    assert "read every case" in app.success[0].value
+    answers = store.answers(code)
+    assert len(answers) == 3 and {a["diagnosis"] for a in answers} == {"hcm"} and {a["confidence"] for a in answers} == {4}
+    assert all(a["reader"] == "Dr Reader" and a["seconds"] >= 0 for a in answers)
+    assert store.next_item(token) is None
+
+    admin = AppTest.from_file(str(PAGES / "admin.py"), default_timeout=120).run()
+    assert "disabled" in admin.error[0].value  # no password configured: no results for anyone
+    monkeypatch.setenv("CARDIONETS_ADMIN_PASSWORD_SHA256", hashlib.sha256(b"organiser").hexdigest())
+    admin = AppTest.from_file(str(PAGES / "admin.py"), default_timeout=120).run()
+    admin.text_input[0].input("organiser")
+    admin.button[0].click().run()
+    assert any(f"code {code}" in e.label and "3 answers" in e.label for e in admin.expander)
+    table = next(d.value for d in admin.dataframe if "accuracy" in d.value.columns)
+    assert table.loc[0, "reader"] == "Dr Reader" and table.loc[0, "accuracy"] == pytest.approx(1 / 3)
