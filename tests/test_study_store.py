@@ -1,4 +1,4 @@
-"""Reader-study storage on SQLite: schedules, one answer per read whatever the retries, 20 concurrent readers,
+"""Reader-study storage on SQLite and, where a server is provided, PostgreSQL: schedules, one answer per read whatever the retries, 20 concurrent readers,
 isolation between studies and readers, and answers that survive the app being killed mid-session."""
 
 import os
@@ -22,9 +22,30 @@ def cases(n: int) -> list[StudyCase]:
     return [StudyCase(f"case{i:03d}", TRUTHS[i % len(TRUTHS)], {"ecg": f"ecg{i}.xml"}) for i in range(n)]
 
 
+POSTGRES = os.environ.get("CARDIONETS_TEST_POSTGRES")  # .ci/run installs and starts PostgreSQL and sets it
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.skipif(
+    not POSTGRES, reason="no PostgreSQL server (CARDIONETS_TEST_POSTGRES unset; .ci/run provides one)"))]
+
+
+@pytest.fixture(params=BACKENDS)
+def database(request, tmp_path) -> str:
+    """The URL of an empty study database on each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'study.db'}"
+    from sqlalchemy import create_engine
+
+    from cardionets.study.store import Base
+
+    engine = create_engine(POSTGRES)
+    Base.metadata.drop_all(engine)  # the tests share one server database: start each from empty tables
+    engine.dispose()
+    return POSTGRES
+
+
 @pytest.fixture
-def store(tmp_path) -> StudyStore:
-    return StudyStore(f"sqlite:///{tmp_path / 'study.db'}")
+def store(database) -> StudyStore:
+    yield (made := StudyStore(database))
+    made.engine.dispose()
 
 
 def test_schedules_cover_every_read_once_differ_between_readers_and_never_change():
@@ -103,8 +124,8 @@ while (item := store.next_item(token)) is not None:
 """
 
 
-def test_answers_given_before_the_app_is_killed_are_kept_and_the_reader_resumes_at_the_next_case(tmp_path):
-    url = f"sqlite:///{tmp_path / 'study.db'}"
+def test_answers_given_before_the_app_is_killed_are_kept_and_the_reader_resumes_at_the_next_case(database):
+    url = database
     store = StudyStore(url)
     code = store.create_study("crash", StudyDesign(arms=("ecg",)), cases(400))
     token = store.join(code, "Dr K")
