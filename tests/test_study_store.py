@@ -32,12 +32,14 @@ def database(request, tmp_path) -> str:
     """The URL of an empty study database on each backend."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'study.db'}"
-    from sqlalchemy import create_engine
+    from sqlalchemy import create_engine, text
 
     from cardionets.study.store import Base
 
     engine = create_engine(POSTGRES)
-    Base.metadata.drop_all(engine)  # the tests share one server database: start each from empty tables
+    Base.metadata.drop_all(engine)  # the tests share one server database: start each from no tables at all
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
     engine.dispose()
     return POSTGRES
 
@@ -139,3 +141,16 @@ def test_answers_given_before_the_app_is_killed_are_kept_and_the_reader_resumes_
     plan = schedule(StudyDesign(arms=("ecg",)), [c.key for c in cases(400)], 1)
     resumed = store.next_item(token)
     assert resumed.position == len(stored) and resumed.case.key == plan[len(stored)][0]
+
+
+def test_the_migrations_build_exactly_the_schema_the_code_uses(store):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from cardionets.study.store import Base
+
+    with store.engine.connect() as connection:
+        context = MigrationContext.configure(connection)
+        assert context.get_current_revision() == "0001"
+        assert compare_metadata(context, Base.metadata) == []  # nothing a new revision would have to add
+    StudyStore(str(store.engine.url.render_as_string(hide_password=False)))  # reopening is a no-op upgrade

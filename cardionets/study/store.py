@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import (
     JSON,
@@ -114,7 +115,7 @@ class StudyStore:
         self.engine = create_engine(url, pool_pre_ping=True)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        Base.metadata.create_all(self.engine)
+        migrate(self.engine)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     # --- organiser ------------------------------------------------------------------------------------------
@@ -210,6 +211,20 @@ class StudyStore:
                 .join(Study, Study.id == Answer.study_id).where(Study.code == code).order_by(Answer.id)).all()
         keys = ("reader", "reader_id", "case", "truth", "arm", "diagnosis", "confidence", "seconds", "position")
         return [dict(zip(keys, row)) for row in rows]
+
+
+def migrate(engine) -> None:
+    """Bring the database's tables to this version's schema with Alembic (`migrations/versions/`): a new
+    database gets every table, an older one the changes since. A later schema change is a new revision there,
+    never an edit of an old one."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
 
 
 def _sqlite_pragmas(connection, _record) -> None:
