@@ -8,12 +8,13 @@ import streamlit as st
 st.set_page_config(page_title="CardioNets", page_icon=":material/monitor_heart:", layout="wide")
 
 # Material icons ship with Streamlit's own font, so they show on machines without an emoji font. The menu sits
-# on top: on a tablet a sidebar would take a third of the width.
+# on top: on a tablet a sidebar would take a third of the width. URL paths are the file names, so a first visitor
+# who lands on one before app.py has run (see pages/common.py) finds the page rather than "Page not found".
 navigation = st.navigation([
     st.Page("pages/analyze.py", title="Analyze ECG", icon=":material/monitor_heart:", default=True),
     st.Page("pages/screening.py", title="Batch screening", icon=":material/fact_check:", url_path="screening"),
-    st.Page("pages/reader_study.py", title="Reader study", icon=":material/groups:", url_path="reader-study"),
-    st.Page("pages/model_card.py", title="Model card", icon=":material/description:", url_path="model-card"),
+    st.Page("pages/reader_study.py", title="Reader study", icon=":material/groups:", url_path="reader_study"),
+    st.Page("pages/model_card.py", title="Model card", icon=":material/description:", url_path="model_card"),
     st.Page("pages/admin.py", title="Admin", icon=":material/build:", url_path="admin", visibility="hidden"),
 ], position="top")
 navigation.run()

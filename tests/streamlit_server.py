@@ -17,6 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 STREAMLIT = Path(sys.executable).parent / "streamlit"
+_PROCESSES: dict = {}  # url -> the server process, for kill_app
 LAUNCH_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
@@ -37,6 +38,7 @@ def running_app(workspace: Path, timeout_s: float = 60) -> Iterator[str]:
          "--browser.gatherUsageStats", "false"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
+    _PROCESSES[url] = process
     try:
         deadline = time.time() + timeout_s
         while True:
@@ -49,11 +51,19 @@ def running_app(workspace: Path, timeout_s: float = 60) -> Iterator[str]:
                 time.sleep(0.5)
         yield url
     finally:
+        _PROCESSES.pop(url, None)
         process.terminate()
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def kill_app(url: str) -> None:
+    """SIGKILL the server behind ``url``, as a crash or an out-of-memory kill would: no shutdown code runs."""
+    process = _PROCESSES[url]
+    process.kill()
+    process.wait(timeout=20)
 
 
 @contextlib.contextmanager

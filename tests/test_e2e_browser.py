@@ -12,7 +12,19 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.streamlit_server import CHROMIUM, ROOT, STREAMLIT, chromium, open_analyze, running_app, seconds_to_phenotypes
+from cardionets.study.cases import shipped_cases
+from cardionets.study.design import StudyDesign
+from cardionets.study.store import StudyStore
+from tests.streamlit_server import (
+    CHROMIUM,
+    ROOT,
+    STREAMLIT,
+    chromium,
+    kill_app,
+    open_analyze,
+    running_app,
+    seconds_to_phenotypes,
+)
 
 SAMPLE = next((ROOT / "samples" / "hcm").glob("*_ecg_muse.xml"))
 WIDTHS = {"laptop": (1280, 800), "tablet": (768, 1024)}
@@ -36,16 +48,19 @@ def browser():
         yield launched
 
 
-def test_a_first_visitor_landing_on_a_page_gets_the_app_s_navigation(browser, tmp_path):
-    """Streamlit would run pages/admin.py alone, listing every file of pages/, for the first visitor of a new
-    server process who lands anywhere but the home page; `pages.common` steers that run through app.py."""
+@pytest.mark.parametrize("path", ["admin", "reader_study"])
+def test_a_first_visitor_landing_on_a_page_gets_the_app_s_navigation(browser, tmp_path, path):
+    """Streamlit would run a page file alone, listing every file of pages/, or say "Page not found", for the first
+    visitor of a new server process who lands anywhere but the home page; `pages.common` and the URL paths in
+    app.py steer that run through app.py."""
     with running_app(tmp_path / "fresh") as url:
         page = browser.new_page()
-        page.goto(f"{url}/admin", wait_until="networkidle")
+        page.goto(f"{url}/{path}", wait_until="networkidle")
         page.get_by_text("Batch screening").first.wait_for(timeout=60_000)
         page.locator("[data-testid=stStatusWidget]").wait_for(state="detached", timeout=120_000)
+        page.wait_for_timeout(1000)
         text = page.inner_text("body")
-        assert "Model card" in text and "common" not in text.split()
+        assert "Model card" in text and "common" not in text.split() and "Page not found" not in text
         page.close()
 
 
@@ -75,3 +90,42 @@ def test_a_sample_upload_shows_results_and_a_synthetic_cine(server, browser, tmp
     Image.open(shot).convert("RGB").quantize(256, dither=Image.Dither.NONE).save(shot, optimize=True)
     page.close()
     assert to_phenotypes_s < 10  # generous for a loaded CI machine; benchmarks/bench_app.py measures it
+
+
+def settle(page) -> None:
+    """Wait until the app's script run has finished (Streamlit's running indicator gone)."""
+    page.locator("[data-testid=stStatusWidget]").wait_for(state="detached", timeout=60_000)
+    page.wait_for_timeout(300)
+
+
+def test_a_reader_keeps_every_answer_when_the_app_is_killed_and_resumes_at_the_next_case(browser, tmp_path):
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    store = StudyStore(f"sqlite:///{workspace / 'studies.db'}")  # the app's default study database
+    three = [case for case in shipped_cases() if case.key in ("healthy-a", "hcm", "dcm")]
+    code = store.create_study("crash test", StudyDesign(arms=("ecg",), seed=2), three)
+    with running_app(workspace) as url:
+        page = browser.new_page()
+        page.goto(f"{url}/reader_study", wait_until="networkidle")
+        page.get_by_label("Study code").wait_for(timeout=60_000)
+        settle(page)
+        page.get_by_label("Study code").fill(code)
+        page.get_by_label("Your name").fill("Dr Crash")
+        page.get_by_role("button", name="Join").click()
+        for step in (1, 2):
+            page.get_by_text(f"Case {step} of 3").wait_for(timeout=60_000)
+            settle(page)  # the case's rerun has finished: its form takes clicks
+            page.get_by_text("Hypertrophic cardiomyopathy").click()
+            page.get_by_role("button", name="Submit and go to the next case").click()
+        page.get_by_text("Case 3 of 3").wait_for(timeout=60_000)
+        link = page.url.split("/", 3)[3]  # the reader's private link, without the server's address
+        kill_app(url)  # mid-session: the reader is looking at case 3
+        page.close()
+    answers = store.answers(code)
+    assert len(answers) == 2 and {a["diagnosis"] for a in answers} == {"hcm"}
+    with running_app(workspace) as url:
+        page = browser.new_page()
+        page.goto(f"{url}/{link}", wait_until="networkidle")
+        page.get_by_text("Case 3 of 3").wait_for(timeout=60_000)
+        assert "Traceback" not in page.inner_text("body")
+        page.close()
