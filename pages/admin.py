@@ -15,12 +15,19 @@ from cardionets.admin_auth import ADMIN_HASH_SETTING, HUB_TOKEN_SETTING, configu
 from cardionets.bundle import ACTIVE_POINTER, DEFAULT_BUNDLE, BundleError, active_bundle, promote
 from cardionets.inference import CardioNets
 from cardionets.jobs import cohort_command, export_command, launch, list_jobs, training_command
-from cardionets.study.analysis import agreement, aided_minus_unaided, imrmc_csv, per_reader
-from cardionets.study.cases import shipped_cases
+from cardionets.study.analysis import (
+    agreement,
+    aided_minus_unaided,
+    imrmc_csv,
+    model_against_readers,
+    model_read,
+    per_reader,
+)
+from cardionets.study.cases import material_path, shipped_cases
 from cardionets.study.design import ARMS, CROSSOVERS, StudyDesign
 from cardionets.study.store import StudyError
 from cardionets.workspace import REPO_ROOT, workspace
-from pages.common import research_banner, study_store
+from pages.common import models, research_banner, study_store
 from training.config import load_config
 from training.stages import stage_names
 
@@ -149,6 +156,14 @@ with jobs:
     job_monitor()
 
 
+@st.cache_data(show_spinner="CardioNets reads the study's cases…")
+def model_reads(code: str) -> pd.DataFrame:
+    """CardioNets as one more reader of a study's cases (cached per study: the cases never change)."""
+    model = models()
+    return pd.DataFrame([{"case": case.key, **model_read(model.predict(material_path(case.material["ecg"])))}
+                         for case in study_store().cases(code)])
+
+
 with studies:
     store = study_store()
     with st.form("study"):
@@ -186,6 +201,19 @@ with studies:
                                 if gain["p"] is not None else "one reader, no test)"))
                 except ValueError as error:
                     st.caption(str(error))
+            try:
+                versus = model_against_readers(answers, model_reads(study["code"]), n_resamples=500)
+                st.caption(f"CardioNets on these {versus['cases']} cases: accuracy {versus['accuracy']:.0%} (95 % CI "
+                           f"{versus['accuracy_low']:.0%}-{versus['accuracy_high']:.0%}); AUC for 'abnormal' "
+                           f"{versus['auc_abnormal']:.2f}. Each marker is a reader in one arm.")
+                roc = px.line(pd.DataFrame(versus["roc"]), x="false_positive_rate", y="sensitivity", height=320,
+                              labels={"false_positive_rate": "1 - specificity"})
+                for arm, points in versus["readers"].groupby("arm"):
+                    roc.add_scatter(x=points["false_positive_rate"], y=points["sensitivity"], mode="markers",
+                                    name=ARMS[arm], text=points["reader"])
+                st.plotly_chart(roc, key=f"roc-{study['code']}")
+            except (ValueError, KeyError) as error:
+                st.caption(f"No model comparison: {error}")
             for arm in design.arms:
                 found = agreement(answers, arm)
                 if found["fleiss"] is not None:

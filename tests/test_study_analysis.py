@@ -12,7 +12,15 @@ from statsmodels.stats.inter_rater import aggregate_raters
 from statsmodels.stats.inter_rater import fleiss_kappa as statsmodels_fleiss
 
 from cardionets import metrics
-from cardionets.study.analysis import agreement, aided_minus_unaided, confusion_matrices, imrmc_csv, per_reader
+from cardionets.study.analysis import (
+    agreement,
+    aided_minus_unaided,
+    confusion_matrices,
+    imrmc_csv,
+    model_against_readers,
+    model_read,
+    per_reader,
+)
 
 ANSWERS = pd.read_csv(Path(__file__).with_name("data") / "reader_study_answers.csv")
 
@@ -67,3 +75,28 @@ def test_the_aided_gain_is_each_reader_s_accuracy_difference_with_a_paired_test(
         assert gain == pytest.approx(accuracy[(reader, "ecg_cardionets")] - accuracy[(reader, "ecg")])
     assert found["readers"] == 5 and found["cases"] == 30
     assert found["low"] <= found["mean"] <= found["high"] and 0 <= found["p"] <= 1
+
+
+def test_the_model_is_scored_on_the_same_cases_with_every_reader_s_operating_point():
+    truth = ANSWERS.groupby("case")["truth"].first()
+    rng = np.random.default_rng(4)
+    scores = np.where(truth != "normal", rng.uniform(0.3, 1.0, len(truth)), rng.uniform(0.0, 0.6, len(truth)))
+    reads = pd.DataFrame({"case": truth.index, "abnormal_score": scores,
+                          "diagnosis": np.where(scores > 0.5, truth, "normal")})
+    found = model_against_readers(ANSWERS, reads, n_resamples=200)
+    assert found["cases"] == 30
+    assert found["auc_abnormal"] == pytest.approx(roc_auc_score(truth != "normal", scores))
+    assert found["accuracy"] == pytest.approx((reads["diagnosis"].to_numpy() == truth.to_numpy()).mean())
+    point = found["readers"].set_index(["reader", "arm"]).loc[("reader2", "ecg")]
+    mine = ANSWERS[(ANSWERS["reader"] == "reader2") & (ANSWERS["arm"] == "ecg")]
+    sick = mine["truth"] != "normal"
+    assert point["sensitivity"] == pytest.approx((mine.loc[sick, "diagnosis"] != "normal").mean())
+    assert point["false_positive_rate"] == pytest.approx((mine.loc[~sick, "diagnosis"] != "normal").mean())
+
+
+def test_the_model_reads_a_shipped_case_like_a_reader(mortara_path):
+    from cardionets.inference import CardioNets
+
+    read = model_read(CardioNets.from_pretrained(device="cpu").predict(mortara_path))
+    assert read["diagnosis"] == "normal" and 0 <= read["abnormal_score"] < 0.5  # the healthy adult's ECG
+    assert set(read) >= {"p_hcm", "p_dcm", "p_rcm", "p_ph", "p_mi"}

@@ -55,3 +55,5 @@ def test_a_reader_joins_answers_three_cases_and_the_organiser_sees_them(study, m
     assert any(f"code {code}" in e.label and "3 answers" in e.label for e in admin.expander)
     table = next(d.value for d in admin.dataframe if "accuracy" in d.value.columns)
     assert table.loc[0, "reader"] == "Dr Reader" and table.loc[0, "accuracy"] == pytest.approx(1 / 3)
+    assert any("CardioNets on these 3 cases" in caption.value for caption in admin.caption)
+    assert admin.get("plotly_chart")  # the model's ROC with the reader's operating point

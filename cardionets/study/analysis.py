@@ -11,6 +11,9 @@ same way.
 - `aided_minus_unaided`: each reader's accuracy gain from one arm to another, the mean gain with a bootstrap CI
   that resamples cases, and a paired t-test across readers;
 - `agreement`: Cohen's kappa for every pair of readers and Fleiss' kappa across all of them, per arm;
+- `model_read`: CardioNets' own read of a case (its diagnosis and its suspicion scores), from a `Prediction`;
+- `model_against_readers`: the model's accuracy on the study's cases and its ROC for "abnormal", with every
+  reader's operating point on the same task, per arm;
 - `imrmc_csv`: the reads in the input layout of the FDA's iMRMC tool for multi-reader multi-case ROC analysis.
 """
 
@@ -21,6 +24,7 @@ import itertools
 import numpy as np
 import pandas as pd
 from scipy import stats
+from sklearn.metrics import roc_curve
 
 from cardionets import metrics
 
@@ -86,6 +90,41 @@ def agreement(answers: pd.DataFrame, arm: str) -> dict:
     complete = wide.dropna()
     fleiss = metrics.fleiss_kappa(complete.to_numpy()) if complete.shape[1] >= 2 and len(complete) else None
     return {"arm": arm, "cohen": pairs, "fleiss": fleiss, "cases_all_read": len(complete)}
+
+
+def model_read(prediction) -> dict:
+    """The model as a reader: its diagnosis is the most probable of the study's diseases when the model calls
+    it positive, else normal; its 'abnormal' score is the highest of those probabilities."""
+    diseases = {label: prediction.diseases[label] for label in LABELS if label in prediction.diseases}
+    if not diseases:
+        raise ValueError("The prediction has no disease outputs (was the ECG rejected by the quality check?).")
+    top = max(diseases, key=lambda label: diseases[label].probability)
+    return {"diagnosis": top if diseases[top].positive else "normal",
+            "abnormal_score": max(d.probability for d in diseases.values()),
+            **{f"p_{label}": d.probability for label, d in diseases.items()}}
+
+
+def model_against_readers(answers: pd.DataFrame, model_reads: pd.DataFrame, n_resamples: int = 1000,
+                          seed: int = 0) -> dict:
+    """``model_reads``: one row per case (``case``, ``diagnosis``, ``abnormal_score``). The model's accuracy
+    and 'abnormal' ROC on the cases the readers read, and each reader's (1 - specificity, sensitivity) per arm."""
+    truth = answers.groupby("case")["truth"].first()
+    reads = model_reads.set_index("case").loc[truth.index]
+    abnormal = (truth != "normal").to_numpy()
+    accuracy = metrics.bootstrap_ci(metrics.multiclass_accuracy, truth.to_numpy(), reads["diagnosis"].to_numpy(),
+                                    n_resamples=n_resamples, seed=seed)
+    fpr, tpr, _ = roc_curve(abnormal, reads["abnormal_score"].to_numpy())
+    points = []
+    for (reader, arm), rows in answers.groupby(["reader", "arm"], sort=True):
+        called = (rows["diagnosis"] != "normal").to_numpy()
+        positive = (rows["truth"] != "normal").to_numpy()
+        found = metrics.sensitivity_specificity(positive, called.astype(float), 0.5)
+        points.append({"reader": reader, "arm": arm, "false_positive_rate": 1 - found.specificity,
+                       "sensitivity": found.sensitivity})
+    return {"cases": len(truth), "accuracy": accuracy.point, "accuracy_low": accuracy.low,
+            "accuracy_high": accuracy.high, "auc_abnormal": metrics.auroc(abnormal, reads["abnormal_score"]),
+            "roc": {"false_positive_rate": fpr.tolist(), "sensitivity": tpr.tolist()},
+            "readers": pd.DataFrame(points)}
 
 
 def imrmc_csv(answers: pd.DataFrame, positive: tuple[str, ...] | None = None) -> str:

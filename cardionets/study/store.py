@@ -196,6 +196,12 @@ class StudyStore:
                      "readers": readers.get(s.id, 0), "answers": answers.get(s.id, 0)}
                     for s in session.scalars(select(Study).order_by(Study.id.desc()))]
 
+    def cases(self, code: str) -> list[StudyCase]:
+        """A study's cases with their truth and material (organiser only)."""
+        with self.sessions() as session:
+            return [StudyCase(c.key, c.truth, dict(c.material or {})) for c in session.scalars(
+                select(Case).join(Study, Study.id == Case.study_id).where(Study.code == code).order_by(Case.key))]
+
     def design_of(self, token: str) -> StudyDesign:
         with self.sessions() as session:
             return self._reader_context(session, token)[2]
