@@ -21,6 +21,7 @@ from cardionets.study.analysis import (
     imrmc_csv,
     model_against_readers,
     model_read,
+    obuchowski_rockette,
     per_reader,
 )
 from cardionets.study.cases import material_path, shipped_cases
@@ -199,6 +200,11 @@ with studies:
                              f"{gain['mean']:+.1%} (95 % CI {gain['low']:+.1%} to {gain['high']:+.1%}; "
                              + (f"paired t-test over {gain['readers']} readers p = {gain['p']:.3f})"
                                 if gain["p"] is not None else "one reader, no test)"))
+                    mrmc = obuchowski_rockette(answers, design.arms[0], design.arms[-1])
+                    st.write(f"MRMC (Obuchowski-Rockette, readers and cases random): AUC for 'abnormal' "
+                             f"{mrmc['auc_b']:.3f} vs {mrmc['auc_a']:.3f}, difference {mrmc['difference']:+.3f} "
+                             f"(95 % CI {mrmc['low']:+.3f} to {mrmc['high']:+.3f}; F = {mrmc['f']:.2f}, "
+                             f"df 1 and {mrmc['ddf']:.1f}, p = {mrmc['p']:.3f})")
                 except ValueError as error:
                     st.caption(str(error))
             try:

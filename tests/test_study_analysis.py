@@ -19,7 +19,9 @@ from cardionets.study.analysis import (
     imrmc_csv,
     model_against_readers,
     model_read,
+    obuchowski_rockette,
     per_reader,
+    suspicion,
 )
 
 ANSWERS = pd.read_csv(Path(__file__).with_name("data") / "reader_study_answers.csv")
@@ -100,3 +102,32 @@ def test_the_model_reads_a_shipped_case_like_a_reader(mortara_path):
     read = model_read(CardioNets.from_pretrained(device="cpu").predict(mortara_path))
     assert read["diagnosis"] == "normal" and 0 <= read["abnormal_score"] < 0.5  # the healthy adult's ECG
     assert set(read) >= {"p_hcm", "p_dcm", "p_rcm", "p_ph", "p_mi"}
+
+
+def test_the_mrmc_analysis_uses_each_reader_s_auc_and_its_null_p_values_are_calibrated():
+    found = obuchowski_rockette(ANSWERS, "ecg", "ecg_cardionets")
+    scored = ANSWERS.assign(score=suspicion(ANSWERS))
+    one = scored[(scored["reader"] == "reader3") & (scored["arm"] == "ecg_cardionets")]
+    assert found["reader_aucs"].loc["reader3", "ecg_cardionets"] == pytest.approx(
+        roc_auc_score(one["truth"] != "normal", one["score"]))
+    assert found["difference"] == pytest.approx(found["auc_b"] - found["auc_a"])
+    assert found["low"] < found["difference"] < found["high"] and 0 < found["p"] < 1 and found["ddf"] >= 4
+
+    # Studies where the arms do not differ: about 5 % of them may reach p < 0.05, no more.
+    rng = np.random.default_rng(0)
+    p_values = []
+    for _ in range(400):
+        truth = np.array(["normal"] * 15 + ["hcm"] * 25)
+        skill = rng.normal(1.0, 0.3, 4)  # readers differ; the arms do not
+        rows = []
+        for arm in ("a", "b"):
+            for reader in range(4):
+                latent = skill[reader] * (truth != "normal") + rng.normal(0, 1, len(truth))
+                level = np.clip(np.round(latent * 1.2 + 3), 1, 5).astype(int)  # 1 sure normal .. 5 sure abnormal
+                rows += [{"reader": f"r{reader}", "reader_id": reader, "case": f"c{k}", "truth": t, "arm": arm,
+                          "diagnosis": "hcm" if v >= 3 else "normal", "confidence": v if v >= 3 else 6 - v}
+                         for k, (t, v) in enumerate(zip(truth, level))]
+        p_values.append(obuchowski_rockette(pd.DataFrame(rows), "a", "b")["p"])
+    rejected = np.mean(np.array(p_values) < 0.05)
+    print(f"null studies rejected at 5 %: {rejected:.3f}")
+    assert rejected <= 0.085  # 5 % plus about 3 binomial SDs of 400 studies
