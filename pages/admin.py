@@ -5,6 +5,7 @@ Locked unless an admin password hash is configured (`cardionets.admin_auth`); jo
 (`cardionets.jobs`), so they keep running when this page is closed or reloaded."""
 
 import json
+import uuid
 from pathlib import Path
 
 import pandas as pd
@@ -24,7 +25,7 @@ from cardionets.study.analysis import (
     obuchowski_rockette,
     per_reader,
 )
-from cardionets.study.cases import material_path, shipped_cases
+from cardionets.study.cases import import_cases, material_path, shipped_cases
 from cardionets.study.design import ARMS, CROSSOVERS, StudyDesign
 from cardionets.study.store import StudyError
 from cardionets.workspace import REPO_ROOT, workspace
@@ -168,7 +169,8 @@ def model_reads(code: str) -> pd.DataFrame:
 with studies:
     store = study_store()
     with st.form("study"):
-        st.write("A new study on the shipped virtual-cohort cases (their true diagnoses are never shown to readers).")
+        st.write("A new study, on the shipped virtual-cohort cases or your own (true diagnoses are never shown to "
+                 "readers).")
         name = st.text_input("Study name", value="Pilot reader study")
         arms = st.multiselect("Arms", list(ARMS), default=["ecg", "ecg_cardionets"], format_func=ARMS.get)
         crossover = st.selectbox("Crossover", CROSSOVERS, format_func={
@@ -177,10 +179,14 @@ with studies:
         washout = st.number_input("Washout between arms (days)", min_value=0, value=0)
         limit = st.number_input("Time limit per case (s, 0 = none)", min_value=0, value=0)
         seed = st.number_input("Randomisation seed", min_value=0, value=0)
+        own = st.file_uploader("Your own cases instead (a zip with cases.csv: key, diagnosis, ecg, and optionally "
+                               "cine_sax, cine_4ch; paths inside the zip)", type=["zip"])
         if st.form_submit_button("Create study"):
             try:
+                cases = (import_cases(own.getvalue(), workspace() / "study_cases" / uuid.uuid4().hex[:12]) if own
+                         else shipped_cases())
                 code = store.create_study(name, StudyDesign(tuple(arms), crossover, int(seed), int(washout),
-                                                            int(limit) or None), shipped_cases())
+                                                            int(limit) or None), cases)
                 st.success(f"Study created. Readers join on the Reader study page with the code **{code}**.")
             except (StudyError, ValueError) as error:
                 st.error(str(error))

@@ -154,3 +154,31 @@ def test_the_migrations_build_exactly_the_schema_the_code_uses(store):
         assert context.get_current_revision() == "0001"
         assert compare_metadata(context, Base.metadata) == []  # nothing a new revision would have to add
     StudyStore(str(store.engine.url.render_as_string(hide_password=False)))  # reopening is a no-op upgrade
+
+
+def test_an_organiser_s_cases_are_imported_from_a_zip_and_bad_ones_refused(tmp_path, mortara_path):
+    import io
+    import zipfile
+
+    from cardionets.study.cases import import_cases
+
+    def archive(table: str, files: dict[str, bytes]) -> bytes:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as zipped:
+            zipped.writestr("study/cases.csv", table)
+            for name, data in files.items():
+                zipped.writestr(f"study/{name}", data)
+        return buffer.getvalue()
+
+    ecg = mortara_path.read_bytes()
+    good = import_cases(archive("key,diagnosis,ecg\nA,normal,a.dcm\nB,HCM,b.dcm\n", {"a.dcm": ecg, "b.dcm": ecg}),
+                        tmp_path / "good")
+    assert [(c.key, c.truth) for c in good] == [("A", "normal"), ("B", "hcm")]
+    assert all(Path(c.material["ecg"]).is_file() for c in good)
+    for table, files, reason in (
+            ("key,diagnosis,ecg\nA,flu,a.dcm\n", {"a.dcm": ecg}, "diagnosis among"),
+            ("key,diagnosis,ecg\nA,normal,missing.dcm\n", {}, "not a file in the zip"),
+            ("key,diagnosis,ecg\nA,normal,../../etc/passwd\n", {}, "not a file in the zip"),
+            ("key,diagnosis,ecg\nA,normal,a.dcm\n", {"a.dcm": ecg[:300]}, "cannot be read")):
+        with pytest.raises(StudyError, match=reason):
+            import_cases(archive(table, files), tmp_path / reason.replace(" ", "_"))
