@@ -179,6 +179,7 @@ with studies:
         washout = st.number_input("Washout between arms (days)", min_value=0, value=0)
         limit = st.number_input("Time limit per case (s, 0 = none)", min_value=0, value=0)
         seed = st.number_input("Randomisation seed", min_value=0, value=0)
+        going_back = st.checkbox("Readers may go back and change earlier answers", value=False)
         own = st.file_uploader("Your own cases instead (a zip with cases.csv: key, diagnosis, ecg, and optionally "
                                "cine_sax, cine_4ch; paths inside the zip)", type=["zip"])
         if st.form_submit_button("Create study"):
@@ -186,7 +187,7 @@ with studies:
                 cases = (import_cases(own.getvalue(), workspace() / "study_cases" / uuid.uuid4().hex[:12]) if own
                          else shipped_cases())
                 code = store.create_study(name, StudyDesign(tuple(arms), crossover, int(seed), int(washout),
-                                                            int(limit) or None), cases)
+                                                            int(limit) or None, going_back), cases)
                 st.success(f"Study created. Readers join on the Reader study page with the code **{code}**.")
             except (StudyError, ValueError) as error:
                 st.error(str(error))

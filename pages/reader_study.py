@@ -52,9 +52,29 @@ except StudyError as error:
     st.error(str(error))
     st.stop()
 
-if item is None:
+# Going back, where the design allows it: the reader picks an answered case, sees it again with their answer,
+# and may change it; otherwise the page always shows the next unread case.
+review_key = f"review-{token}"
+earlier = None
+if design.allow_going_back and st.session_state.get(review_key) is not None:
+    earlier = store.answered(token, st.session_state[review_key])
+    if earlier is None:
+        st.session_state.pop(review_key)
+if earlier is not None:
+    item, given = earlier
+    st.info(f"You are looking again at case {item.position + 1}; your answer is shown. Change it, or go back to "
+            "where you were.")
+    if st.button("Back to where I was"):
+        st.session_state.pop(review_key)
+        st.rerun()
+elif item is None:
     st.success("You have read every case of this study. Thank you.")
     st.stop()
+else:
+    given = None
+    if design.allow_going_back and item.position > 0 and st.button("← Previous case"):
+        st.session_state[review_key] = item.position - 1
+        st.rerun()
 
 st.progress(item.position / item.total, text=f"Case {item.position + 1} of {item.total} · {ARMS[item.arm]}")
 st.caption("Keep this page's address to come back later: it is your personal link to this study.")
@@ -92,15 +112,23 @@ elif item.arm == "ecg_cardionets":
         frame = st.slider("Frame", 1, cmr.cines.shape[2], 1) - 1
         st.image(labelled_frames(np.concatenate(list(cmr.cines[0][:, frame:frame + 1]), axis=2))[0], width=640)
 
-with st.form(f"answer-{item.position}"):
-    diagnosis = st.radio("Primary diagnosis", list(DIAGNOSES), format_func=DIAGNOSES.get, index=None)
-    confidence = st.select_slider("Confidence", options=list(CONFIDENCE), value=3,
-                                  help="1 = a guess, 5 = certain")
-    if st.form_submit_button("Submit and go to the next case", type="primary"):
+with st.form(f"answer-{item.position}-{given is not None}"):
+    diagnosis = st.radio("Primary diagnosis", list(DIAGNOSES), format_func=DIAGNOSES.get,
+                         index=None if given is None else list(DIAGNOSES).index(given["diagnosis"]))
+    confidence = st.select_slider("Confidence", options=list(CONFIDENCE),
+                                  value=3 if given is None else given["confidence"], help="1 = a guess, 5 = certain")
+    label = "Change my answer" if given is not None else "Submit and go to the next case"
+    if st.form_submit_button(label, type="primary"):
         if diagnosis is None:
             st.error("Choose a diagnosis first.")
         else:
-            store.record_answer(token, case.key, item.arm, diagnosis, confidence, time.time() - started)
+            seconds = time.time() - started
+            if given is not None:
+                store.revise_answer(token, case.key, item.arm, diagnosis, confidence, seconds)
+                st.session_state.pop(review_key, None)
+            else:
+                store.record_answer(token, case.key, item.arm, diagnosis, confidence, seconds)
+            st.session_state.pop(f"started-{token}-{item.position}", None)
             st.rerun()
 if not design.allow_going_back:
     st.caption("Answers are final once submitted.")

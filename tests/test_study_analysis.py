@@ -40,6 +40,8 @@ def test_accuracy_sensitivity_and_confusion_match_a_direct_count():
         assert row.accuracy_low <= row.accuracy <= row.accuracy_high
         hcm = reads[reads["truth"] == "hcm"]
         assert row.sensitivity_hcm == pytest.approx((hcm["diagnosis"] == "hcm").mean())
+        assert row.sensitivity_hcm_low <= row.sensitivity_hcm <= row.sensitivity_hcm_high
+        assert row.specificity_normal_low <= row.specificity_normal <= row.specificity_normal_high
     matrix = confusion_matrices(ANSWERS)[("reader1", "ecg")]
     reads = ANSWERS[(ANSWERS["reader"] == "reader1") & (ANSWERS["arm"] == "ecg")]
     assert matrix.to_numpy().sum() == 30 and np.trace(matrix.to_numpy()) == (reads["truth"] == reads["diagnosis"]).sum()

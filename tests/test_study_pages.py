@@ -57,3 +57,25 @@ def test_a_reader_joins_answers_three_cases_and_the_organiser_sees_them(study, m
     assert table.loc[0, "reader"] == "Dr Reader" and table.loc[0, "accuracy"] == pytest.approx(1 / 3)
     assert any("CardioNets on these 3 cases" in caption.value for caption in admin.caption)
     assert admin.get("plotly_chart")  # the model's ROC with the reader's operating point
+
+
+def test_where_the_design_allows_it_a_reader_goes_back_and_changes_an_answer(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    monkeypatch.setenv("CARDIONETS_STUDY_DB", url)
+    store = StudyStore(url)
+    two = [case for case in shipped_cases() if case.key in ("hcm", "dcm")]
+    code = store.create_study("lenient", StudyDesign(arms=("ecg",), allow_going_back=True), two)
+    app = AppTest.from_file(str(PAGES / "reader_study.py"), default_timeout=120).run()
+    app.text_input[0].input(code)
+    app.text_input[1].input("Dr Back")
+    app.button[0].click().run()
+    app.radio[0].set_value("normal")
+    app.button[-1].click().run()  # case 1 answered: now on case 2
+    assert "Case 2 of 2" in app.get("progress")[0].proto.text
+    next(b for b in app.button if b.label == "← Previous case").click().run()
+    assert "Case 1 of 2" in app.get("progress")[0].proto.text and app.radio[0].value == "normal"
+    app.radio[0].set_value("dcm")
+    next(b for b in app.button if b.label == "Change my answer").click().run()
+    assert not app.exception and "Case 2 of 2" in app.get("progress")[0].proto.text
+    (answer,) = store.answers(code)
+    assert answer["diagnosis"] == "dcm"

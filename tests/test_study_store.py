@@ -77,6 +77,23 @@ def test_a_reader_goes_through_the_schedule_and_a_retry_is_not_a_second_answer(s
     assert len(answers) == 3 and {a["diagnosis"] for a in answers} == {"normal"}
 
 
+def test_going_back_changes_an_answer_only_where_the_design_allows_it(store):
+    strict = store.join(store.create_study("strict", StudyDesign(arms=("ecg",)), cases(2)), "Dr S")
+    lenient = store.join(store.create_study("lenient", StudyDesign(arms=("ecg",), allow_going_back=True),
+                                            cases(2)), "Dr L")
+    for token in (strict, lenient):
+        item = store.next_item(token)
+        store.record_answer(token, item.case.key, item.arm, "normal", 2, 10.0)
+    with pytest.raises(StudyError, match="does not let readers change"):
+        first = store.answered(strict, 0)[0]
+        store.revise_answer(strict, first.case.key, first.arm, "hcm", 4, 5.0)
+    read, before = store.answered(lenient, 0)
+    assert before == {"diagnosis": "normal", "confidence": 2, "seconds": 10.0} and store.answered(lenient, 1) is None
+    store.revise_answer(lenient, read.case.key, read.arm, "hcm", 4, 5.0)
+    assert store.answered(lenient, 0)[1] == {"diagnosis": "hcm", "confidence": 4, "seconds": 15.0}
+    assert len(store.answers(store.studies()[0]["code"])) == 1  # changed in place, not added
+
+
 def test_readers_cannot_reach_other_studies_or_bad_answers(store):
     first = store.create_study("one", StudyDesign(arms=("ecg",)), cases(2))
     other = store.create_study("two", StudyDesign(arms=("ecg",)), [StudyCase("secret", "hcm", {})])

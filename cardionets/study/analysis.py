@@ -5,7 +5,7 @@ confidence). Every statistic comes from `cardionets.metrics` (accuracy, confusio
 specificity, Cohen's and Fleiss' kappa, bootstrap CIs), so the study and the model's evaluation compute them the
 same way.
 
-- `per_reader`: accuracy with a bootstrap CI over cases, and each diagnosis's sensitivity and specificity, per
+- `per_reader`: accuracy, and each diagnosis's sensitivity and specificity, with bootstrap CIs over cases, per
   reader and arm;
 - `confusion_matrices`: counts, true diagnosis by answer, per reader and arm;
 - `aided_minus_unaided`: each reader's accuracy gain from one arm to another, the mean gain with a bootstrap CI
@@ -44,10 +44,15 @@ def per_reader(answers: pd.DataFrame, n_resamples: int = 1000, seed: int = 0) ->
         row = {"reader": reader, "arm": arm, "cases": len(reads), "accuracy": accuracy.point,
                "accuracy_low": accuracy.low, "accuracy_high": accuracy.high}
         for label in LABELS:
-            positive = truth == label
+            positive, called = truth == label, (given == label).astype(float)
             if positive.any() and (~positive).any():
-                found = metrics.sensitivity_specificity(positive, (given == label).astype(float), 0.5)
-                row[f"sensitivity_{label}"], row[f"specificity_{label}"] = found.sensitivity, found.specificity
+                for part in ("sensitivity", "specificity"):
+                    # Stratified by the truth, so every resample keeps both classes and the rate is defined.
+                    found = metrics.bootstrap_ci(
+                        lambda y, c, part=part: getattr(metrics.sensitivity_specificity(y, c, 0.5), part),
+                        positive, called, n_resamples=n_resamples, seed=seed, stratify=positive)
+                    row[f"{part}_{label}"] = found.point
+                    row[f"{part}_{label}_low"], row[f"{part}_{label}_high"] = found.low, found.high
         rows.append(row)
     return pd.DataFrame(rows)
 

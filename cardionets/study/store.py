@@ -157,6 +157,37 @@ class StudyStore:
                     return ScheduledRead(position, len(plan), cases[key], arm)
         return None
 
+    def answered(self, token: str, position: int) -> tuple[ScheduledRead, dict] | None:
+        """A read the reader already answered, with their answer (for going back, where the design allows)."""
+        with self.sessions() as session:
+            reader, _, design, cases = self._reader_context(session, token)
+            plan = schedule(design, list(cases), reader.id)
+            if not 0 <= position < len(plan):
+                return None
+            key, arm = plan[position]
+            answer = session.scalar(select(Answer).join(Case, Case.id == Answer.case_id).where(
+                Answer.reader_id == reader.id, Case.key == key, Answer.arm == arm))
+            if answer is None:
+                return None
+            return (ScheduledRead(position, len(plan), cases[key], arm),
+                    {"diagnosis": answer.diagnosis, "confidence": answer.confidence, "seconds": answer.seconds})
+
+    def revise_answer(self, token: str, case_key: str, arm: str, diagnosis: str, confidence: int,
+                      seconds: float) -> None:
+        """Change an earlier answer, only in a design that lets readers go back; the time spent adds up."""
+        if diagnosis not in DIAGNOSES or confidence not in CONFIDENCE or not seconds >= 0:
+            raise StudyError(f"An answer is one of {sorted(DIAGNOSES)} with confidence 1-5.")
+        with self.sessions.begin() as session:
+            reader, study, design, _ = self._reader_context(session, token)
+            if not design.allow_going_back:
+                raise StudyError("This study's design does not let readers change their answers.")
+            answer = session.scalar(select(Answer).join(Case, Case.id == Answer.case_id).where(
+                Answer.reader_id == reader.id, Answer.study_id == study.id, Case.key == case_key, Answer.arm == arm))
+            if answer is None:
+                raise StudyError("There is no earlier answer to change for this case.")
+            answer.diagnosis, answer.confidence = diagnosis, confidence
+            answer.seconds = answer.seconds + float(seconds)
+
     def record_answer(self, token: str, case_key: str, arm: str, diagnosis: str, confidence: int,
                       seconds: float) -> bool:
         """Commit one answer now. False (and nothing written) when this read was already answered."""
