@@ -9,11 +9,13 @@ import os
 
 import streamlit as st
 
+from cardionets.admin_auth import HUB_TOKEN_SETTING, setting
 from cardionets.bundle import BundleError, Manifest, active_bundle, resolve
 from cardionets.ecg import ECG, load_upload, preprocess
 from cardionets.ecg.plot import save_ecg_png
 from cardionets.inference import CardioNets
 from cardionets.prediction import Prediction
+from cardionets.study.backup import BACKUP_MINUTES_ENV, BACKUP_REPO_ENV, DEFAULT_MINUTES, start_periodic_backup
 from cardionets.study.store import StudyStore
 from cardionets.workspace import workspace
 
@@ -94,4 +96,9 @@ def study_store() -> StudyStore:
 
 @st.cache_resource(show_spinner=False)
 def _study_store(url: str) -> StudyStore:
-    return StudyStore(url)  # one engine (and connection pool) per database per server
+    store = StudyStore(url)  # one engine (and connection pool) per database per server
+    repo = setting(BACKUP_REPO_ENV, st.secrets)
+    if repo:  # on Spaces, whose disk does not survive a restart: a private dataset keeps a copy of the answers
+        start_periodic_backup(store, repo, setting(HUB_TOKEN_SETTING, st.secrets),
+                              float(setting(BACKUP_MINUTES_ENV, st.secrets) or DEFAULT_MINUTES))
+    return store

@@ -79,3 +79,25 @@ def test_where_the_design_allows_it_a_reader_goes_back_and_changes_an_answer(tmp
     assert not app.exception and "Case 2 of 2" in app.get("progress")[0].proto.text
     (answer,) = store.answers(code)
     assert answer["diagnosis"] == "dcm"
+
+
+def test_when_a_case_s_time_is_up_its_material_is_withdrawn_and_the_answer_still_taken(tmp_path, monkeypatch):
+    import time
+
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    monkeypatch.setenv("CARDIONETS_STUDY_DB", url)
+    store = StudyStore(url)
+    one = [case for case in shipped_cases() if case.key == "hcm"]
+    code = store.create_study("timed", StudyDesign(arms=("ecg",), time_limit_s=1), one)
+    app = AppTest.from_file(str(PAGES / "reader_study.py"), default_timeout=120).run()
+    app.text_input[0].input(code)
+    app.text_input[1].input("Dr Slow")
+    app.button[0].click().run()
+    assert app.image and not app.warning  # the ECG, while the clock runs
+    time.sleep(1.2)
+    app.run()
+    assert "Time is up" in app.warning[0].value and not app.image
+    app.radio[0].set_value("hcm")
+    app.button[-1].click().run()
+    (answer,) = store.answers(code)
+    assert answer["diagnosis"] == "hcm" and answer["seconds"] > 1

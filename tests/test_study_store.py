@@ -1,11 +1,13 @@
 """Reader-study storage on SQLite and, where a server is provided, PostgreSQL: schedules, one answer per read whatever the retries, 20 concurrent readers,
 isolation between studies and readers, and answers that survive the app being killed mid-session."""
 
+import io
 import os
 import signal
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -199,3 +201,38 @@ def test_an_organiser_s_cases_are_imported_from_a_zip_and_bad_ones_refused(tmp_p
             ("key,diagnosis,ecg\nA,normal,a.dcm\n", {"a.dcm": ecg[:300]}, "cannot be read")):
         with pytest.raises(StudyError, match=reason):
             import_cases(archive(table, files), tmp_path / reason.replace(" ", "_"))
+
+
+class RecordingHub:
+    """Stands in for huggingface_hub.HfApi: records what a backup would send (the tests never use the network)."""
+
+    def __init__(self):
+        self.repos, self.files = [], {}
+
+    def create_repo(self, repo_id, repo_type, private, exist_ok):
+        self.repos.append((repo_id, repo_type, private))
+
+    def upload_file(self, path_or_fileobj, path_in_repo, repo_id, repo_type, commit_message):
+        self.files[path_in_repo] = path_or_fileobj.read().decode()
+
+
+def test_a_backup_uploads_every_study_s_answers_to_a_private_dataset(store):
+    import pandas as pd
+
+    from cardionets.study.backup import backup, start_periodic_backup
+
+    codes = [store.create_study(name, StudyDesign(arms=("ecg",)), cases(2)) for name in ("one", "two")]
+    token = store.join(codes[0], "Dr B")
+    item = store.next_item(token)
+    store.record_answer(token, item.case.key, item.arm, "hcm", 4, 3.0)
+    hub = RecordingHub()
+    assert sorted(backup(store, "org/results", api=hub)) == sorted(f"studies/{c}/answers.csv" for c in codes)
+    assert hub.repos == [("org/results", "dataset", True)]
+    saved = pd.read_csv(io.StringIO(hub.files[f"studies/{codes[0]}/answers.csv"]))
+    assert list(saved["diagnosis"]) == ["hcm"] and saved["reader"].iloc[0] == "Dr B"
+    periodic = RecordingHub()
+    start_periodic_backup(store, "org/results", None, minutes=0.002, api=periodic)  # every 0.12 s
+    deadline = time.time() + 10
+    while len(periodic.files) < 2 and time.time() < deadline:
+        time.sleep(0.05)
+    assert len(periodic.files) == 2
