@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import multiprocessing
 import os
 import shutil
 import zipfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +39,7 @@ from .prediction import Prediction
 
 WFDB_SIGNAL_SUFFIXES = (".dat", ".mat")
 MANIFEST_COLUMNS = ("file", "path")
+log = logging.getLogger(__name__)
 BATCH = 32  # ECGs per batched model pass
 MAX_ARCHIVE_FILES = 20_000  # an uploaded zip; bigger archives belong on the command line
 MAX_ARCHIVE_BYTES = 2_000_000_000
@@ -151,6 +154,7 @@ def screen_files(model: CardioNets, inputs: list[Path], out: Path, progress: boo
     threads = torch.get_num_threads()
     if pool is not None:  # the workers have the cores; more model threads would only fight them for them
         torch.set_num_threads(max(1, (os.cpu_count() or 1) - workers))
+    pooled = pool is not None
     try:
         with open(out, "a", newline="") as handle, tqdm(total=len(todo), desc="screening", unit="ECG",
                                                         disable=not progress) as bar:
@@ -160,7 +164,14 @@ def screen_files(model: CardioNets, inputs: list[Path], out: Path, progress: boo
             batches = list(_batches(todo, BATCH))
             pending = _submit(pool, batches[0]) if batches else None
             for index, batch in enumerate(batches):
-                prepared = _collect(pending)
+                try:
+                    prepared = _collect(pending)
+                except BrokenProcessPool:
+                    # A worker died (killed for memory, say): this process prepares the rest itself.
+                    log.warning("A screening worker process died; preparing the remaining files in this process.")
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    pool = None
+                    prepared = [prepare_file(path) for path in batch]
                 # Workers read the next batch while this process runs the models on this one.
                 pending = _submit(pool, batches[index + 1]) if index + 1 < len(batches) else None
                 rows = _rows(model, batch, prepared)
@@ -175,6 +186,7 @@ def screen_files(model: CardioNets, inputs: list[Path], out: Path, progress: boo
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
+        if pooled:
             torch.set_num_threads(threads)
     return ScreenSummary(len(inputs), written, errors, out)
 

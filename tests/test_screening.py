@@ -82,3 +82,31 @@ def test_worker_processes_give_the_same_rows_in_the_same_order(bundle, inbox, tm
     screen(model, inbox, serial, progress=False, workers=0)
     screen(model, inbox, pooled, progress=False, workers=2)
     assert len(rows_of(serial)) == 42 and rows_of(pooled) == rows_of(serial)
+
+
+def test_a_worker_that_dies_does_not_stop_the_screen(bundle, inbox, tmp_path, monkeypatch):
+    from concurrent.futures.process import BrokenProcessPool
+
+    import cardionets.screening as screening
+
+    originals = find_inputs(inbox)
+    for copy in range(5):
+        for path in originals:
+            shutil.copy(path, inbox / f"{copy}_{path.name}")
+            if path.suffix == ".hea":
+                shutil.copy(path.with_suffix(".dat"), inbox / f"{copy}_{path.stem}.dat")
+    collect = screening._collect
+    calls = []
+
+    def dies_once(pending):
+        calls.append(1)
+        if len(calls) == 1:
+            raise BrokenProcessPool("a worker was killed")
+        return collect(pending)
+
+    monkeypatch.setattr(screening, "_collect", dies_once)
+    model = CardioNets.from_pretrained(bundle, device="cpu")
+    out = tmp_path / "results.csv"
+    screen(model, inbox, out, progress=False, workers=2)
+    rows = rows_of(out)
+    assert len(rows) == 42 and sum(bool(row["error"]) for row in rows) == 18  # 3 bad files in each of 6 sets

@@ -112,7 +112,10 @@ class ScheduledRead:
 
 class StudyStore:
     def __init__(self, url: str):
-        self.engine = create_engine(url, pool_pre_ping=True)
+        sqlite = url.startswith("sqlite")
+        # sqlite3's own timeout covers the moment of connecting, before the pragmas below can set theirs.
+        self.engine = create_engine(url, pool_pre_ping=True,
+                                    connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000} if sqlite else {})
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         migrate(self.engine)
@@ -266,8 +269,10 @@ def migrate(engine) -> None:
 
 def _sqlite_pragmas(connection, _record) -> None:
     cursor = connection.cursor()
+    # The busy timeout first: switching to WAL needs a moment of exclusive access, which must wait for any
+    # other connection (another server process, a reader mid-commit) rather than fail with "database is locked".
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")  # concurrent writers wait, not fail
     cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer, nor it them
     cursor.execute("PRAGMA synchronous=FULL")  # a committed answer survives a crash of the app or the machine
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")  # concurrent writers wait, not fail
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
