@@ -87,7 +87,7 @@ def test_worker_processes_give_the_same_rows_in_the_same_order(bundle, inbox, tm
 def test_a_worker_that_dies_does_not_stop_the_screen(bundle, inbox, tmp_path, monkeypatch):
     from concurrent.futures.process import BrokenProcessPool
 
-    import cardionets.screening as screening
+    from cardionets import screening
 
     originals = find_inputs(inbox)
     for copy in range(5):
