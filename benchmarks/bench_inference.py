@@ -31,7 +31,8 @@ from pydicom.data import get_testdata_file
 from torch.utils.flop_counter import FlopCounterMode
 
 from cardionets.inference import CardioNets
-from cardionets.screening import default_workers, prepare_file, screen_files
+from cardionets.preparation import prepare_file
+from cardionets.screening import default_workers, screen_files
 
 ROOT = Path(__file__).resolve().parents[1]
 

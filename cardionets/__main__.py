@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     screen.add_argument("source", type=Path, metavar="INPUT_DIR|manifest.csv")
     screen.add_argument("--out", type=Path, required=True, help="results CSV (appended to when it exists)")
     screen.add_argument("--workers", type=int, help="processes that read and check the ECGs while the models run "
-                        "(default: one per core but one; 0: none)")
+                        "(default 0: this process does it; worth it with many cores)")
     for command in (predict, screen):
         command.add_argument("--weights", help="bundle folder or Hub repo id (default: the shipped weights)")
         command.add_argument("--revision", help="Hub revision (commit) to load")

@@ -36,8 +36,7 @@ from .cmr.measure import (
 from .device import select_device
 from .ecg import ECG, MeasurementError, check_quality, load, measure, model_view
 from .ecg.errors import ECGError
-from .ecg.pacing import PacingEvidence, detect_pacing
-from .ecg.summary import summarize
+from .ecg.pacing import PacingEvidence
 from .models.cine_tokenizer import CineTokenizer
 from .models.mar import CineMAR
 from .models.mar_sampler import (
@@ -49,8 +48,9 @@ from .models.mar_sampler import (
 )
 from .models.predictor import SUBTYPES, CardioNetsPredictor, PredictorConfig
 from .models.segmenter import CMRSegmenter
-from .ood import OOD_REFERENCE_FILE, EmbeddingReference
+from .ood import OOD_REFERENCE_FILE, UNUSUAL_SCORE, EmbeddingReference
 from .prediction import DiseaseResult, OODResult, PhenotypeResult, Prediction
+from .preparation import PreparedECG, prepare_ecg
 
 VIEWS = ("sax", "4ch")  # the generator's views, in its order
 TRAINED_AGE_YEARS = (40, 80)  # the ages the training cohorts cover (UK Biobank imaging: 45-82)
@@ -325,35 +325,11 @@ class CardioNets:
             disagreements=estimate.disagreements(predicted, self.image_calibration), seconds=seconds)
 
 
-@dataclass
-class PreparedECG:
-    """What the models need from one ECG, made without them, so screening workers can make it in parallel."""
-
-    summary: dict  # `cardionets.ecg.summary.summarize`: quality, measurements (unless skipped), cart's values
-    view: np.ndarray | None  # the (12, 5000) model view; None when the quality gate rejected the ECG
-    pacing: PacingEvidence
-    sex: str | None
-    age_years: float | None
-    prepare_ms: float
-
-
 def _generation_terms(autoregressive_steps: int, diffusion_steps: int) -> tuple[int, int, int, int]:
     """What a generation's time grows with: a fixed part (decoding, segmentation), one transformer pass per
     autoregressive step, one diffusion-head call per diffusion step of each autoregressive step (overhead), and
     the head's work per diffusion step over all tokens (the same however the tokens are split)."""
     return 1, autoregressive_steps, autoregressive_steps * diffusion_steps, diffusion_steps
-
-
-def prepare_ecg(record: ECG, sex: str | None = None, age_years: float | None = None,
-                with_measurements: bool = True) -> PreparedECG:
-    """Quality, measurements, pacing and the model view of one ECG; ``sex`` and ``age_years`` override the
-    file's."""
-    started = time.perf_counter()
-    summary = summarize(record, with_measurements)
-    view = model_view(record) if summary["qc"]["verdict"] != "reject" else None
-    return PreparedECG(summary, view, detect_pacing(record), sex or record.meta.sex,
-                       age_years if age_years is not None else record.meta.age_years,
-                       1000 * (time.perf_counter() - started))
 
 
 def disease_result(config: PredictorConfig, index: int, probability: float) -> DiseaseResult:
@@ -389,7 +365,7 @@ def ood_result(score: float | None, age_years: float | None, rejected: bool,
     elif age_years is not None and not TRAINED_AGE_YEARS[0] <= age_years <= TRAINED_AGE_YEARS[1]:
         warnings.append(f"Age {age_years:g} is outside the {TRAINED_AGE_YEARS[0]}-{TRAINED_AGE_YEARS[1]} years the "
                         "models learnt from; outputs may be less reliable.")
-    if score is not None and score > 1.0:
+    if score is not None and score > UNUSUAL_SCORE:
         warnings.append(f"This ECG is unlike the training ECGs (score {score:.2f}; above 1 is rarer than 99 % of "
                         "held-out training-site ECGs): outputs may be unreliable.")
     unusual = bool(warnings)

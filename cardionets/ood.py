@@ -20,6 +20,7 @@ from safetensors.torch import load_file, save_file
 
 OOD_REFERENCE_FILE = "ood_reference.safetensors"  # beside the predictor's weights
 QUANTILE = 0.99
+UNUSUAL_SCORE = 1.0  # above it an ECG is less typical than QUANTILE of held-out training-site ECGs: warned
 
 
 @dataclass

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 import numpy as np
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
+from PIL import Image
 
 from .cmr.export import SYNTHETIC, labelled_frames
 from .ecg import ECG, preprocess
@@ -67,9 +68,7 @@ def _first_page(result: Prediction, record: ECG, patient: dict) -> Figure:
         y -= 0.018 * (1 + line.count("\n") + len(line) // 120)
     png = io.BytesIO()
     save_ecg_png(preprocess(record), png, dpi=110)
-    png.seek(0)
-    from PIL import Image  # the printout comes back as an image: one renderer for the app and the report
-
+    png.seek(0)  # the printout comes back as an image: one renderer for the app and the report
     image = np.asarray(Image.open(png))
     height = (1 - 2 * MARGIN) * image.shape[0] / image.shape[1] * A4_INCHES[0] / A4_INCHES[1]
     axes = figure.add_axes((MARGIN, max(0.05, y - 0.02 - height), 1 - 2 * MARGIN, height))
@@ -84,13 +83,13 @@ def _tables_page(result: Prediction) -> Figure:
         figure.text(MARGIN, 0.9, "The quality check rejected this ECG, so the models gave no output.", fontsize=10)
         return figure
     y = 0.92
-    for title, rows, widths in (
-            ("ECG measurements (CardioNets and the cart's own)", measurement_rows(result), None),
+    for title, rows in (
+            ("ECG measurements (CardioNets and the cart's own)", measurement_rows(result)),
             ("CMR phenotypes estimated from the ECG (reference: UK Biobank healthy adults, Petersen 2017)",
-             phenotype_rows(result, limit=20), None),
+             phenotype_rows(result, limit=20)),
             ("Disease probabilities (call threshold: best sensitivity + specificity on validation data)",
-             disease_rows(result), None)):
-        y = _table(figure, title, rows, y, widths)
+             disease_rows(result))):
+        y = _table(figure, title, rows, y)
     return figure
 
 
@@ -122,7 +121,7 @@ def _cmr_page(cmr: GeneratedCMR) -> Figure:
     return figure
 
 
-def _table(figure: Figure, title: str, rows: list[list[str]], top: float, widths=None) -> float:
+def _table(figure: Figure, title: str, rows: list[list[str]], top: float) -> float:
     """Draw ``rows`` (the first is the header) under ``title`` from ``top`` down; returns the y below it."""
     figure.text(MARGIN, top, title, fontsize=9.5, weight="bold", va="top")
     row_height = 0.0155
@@ -130,7 +129,7 @@ def _table(figure: Figure, title: str, rows: list[list[str]], top: float, widths
     axes = figure.add_axes((MARGIN, top - 0.02 - height, 1 - 2 * MARGIN, height))
     axes.set_axis_off()
     table = axes.table(cellText=[[str(c) for c in row] for row in rows[1:]], colLabels=rows[0], loc="upper left",
-                       cellLoc="left", colWidths=widths, bbox=(0, 0, 1, 1))
+                       cellLoc="left", bbox=(0, 0, 1, 1))
     table.auto_set_font_size(False)
     table.set_fontsize(7.5)
     for (r, _), cell in table.get_celld().items():

@@ -13,7 +13,7 @@ from cardionets.admin_auth import HUB_TOKEN_SETTING, setting
 from cardionets.bundle import BundleError, Manifest, active_bundle, resolve
 from cardionets.ecg import ECG, load_upload, preprocess
 from cardionets.ecg.plot import save_ecg_png
-from cardionets.inference import CardioNets
+from cardionets.inference import CardioNets, GeneratedCMR
 from cardionets.prediction import Prediction
 from cardionets.study.backup import BACKUP_MINUTES_ENV, BACKUP_REPO_ENV, DEFAULT_MINUTES, start_periodic_backup
 from cardionets.study.store import StudyStore
@@ -79,6 +79,13 @@ def read_upload(key: str, _files: dict[str, bytes]) -> ECG:
 def predict(key: str, _record: ECG, sex: str | None, age_years: float | None, weights: str) -> Prediction:
     """`CardioNets.predict`, cached by the file hash, the patient fields and the weights in use."""
     return models().predict(_record, sex=sex, age_years=age_years)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def default_cmr(key: str, _record: ECG, weights: str) -> GeneratedCMR:
+    """One SYNTHETIC cine at the bundle's default settings and seed 0, cached by the file hash and weights (a
+    reader study shows every reader of a case the same one)."""
+    return models().generate_cmr(_record, seed=0)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

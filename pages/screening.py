@@ -9,6 +9,8 @@ import pandas as pd
 import streamlit as st
 
 from cardionets.ecg import ECGError
+from cardionets.inference import disease_result
+from cardionets.ood import UNUSUAL_SCORE
 from cardionets.presentation import DISEASE_LABELS
 from cardionets.screening import MAX_ARCHIVE_FILES, extract_archive, find_inputs, screen_files
 from pages.common import models, research_banner
@@ -54,16 +56,18 @@ if uploads and st.button("Screen", type="primary"):
 table = st.session_state.get("screening")
 if table is not None:
     config = models().predictor.config
-    thresholds = dict(zip(config.disease_outputs, config.disease_threshold or (0.5,) * len(config.disease_outputs)))
+    diseases = config.disease_outputs
     good = table[table["error"] == ""].copy()
     bad = table[table["error"] != ""][["file", "error"]]
-    for name in thresholds:
+    for name in diseases:
         good[f"p_{name}"] = pd.to_numeric(good[f"p_{name}"])
-    good.insert(2, "positive calls", [", ".join(DISEASE_LABELS.get(n, n) for n, t in thresholds.items()
-                                                if row[f"p_{n}"] >= t) for _, row in good.iterrows()])
-    good.insert(3, "unusual ECG", pd.to_numeric(good["ood_score"]) > 1.0)
+    # The same call as every single result: `disease_result` against the operating points the weights carry.
+    good.insert(2, "positive calls", [", ".join(DISEASE_LABELS.get(n, n) for i, n in enumerate(diseases)
+                                                if disease_result(config, i, row[f"p_{n}"]).positive)
+                                      for _, row in good.iterrows()])
+    good.insert(3, "unusual ECG", pd.to_numeric(good["ood_score"]) > UNUSUAL_SCORE)
     st.success(f"{len(table)} files screened: {len(good)} analysed, {len(bad)} could not be used.")
-    shown = ["file", "qc_verdict", "positive calls", "unusual ECG", *(f"p_{n}" for n in thresholds),
+    shown = ["file", "qc_verdict", "positive calls", "unusual ECG", *(f"p_{n}" for n in diseases),
              "lvedv_ml", "lvef_pct", "lvm_g", "rvedv_ml", "rvef_pct", "ood_score"]
     st.dataframe(good[[c for c in shown if c in good]], hide_index=True,
                  column_config={"file": "File", "qc_verdict": "Quality", "positive calls": "Positive calls",
@@ -72,7 +76,7 @@ if table is not None:
                                 "ood_score": "Unusualness (>1 unusual)",
                                 **{f"p_{n}": st.column_config.ProgressColumn(
                                     DISEASE_LABELS.get(n, n), min_value=0.0, max_value=1.0, format="percent")
-                                   for n in thresholds}})
+                                   for n in diseases}})
     st.caption("Click a column header to sort. A call is positive at or above the threshold that balanced "
                "sensitivity and specificity on validation data. 'Unusual ECG': unlike the training ECGs.")
     if len(bad):
