@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     screen.add_argument("source", type=Path, metavar="INPUT_DIR|manifest.csv")
     screen.add_argument("--out", type=Path, required=True, help="results CSV (appended to when it exists)")
     screen.add_argument("--workers", type=int, help="processes that read and check the ECGs while the models run "
-                        "(default 0: this process does it; worth it with many cores)")
+                        "(default: one per core when there are at least 2; 0: this process does it)")
     for command in (predict, screen):
         command.add_argument("--weights", help="bundle folder or Hub repo id (default: the shipped weights)")
         command.add_argument("--revision", help="Hub revision (commit) to load")
@@ -43,16 +43,19 @@ def main(argv: list[str] | None = None) -> int:
     from .inference import CardioNets  # torch loads only once the arguments are known to be good
 
     if args.command == "screen":
+        from .screening import cli_workers
         from .screening import screen as run_screen
 
+        workers = cli_workers() if args.workers is None else args.workers
         try:
             model = CardioNets.from_pretrained(args.weights, args.revision, args.device)
-            summary = run_screen(model, args.source, args.out, workers=args.workers)
+            summary = run_screen(model, args.source, args.out, workers=workers)
         except (BundleError, ValueError, FileNotFoundError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
         print(f"{summary.inputs} inputs; {summary.written} rows written now ({summary.errors} with an error) "
-              f"to {summary.out}", file=sys.stderr)
+              f"to {summary.out} in {summary.seconds:.1f} s ({summary.rate:.1f} ECG/s, {workers} worker processes)",
+              file=sys.stderr)
         return 0
 
     try:

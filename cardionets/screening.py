@@ -22,6 +22,7 @@ import logging
 import multiprocessing
 import os
 import shutil
+import time
 import zipfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
@@ -45,12 +46,13 @@ MAX_ARCHIVE_FILES = 20_000  # an uploaded zip; bigger archives belong on the com
 MAX_ARCHIVE_BYTES = 2_000_000_000
 
 
-def default_workers() -> int:
-    """None: worker processes are opt-in (``--workers N``). Each forkserver worker re-runs the caller's main
-    module, so its start-up costs what that module imports (torch, for a benchmark; the whole server, for the
-    app), and on this 2-core machine 2 workers screened 200 files at 36.3 ECG/s against 38.0 without. They
-    pay off with many cores and long runs, where preparing the files dominates."""
-    return 0
+def cli_workers() -> int:
+    """`python -m cardionets screen`'s default: one worker process per core (shared among torchrun's ranks on a
+    node), none below 2. The command line is a package's ``__main__``, which forkserver workers do not re-run, so
+    they start in milliseconds; on this 2-core machine 600 DICOM files went from 38 to 50 ECG/s. Library callers
+    (the app, scripts) default to none: there each worker would first re-import the caller's main file."""
+    cores = (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    return cores if cores >= 2 else 0
 
 
 @dataclass
@@ -59,6 +61,12 @@ class ScreenSummary:
     written: int  # rows added in this run (the rest were there from an earlier, interrupted one)
     errors: int  # rows of this run with an error
     out: Path
+    seconds: float  # reading, checking and the models for the rows of this run (loading the models not included)
+
+    @property
+    def rate(self) -> float:
+        """ECGs screened per second in this run."""
+        return self.written / self.seconds if self.seconds > 0 else 0.0
 
 
 def find_inputs(source: Path) -> list[Path]:
@@ -137,17 +145,17 @@ def _batches(items: list[Path], size: int) -> Iterator[list[Path]]:
 
 
 def screen_files(model: CardioNets, inputs: list[Path], out: Path, progress: bool = True,
-                 workers: int | None = None, on_progress: Callable[[int, int], None] | None = None) -> ScreenSummary:
+                 workers: int = 0, on_progress: Callable[[int, int], None] | None = None) -> ScreenSummary:
     """Screen ``inputs`` into the CSV ``out`` (appending; files already in it are skipped). ``workers``
-    processes read and prepare the ECGs (default: `default_workers`; 0 prepares them in this process).
-    ``on_progress(done, total)`` is called after each batch (the app's progress bar)."""
+    processes read and prepare the ECGs (0: this process does; see `cli_workers`). ``on_progress(done, total)``
+    is called after each batch (the app's progress bar)."""
+    started = time.perf_counter()
     out = Path(out)
     done = _done(out)
     todo = [path for path in inputs if str(path) not in done]
     header = columns(model)
     new_file = not out.is_file()
     out.parent.mkdir(parents=True, exist_ok=True)
-    workers = default_workers() if workers is None else workers
     written = errors = 0
     pool = (ProcessPoolExecutor(workers, mp_context=_worker_context()) if workers > 0 and len(todo) > BATCH
             else None)
@@ -188,7 +196,7 @@ def screen_files(model: CardioNets, inputs: list[Path], out: Path, progress: boo
             pool.shutdown(cancel_futures=True)
         if pooled:
             torch.set_num_threads(threads)
-    return ScreenSummary(len(inputs), written, errors, out)
+    return ScreenSummary(len(inputs), written, errors, out, time.perf_counter() - started)
 
 
 def _worker_context():
@@ -217,8 +225,7 @@ def _rows(model: CardioNets, batch: list[Path], prepared: list[PreparedECG | str
             for i, path in enumerate(batch)]
 
 
-def screen(model: CardioNets, source: Path, out: Path, progress: bool = True,
-           workers: int | None = None) -> ScreenSummary:
+def screen(model: CardioNets, source: Path, out: Path, progress: bool = True, workers: int = 0) -> ScreenSummary:
     """Screen a folder or manifest; under torchrun (WORLD_SIZE > 1) each rank takes its shard and rank 0 merges."""
     inputs = find_inputs(source)
     world, rank = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0"))
@@ -234,7 +241,7 @@ def screen(model: CardioNets, source: Path, out: Path, progress: bool = True,
         if rank == 0:
             merge_parts(out, [part_path(out, r) for r in range(world)], inputs, columns(model))
         dist.barrier()
-        return ScreenSummary(len(inputs), summary.written, summary.errors, out)
+        return ScreenSummary(len(inputs), summary.written, summary.errors, out, summary.seconds)
     finally:
         dist.destroy_process_group()
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cardionets.inference import CardioNets
-from cardionets.screening import find_inputs, screen
+from cardionets.screening import cli_workers, find_inputs, screen
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
@@ -46,6 +46,7 @@ def test_a_folder_gets_one_row_per_input_with_errors_for_bad_files_and_resumes(b
     summary = screen(model, inbox, out, progress=False)
     rows = {Path(row["file"]).name: row for row in rows_of(out)}
     assert summary.written == len(rows) == 7 and summary.errors == 3
+    assert summary.seconds > 0 and summary.rate == pytest.approx(7 / summary.seconds)
     for bad in ("truncated.dcm", "notes.txt", "hostile.xml"):
         assert rows[bad]["error"] and not rows[bad]["lvef_pct"]
     good = rows["mortara.dcm"]
@@ -68,6 +69,17 @@ def test_two_torchrun_processes_write_exactly_one_row_per_input(bundle, inbox, t
     assert sorted(row["file"] for row in rows) == sorted(str(p) for p in find_inputs(inbox))
     assert sum(bool(row["error"]) for row in rows) == 3
     assert not list(tmp_path.glob("results.csv.part*"))
+    assert " ECG/s, " in result.stderr  # the command reports its rate
+
+
+def test_the_command_line_gives_each_local_rank_its_share_of_the_cores_as_workers(monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    assert cli_workers() == 8
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")
+    assert cli_workers() == 2
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "8")  # one core per rank: a worker would only compete with it
+    assert cli_workers() == 0
 
 
 def test_worker_processes_give_the_same_rows_in_the_same_order(bundle, inbox, tmp_path):

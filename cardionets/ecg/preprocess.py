@@ -65,7 +65,13 @@ def detect_powerline_hz(signal_mv: np.ndarray, fs_hz: float, min_ratio: float = 
     if fs_hz < 130:
         return None
     nperseg = int(min(signal_mv.shape[-1], 2 * fs_hz))
-    freqs, power = signal.welch(signal_mv, fs=fs_hz, nperseg=nperseg, axis=-1)
+    return powerline_in_spectrum(*signal.welch(signal_mv, fs=fs_hz, nperseg=nperseg, axis=-1), min_ratio)
+
+
+def powerline_in_spectrum(freqs: np.ndarray, power: np.ndarray, min_ratio: float = 4.0) -> float | None:
+    """`detect_powerline_hz` on a Welch spectrum already computed ((leads, F) power), as the quality check has."""
+    if freqs[-1] < 65:  # sampled below 130 Hz, as in detect_powerline_hz
+        return None
     power = power.sum(axis=0)
     best, best_ratio = None, min_ratio
     for mains in (50.0, 60.0):

@@ -20,7 +20,7 @@ import numpy as np
 from scipy import ndimage, signal
 
 from .beats import MedianBeat, detect_r_peaks, median_beat
-from .preprocess import detect_powerline_hz
+from .preprocess import powerline_in_spectrum
 from .record import ECG
 
 Severity = Literal["warn", "reject"]
@@ -325,7 +325,7 @@ def _excess_findings(
 
 
 def _check_powerline(a: _SignalAnalysis) -> list[QualityFinding]:
-    mains = detect_powerline_hz(a.raw_mv, a.ecg.fs_hz)
+    mains = powerline_in_spectrum(a.spectrum_hz, a.spectrum_mv2_per_hz)  # the spectrum the noise check uses
     if mains is None:
         return []
     freqs, psd = a.spectrum_hz, a.spectrum_mv2_per_hz
