@@ -110,7 +110,9 @@ class CardioNets:
     tokenizer: CineTokenizer
     generator: CineMAR
     segmenter: CMRSegmenter
-    image_calibration: ImagePhenotypeCalibration
+    image_calibration: ImagePhenotypeCalibration  # the segmenter's lines, fitted on acquired cines
+    # The lines fitted on this generator's own cines (`training.calibrate_generated`): what measures them.
+    generated_calibration: ImagePhenotypeCalibration
     ood_reference: EmbeddingReference
     sampler: SamplerSettings  # the bundle's default generation settings
     manifest: Manifest
@@ -132,6 +134,8 @@ class CardioNets:
             models = {name: COMPONENT_CLASSES[name].from_pretrained(folder).to(device).eval()
                       for name, folder in folders.items()}
             calibration = ImagePhenotypeCalibration.load(folders["segmenter"] / IMAGE_CALIBRATION_FILE)
+            generated_lines = folders["generator"] / IMAGE_CALIBRATION_FILE  # bundles exported before it lack it
+            generated = ImagePhenotypeCalibration.load(generated_lines) if generated_lines.is_file() else calibration
             ood_reference = EmbeddingReference.load(folders["predictor"] / OOD_REFERENCE_FILE)
             sampler = load_sampler_settings(folders["generator"])
             if sampler is None:
@@ -140,7 +144,8 @@ class CardioNets:
             # The checksums matched, so these are files written by an incompatible exporter, not damage.
             raise BundleError(f"The bundle in {directory} does not fit this version of CardioNets: {error}") \
                 from None
-        return cls(**models, image_calibration=calibration, ood_reference=ood_reference, sampler=sampler,
+        return cls(**models, image_calibration=calibration, generated_calibration=generated,
+                   ood_reference=ood_reference, sampler=sampler,
                    manifest=manifest, source=directory, device=device)
 
     def save_pretrained(self, directory: str | Path) -> Path:
@@ -150,6 +155,7 @@ class CardioNets:
         for name in COMPONENT_CLASSES:
             getattr(self, name).save_pretrained(directory / name)
         self.image_calibration.save(directory / "segmenter" / IMAGE_CALIBRATION_FILE)
+        self.generated_calibration.save(directory / "generator" / IMAGE_CALIBRATION_FILE)
         self.ood_reference.save(directory / "predictor" / OOD_REFERENCE_FILE)
         save_sampler_settings(directory / "generator", self.sampler,
                               self.source / self.manifest.components["generator"] / SAMPLER_FILE)
@@ -308,7 +314,8 @@ class CardioNets:
         cines = np.concatenate([sample_cines(self.generator, self.tokenizer, condition,
                                              replace(settings, seed=s)).float().cpu().numpy() for s in seeds])
         pixel_mm = self.tokenizer.config.pixel_mm
-        measured = [self.image_calibration.apply(values) for values in measure_cines(self.segmenter, cines, pixel_mm)]
+        measured = [self.generated_calibration.apply(values)
+                    for values in measure_cines(self.segmenter, cines, pixel_mm)]
         estimate = ImagePhenotypeEstimate.from_samples(measured)
         phenotypes = out["phenotypes"][0].float().cpu().numpy()
         names = list(self.predictor.config.phenotypes)
@@ -322,6 +329,8 @@ class CardioNets:
             cines=cines, views=VIEWS, pixel_mm=pixel_mm,
             frame_duration_s=60.0 / heart_rate_bpm(record) / cines.shape[2], seeds=seeds, settings=settings,
             image_phenotypes=estimate, predicted_phenotypes=predicted,
+            # The flag's floor is the segmenter's own error on acquired cines; the generated lines' residual SD
+            # also holds the generator's error against the truth, which the samples' spread already speaks for.
             disagreements=estimate.disagreements(predicted, self.image_calibration), seconds=seconds)
 
 

@@ -16,7 +16,7 @@ import wfdb
 
 from cardionets.__main__ import main as cli
 from cardionets.bundle import MANIFEST_NAME, MODEL_CARD_NAME, SCHEMA_VERSION, BundleError, Manifest, resolve
-from cardionets.cmr.measure import IMAGE_PHENOTYPES
+from cardionets.cmr.measure import IMAGE_CALIBRATION_FILE, IMAGE_PHENOTYPES, ImagePhenotypeCalibration
 from cardionets.ecg import ECG, STANDARD_LEADS, ECGMetadata
 from cardionets.ecg.errors import MissingLeadsError
 from cardionets.inference import CardioNets, ECGRejectedError
@@ -129,6 +129,22 @@ def test_generate_cmr_on_the_real_ecg_is_seeded_measured_and_exported_as_synthet
     files = first.export(tmp_path, stem="mortara")
     assert len([p for p in files.values() if p.suffix == ".png"]) == 2 * 16
     assert all("SYNTHETIC" in p.name and p.is_file() for p in files.values())
+
+
+def test_generated_cines_are_measured_with_the_lines_fitted_on_the_generator_s_own_cines(bundle, tiny_run,
+                                                                                           mortara_path, tmp_path):
+    run, _ = tiny_run
+    assert (run / "regression_decoder" / IMAGE_CALIBRATION_FILE).is_file()  # the generator stage fits both
+    assert (bundle / "generator" / IMAGE_CALIBRATION_FILE).is_file()  # and the export ships the MAR's
+    model = CardioNets.from_pretrained(bundle, device="cpu")
+    assert model.generated_calibration != model.image_calibration
+    lines = ImagePhenotypeCalibration()
+    lines.slope["lvef_pct"], lines.intercept["lvef_pct"] = 0.0, 42.0  # whatever the cine, EF reads 42 %
+    model.generated_calibration = lines
+    again = CardioNets.from_pretrained(model.save_pretrained(tmp_path / "saved"), device="cpu")
+    assert again.generated_calibration == lines and again.image_calibration == model.image_calibration
+    generated = again.generate_cmr(mortara_path, steps=2, autoregressive_steps=2)
+    assert generated.image_phenotypes.mean["lvef_pct"] == pytest.approx(42.0)
 
 
 def test_generate_cmr_refuses_an_ecg_the_quality_gate_rejects(bundle):

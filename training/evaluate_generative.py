@@ -63,8 +63,11 @@ class GenerativeModels:
     mar: CineMAR
     regressor: LatentRegressor
     segmenter: CMRSegmenter
-    calibration: ImagePhenotypeCalibration
+    calibration: ImagePhenotypeCalibration  # the segmenter's lines, fitted on acquired cines
     feature_encoder: CMREncoder  # the pretrained CMR encoder: features for the Fréchet distance
+    # Each generator's own lines (`training.calibrate_generated`); the acquired-cine lines until it has run.
+    mar_calibration: ImagePhenotypeCalibration
+    regressor_calibration: ImagePhenotypeCalibration
 
     @classmethod
     def load(cls, run: Run) -> GenerativeModels | None:
@@ -76,15 +79,29 @@ class GenerativeModels:
         if not all(path.exists() for path in paths.values()):
             return None
         device = run.device
+        acquired = ImagePhenotypeCalibration.load(paths["segmenter"] / IMAGE_CALIBRATION_FILE)
+
+        def own_lines(stage: str) -> ImagePhenotypeCalibration:
+            path = run.stage_dir(stage) / IMAGE_CALIBRATION_FILE
+            return ImagePhenotypeCalibration.load(path) if path.is_file() else acquired
+
         return cls(
             predictor=generator_predictor(run).to(device).eval(),
             tokenizer=CineTokenizer.from_pretrained(paths["tokenizer"]).to(device).eval(),
             mar=CineMAR.from_pretrained(paths["mar"]).to(device).eval(),
             regressor=LatentRegressor.from_pretrained(paths["regressor"]).to(device).eval(),
             segmenter=CMRSegmenter.from_pretrained(paths["segmenter"]).to(device).eval(),
-            calibration=ImagePhenotypeCalibration.load(paths["segmenter"] / IMAGE_CALIBRATION_FILE),
+            calibration=acquired,
             feature_encoder=CMREncoder.from_pretrained(paths["feature_encoder"]).to(device).eval(),
+            mar_calibration=own_lines("generator"),
+            regressor_calibration=own_lines("regression_decoder"),
         )
+
+    def calibration_for(self, model: str) -> ImagePhenotypeCalibration:
+        """The lines that measure ``model``'s cines: a generator's own; the acquired-cine lines for the
+        population mean and retrieval, whose cines are (averages of) acquired ones."""
+        return {"mar": self.mar_calibration, SAMPLE_MEAN: self.mar_calibration,
+                "regression_decoder": self.regressor_calibration}.get(model, self.calibration)
 
 
 def trained_run(config: Path, output: str | None = None) -> tuple[Run, GenerativeModels]:
@@ -183,9 +200,10 @@ def phenotype_r2(measured: dict[str, np.ndarray], truth: dict[str, np.ndarray]) 
     return out
 
 
-def measured_phenotypes(models: GenerativeModels, cines: np.ndarray) -> list[dict[str, float]]:
+def measured_phenotypes(models: GenerativeModels, cines: np.ndarray,
+                        calibration: ImagePhenotypeCalibration) -> list[dict[str, float]]:
     geometric = measure_cines(models.segmenter, cines, models.tokenizer.config.pixel_mm)
-    return [models.calibration.apply(values) for values in geometric]
+    return [calibration.apply(values) for values in geometric]
 
 
 def _columns(rows: list[dict[str, float]]) -> dict[str, np.ndarray]:
@@ -218,7 +236,7 @@ def score_split(run: Run, models: GenerativeModels, reference: TrainingReference
     for name in (*GENERATIVE_MODELS, SAMPLE_MEAN):
         cines = samples if name == "mar" else [outputs[name]]
         per_sample = [image_scores(c, truth) for c in cines]
-        measured = [measured_phenotypes(models, c) for c in cines]
+        measured = [measured_phenotypes(models, c, models.calibration_for(name)) for c in cines]
         estimates = [ImagePhenotypeEstimate.from_samples([m[i] for m in measured]) for i in range(n)]
         image_mean = _columns([e.mean for e in estimates])
         r2 = phenotype_r2(image_mean, true_phenotypes)
@@ -237,9 +255,9 @@ def score_split(run: Run, models: GenerativeModels, reference: TrainingReference
         }
         if name == "mar":
             scores[name]["uncertainty"] = uncertainty_summary(estimates, head_phenotypes, true_phenotypes,
-                                                              models.calibration)
+                                                              models.calibration)  # as the app flags
     head_r2 = phenotype_r2(head_phenotypes, true_phenotypes)
-    measured_truth = _columns(measured_phenotypes(models, truth))
+    measured_truth = _columns(measured_phenotypes(models, truth, models.calibration))
     return {
         "subjects": n, "scores": scores,
         "regression_head_r2": head_r2,

@@ -4,8 +4,8 @@
 
 Copies the four models the app uses (the fine-tuned aligned predictor with the reference of its training ECGs'
 embeddings for the out-of-distribution score, the cine tokenizer, the generator with its tuned sampler
-settings, the segmenter with its image-phenotype calibration), records what they were trained on, and seals the
-folder with a manifest of sha256 checksums. The model card (README.md) is written from the run's results.json
+settings and the lines that measure its cines, the segmenter with its image-phenotype calibration), records
+what they were trained on, and seals the folder with a manifest of sha256 checksums. The model card (README.md) is written from the run's results.json
 (`training.model_card`); it is not part of the checksums.
 """
 
@@ -57,6 +57,9 @@ def export(run: Run, out: Path, storage_dtype: torch.dtype | None = None) -> Man
         if storage_dtype is not None:
             COMPONENT_CLASSES[name].from_pretrained(out / name).save_pretrained(out / name, storage_dtype)
     save_sampler_settings(out / "generator", sampler_settings(run), run.stage_dir("generator") / SAMPLER_FILE)
+    generated_lines = run.stage_dir("generator") / IMAGE_CALIBRATION_FILE  # `training.calibrate_generated`
+    if generated_lines.is_file():
+        shutil.copyfile(generated_lines, out / "generator" / IMAGE_CALIBRATION_FILE)
     fit_ood_reference(run, CardioNetsPredictor.from_pretrained(folders["predictor"])).save(
         out / "predictor" / OOD_REFERENCE_FILE)
     manifest = seal(out, {name: name for name in COMPONENTS}, metadata(run, folders))

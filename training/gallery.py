@@ -96,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         condition = models.predictor.generator_condition(item["ecg"][None].to(run.device))
         samples = [sample_cines(models.mar, models.tokenizer, condition, replace(settings, seed=seed))[0].cpu().numpy()
                    for seed in range(SAMPLES)]
-        estimate = ImagePhenotypeEstimate.from_samples(measured_phenotypes(models, np.stack(samples)))
+        estimate = ImagePhenotypeEstimate.from_samples(measured_phenotypes(models, np.stack(samples),
+                                                                           models.mar_calibration))
         head = models.predictor.predict(item["ecg"][None].to(run.device))["phenotypes"][0].cpu().numpy()
         truth = item["cine"].numpy()
         strip(truth, samples[0]).save(folder / f"{disease}.png", optimize=True)

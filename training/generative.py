@@ -164,7 +164,8 @@ def generator_predictor(run: Run) -> CardioNetsPredictor:
 
 def generator(run: Run):
     """The deterministic latent regressor (the regression-decoder baseline), then the MAR, which generates the
-    residual over that regressor (CorrDiff's split; see `cardionets.models.mar`)."""
+    residual over that regressor (CorrDiff's split; see `cardionets.models.mar`); then the lines that measure
+    both generators' cines (`training.calibrate_generated`)."""
     config = run.config
     predictor = generator_predictor(run)
     cine_tokenizer = CineTokenizer.from_pretrained(run.stage_dir("tokenizer") / "model")
@@ -191,6 +192,13 @@ def generator(run: Run):
     if result.ema is not None:
         result.ema.copy_to(mar)
     finish_stage(run, stage, mar, result, folder="model")
+    if run.context.is_main:
+        from .calibrate_generated import calibrate_generators  # it builds on the evaluation's model loading
+        from .evaluate_generative import GenerativeModels
+
+        models = GenerativeModels.load(run)
+        if models is not None:  # lines for the generators' own cines, at the settings they have now
+            calibrate_generators(run, models)
     return stage / "model"
 
 

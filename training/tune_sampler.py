@@ -15,6 +15,7 @@ Two choices, on the first subjects of the downstream calibration share (which no
    app runs) whose SSIM is within 2 % of the reference's becomes the default.
 
 The result and both tables go to RUN/generator/sampler.json, which evaluation, the benchmark and the app read.
+Then the lines that measure generated cines are refitted at the new settings (`training.calibrate_generated`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import torch
 from cardionets import metrics
 from cardionets.models.mar_sampler import SAMPLER_FILE, SamplerSettings, reference_settings
 
+from .calibrate_generated import calibrate_generators
 from .datasets import PreparedTorchDataset
 from .evaluate_generative import (
     GenerativeModels,
@@ -127,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
               "temperatures": temperatures, "reference": reference_row, "steps": steps}
     out.write_text(json.dumps(record, indent=2))
     print(f"chose {chosen}; wrote {out}")
+    calibrate_generators(run, models)  # the generated cines' measurement depends on the settings
     return 0
 
 
