@@ -6,10 +6,10 @@ Reports, in one run on this machine:
 - cold load: a fresh process importing cardionets and loading the bundle (checksums included), median of 3;
 - `predict` latency on the real Mortara ECG that pydicom ships (read, QC, measurements, models): median, p95;
 - `generate_cmr` latency at the bundle's default sampler settings (both views, one sample): median, p95;
-- screening throughput (ECGs per second, batched model passes; files read and checked as `screen` does by
-  default, and by one worker process per core) next to the bound that the ECG encoder's FLOPs and this machine's measured float32 matmul rate allow,
-  the model-only rate, what preparing one file (read, quality check, model view) costs on one core, and the core
-  time per ECG that half the bound leaves for that preparation;
+- screening throughput (ECGs per second, batched model passes) of `python -m cardionets screen` at its defaults,
+  and of `screen_files` in one process as the app calls it, next to the bound that the ECG encoder's FLOPs and
+  this machine's measured float32 matmul rate allow; the model-only rate; what preparing one file (read, quality
+  check, model view) costs on one core; and the core time per ECG that half the bound leaves for that;
 - peak resident memory of the process holding the models.
 """
 

@@ -5,8 +5,8 @@
 Copies the four models the app uses (the fine-tuned aligned predictor with the reference of its training ECGs'
 embeddings for the out-of-distribution score, the cine tokenizer, the generator with its tuned sampler
 settings and the lines that measure its cines, the segmenter with its image-phenotype calibration), records
-what they were trained on, and seals the folder with a manifest of sha256 checksums. The model card (README.md) is written from the run's results.json
-(`training.model_card`); it is not part of the checksums.
+what they were trained on, and seals the folder with a manifest of sha256 checksums. The model card (README.md)
+is written from the run's results.json (`training.model_card`); it is not part of the checksums.
 """
 
 from __future__ import annotations
