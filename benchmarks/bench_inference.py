@@ -7,9 +7,10 @@ Reports, in one run on this machine:
 - `predict` latency on the real Mortara ECG that pydicom ships (read, QC, measurements, models): median, p95;
 - `generate_cmr` latency at the bundle's default sampler settings (both views, one sample): median, p95;
 - screening throughput (ECGs per second, batched model passes) of `python -m cardionets screen` at its defaults,
-  and of `screen_files` in one process as the app calls it, next to the bound that the ECG encoder's FLOPs and
-  this machine's measured float32 matmul rate allow; the model-only rate; what preparing one file (read, quality
-  check, model view) costs on one core; and the core time per ECG that half the bound leaves for that;
+  of `screen_files` in one process as the app calls it, and of `screen_files` with workers started from this
+  script (each re-imports it), next to the bound that the ECG encoder's FLOPs and this machine's measured float32
+  matmul rate allow; the model-only rate; what preparing one file (read, quality check, model view) costs on one
+  core; and the core time per ECG that half the bound leaves for that;
 - peak resident memory of the process holding the models.
 """
 
@@ -113,6 +114,9 @@ def main() -> None:
         for path in files:
             shutil.copyfile(ecg, path)
         in_process = screen_files(model, files, Path(folder) / "library.csv", progress=False).rate
+        # Workers started from this script re-import it first, unlike the command line's.
+        from_script = screen_files(model, files, Path(folder) / "script_workers.csv", progress=False,
+                                   workers=os.cpu_count() or 1).rate
         cli_rate, cli_workers = screen_command(args.weights, inbox, Path(folder) / "cli.csv")
     inputs = torch.zeros(32, 12, 5000)
     with torch.inference_mode():
@@ -132,6 +136,7 @@ def main() -> None:
           f"processes read and check, batched models; as the command reports it, loading excluded) | "
           f"{cli_rate:.1f} ECG/s |")
     print(f"| the same through `screen_files` in one process (the app's way) | {in_process:.1f} ECG/s |")
+    print(f"| `screen_files` with {os.cpu_count()} worker processes, called from this script | {from_script:.1f} ECG/s |")
     print(f"| preparing one file for screening (read, quality check, model view), one core, median | "
           f"{1000 * np.median(prepare):.1f} ms |")
     print(f"| of which reading the file (pydicom), one core, median | {1000 * np.median(read):.1f} ms |")

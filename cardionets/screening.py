@@ -49,8 +49,9 @@ MAX_ARCHIVE_BYTES = 2_000_000_000
 def cli_workers() -> int:
     """`python -m cardionets screen`'s default: one worker process per core (shared among torchrun's ranks on a
     node), none below 2. The command line is a package's ``__main__``, which forkserver workers do not re-run, so
-    they start in milliseconds; on this 2-core machine 600 DICOM files went from 39.8 to 53.3 ECG/s. Library callers
-    (the app, scripts) default to none: there each worker would first re-import the caller's main file."""
+    they start in milliseconds; on this 2-core machine 600 DICOM files went from 38.3 to 52.3 ECG/s. Library callers
+    (the app, scripts) opt in: there each worker first re-imports the caller's main file (from the benchmark
+    script, 48.8 ECG/s), and the app's server should not start processes unasked."""
     cores = (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
     return cores if cores >= 2 else 0
 
