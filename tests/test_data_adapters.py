@@ -83,6 +83,14 @@ def test_virtual_cohort_prepares_every_subject_with_its_ground_truth(cohort, tmp
     np.testing.assert_array_equal(dataset.cine[1, 1], cine_for_model(cohort.cine(1, "4ch")))
 
 
+def test_preparing_with_worker_processes_writes_the_same_folder(cohort, tmp_path):
+    one = PreparedDataset(prepare_virtual(cohort.directory, tmp_path / "one"))
+    several = PreparedDataset(prepare_virtual(cohort.directory, tmp_path / "several", workers=2))
+    assert list(several.manifest.subject_id) == list(one.manifest.subject_id)  # the records' order, kept
+    for name in ("ecg", "cine", "masks"):
+        np.testing.assert_array_equal(getattr(several, name), getattr(one, name))
+
+
 def test_virtual_cohort_keeps_each_frames_label_map(cohort, tmp_path):
     dataset = PreparedDataset(prepare_virtual(cohort.directory, tmp_path / "prepared"))
     assert dataset.masks.shape == dataset.cine.shape
@@ -113,6 +121,10 @@ def test_virtual_cohort_skips_a_subject_whose_ecg_is_damaged(cohort, tmp_path):
     dataset = PreparedDataset(prepare_virtual(damaged, tmp_path / "prepared", with_cine=False))
     assert len(dataset) == 2 and dataset.cine is None
     assert list(skipped(tmp_path / "prepared").subject_id) == [cohort.manifest.subject_id[1]]
+    # A worker process that meets the damaged subject reports it the same way, and the run goes on.
+    in_workers = PreparedDataset(prepare_virtual(damaged, tmp_path / "in_workers", with_cine=False, workers=2))
+    assert list(in_workers.manifest.subject_id) == list(dataset.manifest.subject_id)
+    assert list(skipped(tmp_path / "in_workers").subject_id) == [cohort.manifest.subject_id[1]]
 
 
 # --- UK Biobank -------------------------------------------------------------------------------------------------

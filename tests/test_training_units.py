@@ -98,6 +98,44 @@ def test_config_rejects_unknown_settings(tmp_path):
         load_config(path)
 
 
+def test_a_recipe_changes_its_base_recipe_section_by_section(tmp_path):
+    (tmp_path / "base.yaml").write_text("name: base\ndata: {paired: 30, downstream: 20}\n"
+                                        "generator: {epochs: 3, lr: 0.01}\n")
+    (tmp_path / "bigger.yaml").write_text("base: base.yaml\nname: bigger\ndata: {paired: 300}\n"
+                                          "generator: {max_minutes: 2.5}\n")
+    config = load_config(tmp_path / "bigger.yaml")
+    assert config.name == "bigger"
+    assert (config.data.paired, config.data.downstream) == (300, 20)
+    assert (config.generator.epochs, config.generator.lr, config.generator.max_minutes) == (3, 0.01, 2.5)
+    (tmp_path / "loop.yaml").write_text("base: loop.yaml\n")
+    with pytest.raises(ValueError, match="names itself"):
+        load_config(tmp_path / "loop.yaml")
+
+
+def test_the_gpu_recipe_is_the_default_one_with_a_larger_generator():
+    default, gpu = load_config("training/configs/default.yaml"), load_config("training/configs/gpu.yaml")
+    assert gpu.pretrain_ecg == default.pretrain_ecg and gpu.models.ecg_encoder == default.models.ecg_encoder
+    assert gpu.data.internal_test == default.data.internal_test and gpu.data.generator_extra > 0
+    assert gpu.models.generator["dim"] > default.models.generator["dim"] and gpu.generator.max_minutes
+
+
+def test_a_time_budget_shortens_the_schedule_to_the_steps_that_fit(monkeypatch):
+    from training import trainer
+
+    now = {"seconds": 0.0}
+    monkeypatch.setattr(trainer.time, "perf_counter", lambda: now["seconds"])
+    plan = trainer.StepPlan(total=10_000, warmup_fraction=0.1)
+    budget = trainer.TimeBudget(seconds=100.0, started=0.0, first_step=0)
+    fitted = []
+    for step in range(1, 40):
+        now["seconds"] = 3.0 + step  # 3 s of start-up, then 1 s per step
+        if budget.fit(plan, step):
+            fitted.append(step)
+    # Steps 5 to 25 took 20 s, so 1 s per step; at 28 s, 72 s were left, of which 90 % are planned.
+    assert fitted == [25] and budget.seconds_per_step == 1.0
+    assert plan.total == 25 + int(0.9 * 72) and plan.warmup == plan.total // 10
+
+
 def test_generator_condition_joins_the_embedding_and_the_heads_outputs():
     model = _predictor().eval()
     ecg = torch.randn(3, 12, 5000)

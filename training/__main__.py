@@ -22,6 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", type=Path, required=True)
     parser.add_argument("--output", help="run folder (default: the config's)")
     parser.add_argument("--data-root", help="prepared-data folder (default: the config's)")
+    parser.add_argument("--regimes", nargs="+", help="data stage only: make just these regimes (e.g. paired "
+                        "downstream generator_extra, what the generator stage reads)")
     args = parser.parse_args(argv)
     config = load_run_config(args.config, args.output, args.data_root)
     context = init_from_environment()
@@ -30,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         run.directory.mkdir(parents=True, exist_ok=True)
         (run.directory / "config.json").write_text(json.dumps(to_dict(config), indent=2))
     try:
-        run_stage(args.stage, run)
+        run_stage(args.stage, run, tuple(args.regimes) if args.regimes else None)
     finally:
         shutdown(context)
     return 0

@@ -25,6 +25,10 @@ class OptimConfig:
     grad_clip: float = 1.0
     max_steps: int | None = None  # caps the run (tests, smoke runs); None = epochs decide
     ema_decay: float | None = None  # keep an exponential moving average of the weights (generators); None = off
+    # Wall-clock budget: after timing its first steps the run shortens its schedule (warm-up and cosine included)
+    # to the steps that fit, so a lent GPU's fixed lease ends with a finished schedule, not a cut one.
+    max_minutes: float | None = None
+    checkpoint_every: int = 1  # epochs between checkpoints (the last is always kept): short epochs on a GPU
     # Fine-tuning only: learning-rate multiplier for an encoder that starts pretrained (a randomly initialised
     # one always trains at the full rate). Full-rate updates from freshly initialised heads distort pretrained
     # features, which costs most on data unlike the training data (Kumar et al., ICLR 2022).
@@ -49,7 +53,11 @@ class DataConfig:
     external_test: int = 1000
     external_site: str = "boston"
     n_frames: int = 50
-    workers: int = 1  # processes simulating the cohort (one per core is fastest)
+    workers: int = 1  # processes simulating and preparing the cohort (one per core is fastest; 0 = one per core)
+    # Extra simulated ECG-CMR pairs that only the generator stage trains on (a virtual cohort's data is free; a
+    # real paired set has what it has). The encoders never see them, so the generator's conditions on them are
+    # like those at test time rather than those of subjects the predictor was fitted on.
+    generator_extra: int = 0
 
 
 @dataclass(frozen=True)
@@ -123,9 +131,29 @@ def _build(cls, values: dict | None):
 
 def load_config(path: str | Path, overrides: dict | None = None) -> TrainConfig:
     """Read a YAML recipe; ``overrides`` (e.g. {"output": ...}) win over the file."""
-    values = yaml.safe_load(Path(path).read_text()) or {}
+    values = _recipe_values(Path(path))
     values.update(overrides or {})
     return _build(TrainConfig, values)
+
+
+def _recipe_values(path: Path, seen: tuple[Path, ...] = ()) -> dict:
+    """A recipe's settings; one with ``base: other.yaml`` (beside it) starts from that recipe's and changes only
+    what it states, section by section."""
+    if path.resolve() in seen:
+        raise ValueError(f"recipe {path} names itself as its base, through {[str(p) for p in seen]}")
+    values = yaml.safe_load(path.read_text()) or {}
+    base = values.pop("base", None)
+    if base is None:
+        return values
+    return _merged(_recipe_values(path.parent / base, (*seen, path.resolve())), values)
+
+
+def _merged(base: dict, changes: dict) -> dict:
+    merged = dict(base)
+    for key, value in changes.items():
+        merged[key] = (_merged(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict)
+                       else value)
+    return merged
 
 
 def load_run_config(path: str | Path, output: str | None = None, data_root: str | None = None) -> TrainConfig:

@@ -24,7 +24,7 @@ from cardionets.models.predictor import SUBTYPES, CardioNetsPredictor, subtype_t
 from .datasets import PreparedTorchDataset
 from .evaluate_generative import evaluate_generative, generative_markdown
 from .predictions import collect
-from .stages import FINETUNE_VARIANTS, REGIMES, VALIDATION_SHARE, Run, split_indices
+from .stages import FINETUNE_VARIANTS, GENERATOR_EXTRA, REGIMES, VALIDATION_SHARE, Run, split_indices
 
 SPLITS = ("internal_test", "external_test")
 SPLIT_NAMES = {"internal_test": "internal", "external_test": "external"}
@@ -60,7 +60,8 @@ def evaluate(run: Run) -> dict:
     results["diseases"] = [*diseases, "any_cm"]
     results["setup"] = {
         "config": config.name, "seed": config.seed, "bootstrap_resamples": config.bootstrap_resamples,
-        "regimes": {regime: len(run.prepared(regime)) for regime in REGIMES},
+        "regimes": {regime: len(run.prepared(regime)) for regime in REGIMES}
+        | ({GENERATOR_EXTRA: len(run.prepared(GENERATOR_EXTRA))} if run.config.data.generator_extra else {}),
         "external_site": config.data.external_site, "stage_seconds": stage_seconds(run.directory / "metrics.jsonl"),
     }
     results["checks"] = acceptance_checks(results["predictive"])
@@ -265,6 +266,7 @@ REGIME_ROLES = {
     "downstream": "labelled fine-tuning set, 80 % train / 20 % calibration (the paper's downstream subsets)",
     "internal_test": "internal test: the training sites, subjects never seen in training",
     "external_test": "external test: a site held out of every training stage",
+    GENERATOR_EXTRA: "extra simulated ECG-CMR pairs that only the generators (and the retrieval baseline) use",
 }
 
 

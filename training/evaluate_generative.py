@@ -45,7 +45,7 @@ from .config import load_config
 from .data.prepared import VIEWS
 from .datasets import PreparedTorchDataset
 from .distributed import Context
-from .generative import generator_predictor, training_cines
+from .generative import generator_predictor, generator_training_cines
 from .stages import Run
 
 GENERATIVE_MODELS = ("mar", "population_mean", "retrieval", "regression_decoder")
@@ -138,10 +138,11 @@ def cine_features(models: GenerativeModels, cines: np.ndarray, device: torch.dev
 
 
 class TrainingReference:
-    """What the baselines draw on: the mean training cine, and every training cine with its condition."""
+    """What the baselines draw on: the mean training cine, and every training cine with its condition (the
+    generators' own training cines, so that retrieval searches what they learnt from)."""
 
     def __init__(self, run: Run, models: GenerativeModels):
-        self.cines = training_cines(run)
+        self.cines = generator_training_cines(run)
         conditions, total = [], 0.0
         for start in range(0, len(self.cines), 256):
             items = [self.cines[i] for i in range(start, min(start + 256, len(self.cines)))]

@@ -7,8 +7,9 @@
                 then the MAR + diffusion head on the residual of the tokenizer latents around it, with
                 the same condition                                           -> RUN/generator/model
 
-Training cines are the paired set's and the downstream training split's: never the test splits, never the
-downstream calibration share (the predictive heads' validation data stays unseen by every model).
+Training cines are the paired set's and the downstream training split's (and, for the generators, the recipe's
+`generator_extra` pairs): never the test splits, never the downstream calibration share (the predictive heads'
+validation data stays unseen by every model).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from cardionets.models.segmenter import CMRSegmenter, CMRSegmenterConfig
 
 from .data.prepared import CINE_PIXEL_MM, PreparedDataset
 from .datasets import PreparedTorchDataset
-from .stages import VALIDATION_SHARE, Run, finish_stage, split_indices
+from .stages import GENERATOR_EXTRA, VALIDATION_SHARE, Run, finish_stage, split_indices
 from .trainer import train
 
 
@@ -35,6 +36,13 @@ def training_cines(run: Run) -> Dataset:
     """Items with "cine" (and "ecg"): the paired set and the downstream training split."""
     return ConcatDataset([PreparedTorchDataset(prepared, rows, with_cine=True)
                           for prepared, rows in training_frame_parts(run)])
+
+
+def generator_training_cines(run: Run) -> Dataset:
+    """`training_cines` and, when the recipe made some, the extra pairs only the generators train on."""
+    if not run.config.data.generator_extra:
+        return training_cines(run)
+    return ConcatDataset([training_cines(run), PreparedTorchDataset(run.prepared(GENERATOR_EXTRA), with_cine=True)])
 
 
 def training_frame_parts(run: Run) -> list[tuple[PreparedDataset, np.ndarray]]:
@@ -169,7 +177,7 @@ def generator(run: Run):
     config = run.config
     predictor = generator_predictor(run)
     cine_tokenizer = CineTokenizer.from_pretrained(run.stage_dir("tokenizer") / "model")
-    latents, conditions = encode_for_generator(run, training_cines(run), predictor, cine_tokenizer)
+    latents, conditions = encode_for_generator(run, generator_training_cines(run), predictor, cine_tokenizer)
     data = LatentsAndConditions(latents, conditions)
 
     regressor = LatentRegressor(LatentRegressorConfig(condition_dim=predictor.condition_dim,

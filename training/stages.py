@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -36,6 +37,7 @@ from .distributed import Context, barrier
 from .trainer import MetricsLog, train
 
 REGIMES = ("ecg_only", "paired", "downstream", "internal_test", "external_test")
+GENERATOR_EXTRA = "generator_extra"  # made only when the recipe asks for some (DataConfig.generator_extra)
 VALIDATION_SHARE = 0.2  # of the downstream set, for calibration and thresholds
 
 
@@ -62,12 +64,18 @@ class Run:
         return Path(self.config.results_dir) if self.config.results_dir else self.directory
 
 
-def make_data(run: Run) -> None:
-    """Simulate and prepare each regime once; later runs (and other ranks) reuse the folders."""
+def make_data(run: Run, regimes: tuple[str, ...] | None = None) -> None:
+    """Simulate and prepare each regime once (``regimes``: only these); later runs (and other ranks) reuse the
+    folders."""
     data = run.config.data
     if run.context.is_main:
-        sizes = {regime: getattr(data, regime) for regime in REGIMES}
-        for offset, (regime, n) in enumerate(sizes.items()):
+        sizes = {regime: getattr(data, regime) for regime in (*REGIMES, GENERATOR_EXTRA)}
+        unknown = set(regimes or ()) - set(sizes)
+        if unknown:
+            raise ValueError(f"unknown regimes {sorted(unknown)}; the regimes are {list(sizes)}")
+        for offset, (regime, n) in enumerate(sizes.items()):  # the offset seeds each regime: keep the order
+            if n == 0 or (regimes and regime not in regimes):
+                continue
             out, with_cmr = Path(data.root) / regime, regime != "ecg_only"
             # A folder prepared before label masks were stored is prepared again (from the kept cohort).
             if (out / "schema.json").exists() and (not with_cmr or (out / "masks.npy").exists()):
@@ -76,8 +84,9 @@ def make_data(run: Run) -> None:
             cohort = CohortConfig(seed=data.seed * 100 + offset, sites=tuple(sites), n_frames=data.n_frames,
                                   with_cmr=with_cmr)
             cohort_dir = Path(data.root) / "cohorts" / regime
-            write_cohort(cohort_dir, n, cohort, workers=data.workers, progress=False)
-            prepare_virtual(cohort_dir, out, with_cine=with_cmr)
+            workers = data.workers or os.cpu_count() or 1
+            write_cohort(cohort_dir, n, cohort, workers=workers, progress=False)
+            prepare_virtual(cohort_dir, out, with_cine=with_cmr, workers=workers)
             run.log.write(stage="data", regime=regime, subjects=n)
     barrier(run.context)
 
@@ -249,13 +258,14 @@ def stage_names() -> tuple[str, ...]:
     return (*PIPELINE, "calibrate", "all")  # calibrate: refit the fine-tuned models' operating points only
 
 
-def run_stage(name: str, run: Run) -> None:
+def run_stage(name: str, run: Run, regimes: tuple[str, ...] | None = None) -> None:
+    """Run one stage (or "all"); ``regimes`` limits the data stage to those regimes."""
     from . import generative  # these modules build on this one, so they are imported when a stage runs
     from .evaluate import evaluate
 
     started = time.perf_counter()
     steps = {
-        "data": make_data, "pretrain-ecg": pretrain_ecg, "pretrain-cmr": pretrain_cmr, "align": align,
+        "data": lambda run: make_data(run, regimes), "pretrain-ecg": pretrain_ecg, "pretrain-cmr": pretrain_cmr, "align": align,
         "finetune": finetune, "calibrate": recalibrate, "tokenizer": generative.tokenizer, "segmenter": generative.segmenter,
         "generator": generative.generator, "evaluate": evaluate,
     }

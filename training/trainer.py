@@ -1,6 +1,6 @@
 """One training loop for every stage: AdamW, warm-up + cosine schedule, gradient clipping, mixed precision on
-CUDA, DistributedDataParallel under torchrun, a checkpoint per epoch that a rerun resumes from, a JSON-lines
-metrics log and a progress bar.
+CUDA, DistributedDataParallel under torchrun, a checkpoint per epoch (or every few) that a rerun resumes from, an
+optional wall-clock budget that the schedule is fitted to, a JSON-lines metrics log and a progress bar.
 
 A stage supplies a model and ``loss_fn(model, batch) -> loss``. The loss runs inside `Objective.forward` so
 that DistributedDataParallel sees a forward call and synchronises gradients, whatever method the loss uses.
@@ -113,12 +113,13 @@ def train(
     loader = DataLoader(dataset, batch_size=optim.batch_size, sampler=sampler, drop_last=len(dataset) > optim.batch_size,
                         collate_fn=collate_fn)
     steps_per_epoch = max(1, len(loader))
-    total_steps = optim.max_steps or optim.epochs * steps_per_epoch
+    plan = StepPlan(optim.max_steps or optim.epochs * steps_per_epoch, optim.warmup_fraction)
     optimizer = torch.optim.AdamW(_parameter_groups(model, optim.lr, lr_scales or {}), lr=optim.lr,
                                   weight_decay=optim.weight_decay)
-    schedule = _warmup_cosine(optimizer, total_steps, optim.warmup_fraction)
+    schedule = _warmup_cosine(optimizer, plan)
 
     first_epoch, step, losses = _resume(checkpoint_dir, model, optimizer, schedule)
+    budget = TimeBudget(optim.max_minutes * 60, started, step) if optim.max_minutes else None
     ema = ExponentialMovingAverage(model, optim.ema_decay) if optim.ema_decay else None
     if ema is not None and (checkpoint_dir / EMA_FILE).is_file():
         ema.weights = {name: t.to(device) for name, t in load_file(checkpoint_dir / EMA_FILE).items()}
@@ -142,23 +143,27 @@ def train(
             if ema is not None:
                 ema.update(model, step + 1)
             step += 1
-            running += float(loss.detach())
+            running += float(loss.detach())  # also waits for the GPU, so the budget's step times are true
             count += 1
+            if budget is not None and budget.fit(plan, step):
+                plan.total = int(mean_across_ranks(plan.total, context))  # every rank stops on the same step
+                log.write(stage=stage, step=step, budget_steps=plan.total, seconds_per_step=budget.seconds_per_step)
             bar.set_postfix(loss=f"{running / count:.4f}")
             if step % 10 == 0:
                 log.write(stage=stage, step=step, epoch=epoch, loss=float(loss.detach()), lr=schedule.get_last_lr()[0])
-            if step >= total_steps:
+            if step >= plan.total:
                 break
         epoch_loss = mean_across_ranks(running / max(count, 1), context)
         losses.append(epoch_loss)
         log.write(stage=stage, step=step, epoch=epoch, epoch_loss=epoch_loss, lr=schedule.get_last_lr()[0])
-        if context.is_main:
+        last = step >= plan.total or epoch + 1 == optim.epochs
+        if context.is_main and (last or (epoch + 1 - first_epoch) % optim.checkpoint_every == 0):
             _save_checkpoint(checkpoint_dir, model, optimizer, schedule, epoch + 1, step, losses)
             if ema is not None:
                 save_file({name: t.detach().cpu().contiguous() for name, t in ema.weights.items()},
                           checkpoint_dir / EMA_FILE)
         barrier(context)
-        if step >= total_steps:
+        if step >= plan.total:
             break
     return TrainResult(losses, step, time.perf_counter() - started, first_epoch, ema)
 
@@ -175,13 +180,50 @@ def _parameter_groups(model: nn.Module, lr: float, lr_scales: dict[nn.Module, fl
     return [group for group in groups if group["params"]]
 
 
-def _warmup_cosine(optimizer, total_steps: int, warmup_fraction: float):
-    warmup = max(1, int(total_steps * warmup_fraction))
+@dataclass
+class StepPlan:
+    """How many optimizer steps the run takes; a `TimeBudget` may shorten it, and the schedule follows."""
 
+    total: int
+    warmup_fraction: float
+
+    @property
+    def warmup(self) -> int:
+        return max(1, int(self.total * self.warmup_fraction))
+
+
+class TimeBudget:
+    """Fits the step plan to a wall-clock budget once, from the pace of steps ``SETTLE`` to ``SETTLE + TIMED``
+    of this run (the first ones pay for allocations and kernel choice). Epoch ends (checkpoints, a new loader)
+    are not in that pace, hence the margin."""
+
+    SETTLE, TIMED, MARGIN = 5, 20, 0.9
+
+    def __init__(self, seconds: float, started: float, first_step: int):
+        self.seconds, self.started, self.first_step = seconds, started, first_step
+        self.mark: float | None = None
+        self.seconds_per_step: float | None = None
+
+    def fit(self, plan: StepPlan, step: int) -> bool:
+        """Called after each step; True on the step where the plan was fitted."""
+        done = step - self.first_step
+        if done == self.SETTLE:
+            self.mark = time.perf_counter()
+        if done != self.SETTLE + self.TIMED or self.mark is None:
+            return False
+        now = time.perf_counter()
+        self.seconds_per_step = (now - self.mark) / self.TIMED
+        left = self.MARGIN * (self.seconds - (now - self.started))
+        plan.total = max(step + 1, min(plan.total, step + int(left / self.seconds_per_step)))
+        return True
+
+
+def _warmup_cosine(optimizer, plan: StepPlan):
     def factor(step: int) -> float:
+        warmup = plan.warmup  # read at each step: a time budget may have shortened the plan
         if step < warmup:
             return (step + 1) / warmup
-        progress = (step - warmup) / max(1, total_steps - warmup)
+        progress = (step - warmup) / max(1, plan.total - warmup)
         return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import logging
+import multiprocessing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ import pandas as pd
 
 from cardionets.ecg import ECGError
 
-from .prepared import LABEL_COLUMNS, PHENOTYPE_COLUMNS, PreparedWriter, Schema
+from .prepared import LABEL_COLUMNS, PHENOTYPE_COLUMNS, EncodedSubject, PreparedWriter, Schema, encode_subject
 
 log = logging.getLogger("training.data")
 PROGRESS_EVERY = 1000  # subjects between progress lines in the log
@@ -67,23 +68,21 @@ Record = TypeVar("Record", bound=SourceRecord)
 
 
 def convert(records: Iterable[Record], read: Callable[[Record], Example], out_dir: Path, with_cine: bool,
-            source: str, notes: dict | None = None, with_masks: bool = False) -> Path:
+            source: str, notes: dict | None = None, with_masks: bool = False, workers: int = 1) -> Path:
     """Read every record with ``read`` into a prepared folder at ``out_dir``; returns the folder.
 
-    The schema's notes record how many subjects were written and skipped; the skipped ones, with reasons, are in
-    ``out_dir/skipped.csv``. Raises SourceError when no subject at all could be converted.
+    With ``workers`` > 1, that many forked processes read and resize subjects while this one writes them, in the
+    records' order. The schema's notes record how many subjects were written and skipped; the skipped ones, with
+    reasons, are in ``out_dir/skipped.csv``. Raises SourceError when no subject at all could be converted.
     """
     writer = PreparedWriter(Path(out_dir), Schema(source=source), with_cine, with_masks)
     skipped: list[Skipped] = []
-    for done, record in enumerate(records, start=1):
-        try:
-            example = read(record)
-            writer.add(example.subject_id, example.site, example.ecg_view, example.targets, example.cines,
-                       record_id=example.record_id, masks=example.masks)
-        # Any failure reading one subject's files is that subject's problem, not the run's; the reason is kept.
-        except Exception as error:  # noqa: BLE001
-            skipped.append(Skipped(record.subject_id, record.record_id, _reason(error)))
-            log.warning("skipped %s (%s): %s", record.subject_id, record.record_id, skipped[-1].reason)
+    for done, outcome in enumerate(_encoded(list(records), read, with_cine, with_masks, workers), start=1):
+        if isinstance(outcome, Skipped):
+            skipped.append(outcome)
+            log.warning("skipped %s (%s): %s", outcome.subject_id, outcome.record_id, outcome.reason)
+        else:
+            writer.append(outcome)
         if done % PROGRESS_EVERY == 0:
             log.info("%d read: %d prepared, %d skipped", done, writer.count, len(skipped))
     if writer.count == 0:
@@ -94,6 +93,35 @@ def convert(records: Iterable[Record], read: Callable[[Record], Example], out_di
         writer.schema, notes={**(notes or {}), "prepared": writer.count, "skipped": len(skipped)}
     )
     return writer.write()
+
+
+# What forked workers run: set before the fork, so the adapters' `read` closures need not be picklable.
+_job: tuple[Callable, bool, bool] | None = None
+
+
+def _encode_record(record) -> EncodedSubject | Skipped:
+    read, with_cine, with_masks = _job
+    try:
+        example = read(record)
+        return encode_subject(with_cine, with_masks, example.subject_id, example.site, example.ecg_view,
+                              example.targets, example.cines, example.record_id, example.masks)
+    # Any failure reading one subject's files is that subject's problem, not the run's; the reason is kept.
+    except Exception as error:  # noqa: BLE001
+        return Skipped(record.subject_id, record.record_id, _reason(error))
+
+
+def _encoded(records: list, read: Callable, with_cine: bool, with_masks: bool, workers: int):
+    global _job
+    _job = (read, with_cine, with_masks)
+    try:
+        # fork only: the job lives in this process's memory (POSIX; elsewhere, and for one worker, in-process).
+        if workers <= 1 or len(records) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+            yield from map(_encode_record, records)
+            return
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            yield from pool.imap(_encode_record, records, chunksize=4)
+    finally:
+        _job = None
 
 
 def _reason(error: Exception) -> str:

@@ -86,6 +86,37 @@ def labels_for_model(labels: np.ndarray) -> np.ndarray:
     return zoom(picked, (1.0, factor, factor), order=0)
 
 
+@dataclass(frozen=True)
+class EncodedSubject:
+    """One subject as the prepared arrays store it."""
+
+    subject_id: str
+    site: str
+    record_id: str
+    targets: dict
+    ecg: np.ndarray  # (12, ECG_SAMPLES) ECG_DTYPE
+    cine: np.ndarray | None  # (views, CINE_FRAMES, CINE_SIZE, CINE_SIZE) uint8, from cine_for_model
+    masks: np.ndarray | None  # the same shape, from labels_for_model
+
+
+def encode_subject(with_cine: bool, with_masks: bool, subject_id: str, site: str, ecg_view: np.ndarray,
+                   targets: dict, cines: dict[str, np.ndarray] | None = None, record_id: str = "",
+                   masks: dict[str, np.ndarray] | None = None) -> EncodedSubject:
+    """A subject's arrays resized and typed for a prepared folder (see `PreparedWriter.add`)."""
+    if ecg_view.shape != (12, ECG_SAMPLES):
+        raise ValueError(f"expected a (12, {ECG_SAMPLES}) model view, got {ecg_view.shape}")
+    cine = mask = None
+    if with_cine:
+        if cines is None:
+            raise ValueError(f"{subject_id} has no cine, but this dataset stores cines")
+        cine = np.stack([cine_for_model(cines[view]) for view in VIEWS])
+    if with_masks:
+        if masks is None:
+            raise ValueError(f"{subject_id} has no label masks, but this dataset stores them")
+        mask = np.stack([labels_for_model(masks[view]) for view in VIEWS])
+    return EncodedSubject(subject_id, site, record_id, dict(targets), ecg_view.astype(ECG_DTYPE), cine, mask)
+
+
 class PreparedWriter:
     """Streams examples into the prepared folder as they are added; `write` completes it."""
 
@@ -105,28 +136,21 @@ class PreparedWriter:
             masks: dict[str, np.ndarray] | None = None) -> None:
         """``ecg_view`` from `model_view`; ``targets`` maps phenotype/label columns to values (missing = unknown);
         ``cines`` and ``masks`` map each view to (T, H, W) frames and label maps."""
-        if ecg_view.shape != (12, ECG_SAMPLES):
-            raise ValueError(f"expected a (12, {ECG_SAMPLES}) model view, got {ecg_view.shape}")
-        cine = None
-        if self.with_cine:
-            if cines is None:
-                raise ValueError(f"{subject_id} has no cine, but this dataset stores cines")
-            cine = np.stack([cine_for_model(cines[view]) for view in VIEWS])
-        mask = None
-        if self.with_masks:
-            if masks is None:
-                raise ValueError(f"{subject_id} has no label masks, but this dataset stores them")
-            mask = np.stack([labels_for_model(masks[view]) for view in VIEWS])
+        self.append(encode_subject(self.with_cine, self.with_masks, subject_id, site, ecg_view, targets, cines,
+                                   record_id, masks))
+
+    def append(self, subject: EncodedSubject) -> None:
+        """Store a subject `encode_subject` made (worker processes make them in parallel)."""
         if self._rows is None:
             self._start()
-        row = {"subject_id": subject_id, "site": site, "record_id": record_id}
-        row.update({c: targets.get(c, np.nan) for c in (*self.schema.phenotypes, *self.schema.labels)})
+        row = {"subject_id": subject.subject_id, "site": subject.site, "record_id": subject.record_id}
+        row.update({c: subject.targets.get(c, np.nan) for c in (*self.schema.phenotypes, *self.schema.labels)})
         self._rows.writerow(["" if pd.isna(row[c]) else row[c] for c in self._columns])
-        self._arrays["ecg"].write(ecg_view.astype(ECG_DTYPE).tobytes())
-        if cine is not None:
-            self._arrays["cine"].write(cine.tobytes())
-        if mask is not None:
-            self._arrays["masks"].write(mask.tobytes())
+        self._arrays["ecg"].write(subject.ecg.tobytes())
+        if self.with_cine:
+            self._arrays["cine"].write(subject.cine.tobytes())
+        if self.with_masks:
+            self._arrays["masks"].write(subject.masks.tobytes())
         self.count += 1
 
     def write(self) -> Path:

@@ -35,8 +35,8 @@ class VirtualRecord:
     record_id: str  # shard and row, where the arrays hold this subject
 
 
-def prepare_virtual(cohort_dir: Path, out_dir: Path, with_cine: bool = True) -> Path:
-    """Prepare every subject of the cohort in ``cohort_dir``; returns ``out_dir``."""
+def prepare_virtual(cohort_dir: Path, out_dir: Path, with_cine: bool = True, workers: int = 1) -> Path:
+    """Prepare every subject of the cohort in ``cohort_dir`` (``workers`` processes reading); returns ``out_dir``."""
     cohort_dir = Path(cohort_dir)
     if not (cohort_dir / "cohort.json").is_file():
         raise SourceError(f"{cohort_dir} is not a virtual cohort (no cohort.json); make one with "
@@ -65,4 +65,4 @@ def prepare_virtual(cohort_dir: Path, out_dir: Path, with_cine: bool = True) -> 
                        targets_of(row, columns), cines, masks)
 
     return convert(records, read, out_dir, with_cine, source=f"virtual cohort {cohort_dir}",
-                   notes={"cohort": str(cohort_dir)}, with_masks=with_cine)
+                   notes={"cohort": str(cohort_dir)}, with_masks=with_cine, workers=workers)
