@@ -34,6 +34,7 @@ from pydicom.data import get_testdata_file
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
+from cardionets.device import autocast
 from cardionets.ecg import load
 from cardionets.inference import CardioNets
 from cardionets.preparation import prepare_file
@@ -42,20 +43,29 @@ from cardionets.screening import screen_files
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _with_root_on_path() -> dict[str, str]:
+    """This process's environment with the repository first on the import path (what it had there kept)."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+
+
 def cold_load_seconds(weights: Path) -> float:
     code = ("import time; t = time.perf_counter(); from cardionets.inference import CardioNets; "
             f"CardioNets.from_pretrained({str(weights)!r}); print(time.perf_counter() - t)")
     times = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                                  env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout) for _ in range(3)]
+                                  env=_with_root_on_path()).stdout) for _ in range(3)]
     return float(np.median(times))
 
 
-def matmul_gflops(size: int = 1024, repeats: int = 20) -> float:
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    a @ b
+def matmul_gflops(device: torch.device, size: int = 1024, repeats: int = 20) -> float:
+    """The matmul rate the models get on ``device``: float32 on a CPU, bf16 on CUDA (their autocast dtype)."""
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    size = 8192 if device.type == "cuda" else size
+    a, b = (torch.randn(size, size, device=device, dtype=dtype) for _ in range(2))
+    (a @ b).sum().item()
     started = time.perf_counter()
     for _ in range(repeats):
-        a @ b
+        c = a @ b
+    c.sum().item()  # waits for the GPU
     return 2 * size**3 * repeats / (time.perf_counter() - started) / 1e9
 
 
@@ -63,7 +73,7 @@ def encoder_gflop(model: CardioNets, batch: int = 8) -> float:
     """FLOPs per ECG of the predictor (encoder and heads). Attention runs on the math backend here because the
     counter has no formula for the CPU flash-attention kernel: counted that way it missed 0.118 of 0.503 GFLOP
     and overstated the bound by 31 %."""
-    inputs = torch.zeros(batch, 12, 5000)
+    inputs = torch.zeros(batch, 12, 5000, device=model.device)
     with (sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter, torch.inference_mode()):
         model.predictor.predict(inputs, with_embedding=True)
     return counter.get_total_flops() / batch / 1e9
@@ -74,7 +84,7 @@ def screen_command(weights: Path, inbox: Path, out: Path) -> tuple[float, int]:
     reports, which leave out loading the models."""
     done = subprocess.run([sys.executable, "-m", "cardionets", "screen", str(inbox), "--out", str(out), "--weights",
                            str(weights)], capture_output=True, text=True, check=True,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+                          env=_with_root_on_path())
     found = re.search(r"\(([\d.]+) ECG/s, (\d+) worker processes\)", done.stderr)
     if found is None:
         raise RuntimeError(f"the screen command did not report its rate:\n{done.stderr[-2000:]}")
@@ -106,7 +116,7 @@ def main() -> None:
 
     prepare = timed(lambda: prepare_file(ecg), args.repeats)
     read = timed(lambda: load(ecg), args.repeats)
-    gflops, per_ecg = matmul_gflops(), encoder_gflop(model)
+    gflops, per_ecg = matmul_gflops(model.device), encoder_gflop(model)
     with tempfile.TemporaryDirectory() as folder:
         inbox = Path(folder) / "ecgs"
         inbox.mkdir()
@@ -118,13 +128,16 @@ def main() -> None:
         from_script = screen_files(model, files, Path(folder) / "script_workers.csv", progress=False,
                                    workers=os.cpu_count() or 1).rate
         cli_rate, cli_workers = screen_command(args.weights, inbox, Path(folder) / "cli.csv")
-    inputs = torch.zeros(32, 12, 5000)
-    with torch.inference_mode():
-        model_only = 32 / np.median(timed(lambda: model.predictor.predict(inputs, with_embedding=True), 5))
+    batch = 32 if model.device.type == "cpu" else 512
+    inputs = torch.zeros(batch, 12, 5000, device=model.device)
+    with torch.inference_mode(), autocast(model.device):
+        model_only = batch / np.median(timed(
+            lambda: model.predictor.predict(inputs, with_embedding=True)["phenotypes"].cpu(), 5))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
+    gpu = f" ({torch.cuda.get_device_name(model.device)})" if model.device.type == "cuda" else ""
     print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads "
-          f"{torch.get_num_threads()}, device {model.device}, Python {platform.python_version()}, torch "
+          f"{torch.get_num_threads()}, device {model.device}{gpu}, Python {platform.python_version()}, torch "
           f"{torch.__version__}\n")
     print("| measure | value |\n|---|---|")
     print(f"| cold load (new process, import + verify + load), median of 3 | {cold:.2f} s |")
@@ -140,8 +153,9 @@ def main() -> None:
     print(f"| preparing one file for screening (read, quality check, model view), one core, median | "
           f"{1000 * np.median(prepare):.1f} ms |")
     print(f"| of which reading the file (pydicom), one core, median | {1000 * np.median(read):.1f} ms |")
-    print(f"| models alone, batches of 32 | {model_only:.1f} ECG/s |")
-    print(f"| FLOP bound: {per_ecg:.3f} GFLOP per ECG at a measured {gflops:.0f} GFLOP/s (float32 matmul) | "
+    print(f"| models alone, batches of {batch} | {model_only:.1f} ECG/s |")
+    precision = "bf16" if model.device.type == "cuda" else "float32"
+    print(f"| FLOP bound: {per_ecg:.3f} GFLOP per ECG at a measured {gflops:.0f} GFLOP/s ({precision} matmul) | "
           f"{gflops / per_ecg:.1f} ECG/s |")
     print(f"| screening as a share of the FLOP bound | {cli_rate / (gflops / per_ecg):.0%} |")
     # Half the bound leaves each ECG 2 / bound seconds on all cores; a model at the bound takes half of that.

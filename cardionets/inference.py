@@ -33,7 +33,7 @@ from .cmr.measure import (
     ImagePhenotypeEstimate,
     measure_cines,
 )
-from .device import select_device
+from .device import autocast, select_device
 from .ecg import ECG, MeasurementError, check_quality, load, measure, model_view
 from .ecg.errors import ECGError
 from .ecg.pacing import PacingEvidence
@@ -223,7 +223,8 @@ class CardioNets:
                                  if i in row_of else None, models_ms) for i, item in enumerate(prepared)]
 
     def _model_outputs(self, views: np.ndarray) -> dict[str, np.ndarray]:
-        out = self.predictor.predict(torch.from_numpy(views).to(self.device), with_embedding=True)
+        with autocast(self.device):
+            out = self.predictor.predict(torch.from_numpy(views).to(self.device), with_embedding=True)
         scores = self.ood_reference.score(out["embedding"].float().cpu().numpy())
         return {key: out[key].float().cpu().numpy() for key in ("phenotypes", "disease_probabilities",
                                                                 "subtype_probabilities")} | {"ood_score": scores}
@@ -308,11 +309,11 @@ class CardioNets:
         overrides = {key: value for key, value in {"diffusion_steps": steps, "cfg_scale": cfg, "temperature":
                      temperature, "autoregressive_steps": autoregressive_steps}.items() if value is not None}
         settings = replace(self.sampler, seed=seed, **overrides)
-        out = self.predictor.predict(self.model_input(record), with_embedding=True)  # one encoder pass for both
-        condition = out["generator_condition"]
         seeds = tuple(range(seed, seed + n_samples))
-        cines = np.concatenate([sample_cines(self.generator, self.tokenizer, condition,
-                                             replace(settings, seed=s)).float().cpu().numpy() for s in seeds])
+        with autocast(self.device):
+            out = self.predictor.predict(self.model_input(record), with_embedding=True)  # one pass for both
+            cines = np.concatenate([sample_cines(self.generator, self.tokenizer, out["generator_condition"],
+                                                 replace(settings, seed=s)).float().cpu().numpy() for s in seeds])
         pixel_mm = self.tokenizer.config.pixel_mm
         measured = [self.generated_calibration.apply(values)
                     for values in measure_cines(self.segmenter, cines, pixel_mm)]
