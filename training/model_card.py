@@ -75,14 +75,17 @@ def model_card(results: dict, manifest: Manifest, predictor: dict | None = None)
               "- Disease calls use the threshold that maximised sensitivity + specificity on validation data; each "
               "result states that call's validation sensitivity and specificity. A 90 %-sensitivity screening "
               "threshold is stored too: with rare diseases it calls most healthy people positive.",
-              "- Generated cines do not yet reproduce the predicted ejection fraction; see the repository's "
-              "`docs/generative.md`.", "",
+              "- Generated cines are further from the true cines' feature statistics than the deterministic "
+              "decoder's, and on the external site less similar to the truth than the population mean; see the "
+              "repository's `docs/generative.md`.", "",
               "## Retrain", "",
               "```bash", f"python -m training all --config training/configs/{meta['recipe']}.yaml",
               f"python -m training.tune_sampler --config training/configs/{meta['recipe']}.yaml",
               f"python -m training.export_bundle --config training/configs/{meta['recipe']}.yaml --out weights "
               "--storage-dtype float16",
-              "```", "", "On your own UK Biobank or MIMIC-IV-ECG access: see the repository's `docs/training.md`.", ""]
+              "```", "", "A stage with a `max_minutes` budget in the recipe trains for that long, not for its "
+              "epochs: run it on the hardware the recipe's comments name.", "",
+              "On your own UK Biobank or MIMIC-IV-ECG access: see the repository's `docs/training.md`.", ""]
     return "\n".join(lines)
 
 
