@@ -24,7 +24,7 @@ from cardionets.models.predictor import SUBTYPES, CardioNetsPredictor, subtype_t
 from .datasets import PreparedTorchDataset
 from .evaluate_generative import evaluate_generative, generative_markdown
 from .predictions import collect
-from .stages import FINETUNE_VARIANTS, GENERATOR_EXTRA, REGIMES, VALIDATION_SHARE, Run, split_indices
+from .stages import FINETUNE_VARIANTS, GENERATOR_EXTRA, VALIDATION_SHARE, Run, recipe_regimes, split_indices
 
 SPLITS = ("internal_test", "external_test")
 SPLIT_NAMES = {"internal_test": "internal", "external_test": "external"}
@@ -60,8 +60,7 @@ def evaluate(run: Run) -> dict:
     results["diseases"] = [*diseases, "any_cm"]
     results["setup"] = {
         "config": config.name, "seed": config.seed, "bootstrap_resamples": config.bootstrap_resamples,
-        "regimes": {regime: len(run.prepared(regime)) for regime in REGIMES}
-        | ({GENERATOR_EXTRA: len(run.prepared(GENERATOR_EXTRA))} if run.config.data.generator_extra else {}),
+        "regimes": {regime: len(run.prepared(regime)) for regime in recipe_regimes(config.data)},
         "external_site": config.data.external_site, "stage_seconds": stage_seconds(run.directory / "metrics.jsonl"),
     }
     results["checks"] = acceptance_checks(results["predictive"])

@@ -32,7 +32,7 @@ from .data.prepared import PreparedDataset
 from .distributed import Context
 from .evaluate_generative import sampler_settings
 from .model_card import write_model_card
-from .stages import GENERATOR_EXTRA, REGIMES, VALIDATION_SHARE, Run, split_indices
+from .stages import VALIDATION_SHARE, Run, recipe_regimes, split_indices
 
 STORAGE_DTYPES = {"float32": None, "float16": torch.float16}
 SOURCES = {"predictor": ("finetune", "aligned/model"), "tokenizer": ("tokenizer", "model"),
@@ -97,8 +97,7 @@ def metadata(run: Run, folders: dict[str, Path]) -> dict:
                    "disease_outputs": list(predictor.config.disease_outputs), "subtypes": list(SUBTYPES)},
         "training_data": {
             "source": "CardioNets virtual cohort (simulated subjects; no patient data)",
-            "regimes": {regime: getattr(config.data, regime) for regime in (*REGIMES, GENERATOR_EXTRA)
-                        if getattr(config.data, regime)},
+            "regimes": {regime: getattr(config.data, regime) for regime in recipe_regimes(config.data)},
             "external_site": config.data.external_site,
             "seed": config.seed,
         },

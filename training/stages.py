@@ -29,7 +29,7 @@ from cardionets.sim.cohort import CohortConfig
 from cardionets.sim.dataset import write_cohort
 from cardionets.sim.sites import DEFAULT_SITES
 
-from .config import TrainConfig
+from .config import DataConfig, TrainConfig
 from .data.prepared import PreparedDataset
 from .data.virtual import prepare_virtual
 from .datasets import ConcatECG, PreparedTorchDataset, WithFeatures
@@ -62,6 +62,11 @@ class Run:
     def results_dir(self) -> Path:
         """Where evaluate writes results.md/.json: the recipe's results_dir, else the run folder."""
         return Path(self.config.results_dir) if self.config.results_dir else self.directory
+
+
+def recipe_regimes(data: DataConfig) -> tuple[str, ...]:
+    """The regimes a recipe makes: every one of REGIMES, and the generators' extra pairs when it asks for some."""
+    return (*REGIMES, *((GENERATOR_EXTRA,) if data.generator_extra else ()))
 
 
 def make_data(run: Run, regimes: tuple[str, ...] | None = None) -> None:
