@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from cardionets.ecg import MODEL_FS_HZ, PreprocessConfig, model_view, preprocess, resample
-from cardionets.ecg.preprocess import detect_powerline_hz
+from cardionets.ecg.preprocess import powerline_in_spectrum
 
 
 def _with_tone(ecg, hz, amplitude_mv):
@@ -20,11 +20,11 @@ def _tone_amplitude(ecg, hz):
 
 @pytest.mark.parametrize("mains_hz", [50, 60])
 def test_mains_frequency_is_detected(mortara_ecg, mains_hz):
-    assert detect_powerline_hz(_with_tone(mortara_ecg, mains_hz, 0.1).signal_mv, mortara_ecg.fs_hz) == mains_hz
+    assert powerline_in_spectrum(*_with_tone(mortara_ecg, mains_hz, 0.1).spectrum) == mains_hz
 
 
 def test_clean_ecg_has_no_mains_detected(mortara_ecg):
-    assert detect_powerline_hz(mortara_ecg.signal_mv, mortara_ecg.fs_hz) is None
+    assert powerline_in_spectrum(*mortara_ecg.spectrum) is None
 
 
 def test_notch_removes_detected_mains_even_when_low_pass_is_off(mortara_ecg):
@@ -79,3 +79,17 @@ def test_model_view_zero_pads_a_short_record(mortara_ecg):
     short = mortara_ecg.with_signal(mortara_ecg.signal_mv[:, :6000])
     view = model_view(short)
     assert view.shape == (12, 5000) and np.all(view[:, 3000:] == 0)
+
+
+def test_one_spectrum_serves_the_quality_check_and_every_filtering_of_a_record(mortara_ecg, monkeypatch):
+    from scipy import signal
+
+    from cardionets.ecg import record
+    from cardionets.ecg.summary import summarize
+
+    calls, welch = [], signal.welch
+    monkeypatch.setattr(record.signal, "welch", lambda *a, **k: calls.append(1) or welch(*a, **k))
+    fresh = mortara_ecg.with_signal(mortara_ecg.signal_mv)  # a new record: nothing cached yet
+    summarize(fresh)  # quality check, then the measurements' own filtering
+    model_view(fresh)
+    assert len(calls) == 1

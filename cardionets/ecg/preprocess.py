@@ -52,7 +52,7 @@ def preprocess(ecg: ECG, config: PreprocessConfig = DEFAULT_PREPROCESS) -> ECG:
     if config.lowpass_hz and config.lowpass_hz < 0.45 * fs:
         x = signal.sosfiltfilt(_butter(config.order, config.lowpass_hz, "lowpass", fs), x, axis=-1)
         applied.append(f"low-pass {config.lowpass_hz:g} Hz")
-    notch = detect_powerline_hz(ecg.signal_mv, fs) if config.notch_hz == "auto" else config.notch_hz
+    notch = powerline_in_spectrum(*ecg.spectrum) if config.notch_hz == "auto" else config.notch_hz
     if notch and notch < 0.45 * fs:
         b, a = signal.iirnotch(float(notch), Q=30.0, fs=fs)
         x = signal.filtfilt(b, a, x, axis=-1)
@@ -60,17 +60,10 @@ def preprocess(ecg: ECG, config: PreprocessConfig = DEFAULT_PREPROCESS) -> ECG:
     return ecg.with_signal(x.astype(np.float32), note="filtered: " + ", ".join(applied) if applied else None)
 
 
-def detect_powerline_hz(signal_mv: np.ndarray, fs_hz: float, min_ratio: float = 4.0) -> float | None:
-    """50 or 60 when that mains frequency stands out of its spectral neighbourhood, else None."""
-    if fs_hz < 130:
-        return None
-    nperseg = int(min(signal_mv.shape[-1], 2 * fs_hz))
-    return powerline_in_spectrum(*signal.welch(signal_mv, fs=fs_hz, nperseg=nperseg, axis=-1), min_ratio)
-
-
 def powerline_in_spectrum(freqs: np.ndarray, power: np.ndarray, min_ratio: float = 4.0) -> float | None:
-    """`detect_powerline_hz` on a Welch spectrum already computed ((leads, F) power), as the quality check has."""
-    if freqs[-1] < 65:  # sampled below 130 Hz, as in detect_powerline_hz
+    """50 or 60 when that mains frequency stands out of its spectral neighbourhood in a Welch spectrum ((leads, F)
+    power, as `ECG.spectrum` gives), else None."""
+    if freqs[-1] < 65:  # sampled below 130 Hz: the mains frequencies are not in the signal
         return None
     power = power.sum(axis=0)
     best, best_ratio = None, min_ratio

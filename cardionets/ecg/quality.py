@@ -195,7 +195,8 @@ def _check_missing_leads(ecg: ECG) -> list[QualityFinding]:
 
 def _analyse(ecg: ECG) -> _SignalAnalysis:
     names = ecg.present_leads
-    raw = ecg.signal_mv[[ecg.leads.index(name) for name in names]].astype(np.float64)
+    rows = [ecg.leads.index(name) for name in names]
+    raw = ecg.signal_mv[rows].astype(np.float64)
     factor = max(1, int(ecg.fs_hz // WORK_FS_HZ))
     work_fs = ecg.fs_hz / factor
     usable = raw.shape[1] // factor * factor
@@ -203,7 +204,7 @@ def _analyse(ecg: ECG) -> _SignalAnalysis:
     smoothed = raw[:, :usable].reshape(len(names), -1, factor).mean(axis=2)
     filtered = signal.sosfiltfilt(_bandpass_sos(work_fs), smoothed, axis=-1)
     beats = detect_r_peaks(filtered, work_fs, min_rr_s=MIN_BEAT_SPACING_S, rows=None)
-    freqs, psd = signal.welch(raw, fs=ecg.fs_hz, nperseg=int(min(raw.shape[1], 2 * ecg.fs_hz)), axis=-1)
+    freqs, psd = ecg.spectrum  # the record's, which its filtering for the models reads too
     return _SignalAnalysis(
         ecg=ecg,
         names=names,
@@ -214,7 +215,7 @@ def _analyse(ecg: ECG) -> _SignalAnalysis:
         beats=beats,
         median_beat=median_beat(filtered, work_fs, beats),
         spectrum_hz=freqs,
-        spectrum_mv2_per_hz=psd,
+        spectrum_mv2_per_hz=psd[rows],
     )
 
 

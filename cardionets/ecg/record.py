@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
+from scipy import signal
 
 from .leads import STANDARD_LEADS
 
@@ -75,6 +77,17 @@ class ECG:
     @property
     def present_leads(self) -> tuple[str, ...]:
         return tuple(name for name in STANDARD_LEADS if name not in self.meta.missing_leads)
+
+    @cached_property
+    def spectrum(self) -> tuple[np.ndarray, np.ndarray]:
+        """Welch power spectrum of every lead over 2 s segments: ((F,) Hz, (12, F) mV^2/Hz). Cached on the record
+        because the quality check and each filtering of this record (for the models, for the measurements) all
+        read it, and it costs as much as the filtering itself (2.8 ms for 10 s at 1000 Hz)."""
+        nperseg = int(min(self.n_samples, 2 * self.fs_hz))
+        freqs, power = signal.welch(self.signal_mv.astype(np.float64), fs=self.fs_hz, nperseg=nperseg, axis=-1)
+        freqs.setflags(write=False)
+        power.setflags(write=False)
+        return freqs, power
 
     def lead(self, name: str) -> np.ndarray:
         """One lead's samples in mV, by standard name ("II", "V5")."""
