@@ -1,8 +1,10 @@
 """What `CardioNets.predict` returns: one ECG's complete, explained result, as dataclasses that round-trip JSON.
 
 Every phenotype carries its unit and, where a published adult reference exists, the sex-specific reference
-range and a flag; every disease its calibrated probability, the call threshold (Youden's J on validation
-data) with the sensitivity and specificity it had there, the call, and the 90 %-sensitivity screening cut. Research use, not for diagnosis: the text travels with every result.
+range and a flag (LV volumes and EF: UK Biobank; RV volumes: Hudsmith 2005; see `cardionets.sim.reference_ranges`);
+every disease its calibrated probability, the call threshold (Youden's J on validation data) with the sensitivity
+and specificity it had there, the call, and the 90 %-sensitivity screening cut. Research use, not for diagnosis:
+the text travels with every result.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
-from .sim.reference_ranges import CITATION, PETERSEN_2017
+from .sim.reference_ranges import reference_for
 
 RESEARCH_USE = "Research use only, not for diagnosis. Values are estimated from the ECG, not measured on a CMR."
 REFERENCE_Z = 1.96  # the reference limits are mean +/- 1.96 SD of the healthy reference cohort (95 % of it)
@@ -28,14 +30,15 @@ def unit_of(name: str) -> str:
 def reference_range(name: str, sex: str | None) -> tuple[float, float, str] | None:
     """(low, high, source) of a phenotype for a sex ("M"/"F"), or for either when the sex is unknown (the
     wider of the two); None where no published reference is held (see `cardionets.sim.reference_ranges`)."""
-    sexes = [sex] if sex in PETERSEN_2017 else list(PETERSEN_2017)
-    values = [PETERSEN_2017[s][name] for s in sexes if name in PETERSEN_2017[s]]
-    if not values:
+    source = reference_for(name)
+    if source is None:
         return None
+    known = sex in source.values
+    values = [source.values[s][name] for s in ([sex] if known else source.values)]
     low = min(v.lower if v.lower is not None else v.mean - REFERENCE_Z * v.sd for v in values)
     high = max(v.upper if v.upper is not None else v.mean + REFERENCE_Z * v.sd for v in values)
-    who = {"M": "men", "F": "women"}[sex] if sex in PETERSEN_2017 else "men and women (sex not given)"
-    return low, high, f"UK Biobank healthy {who}, mean +/- {REFERENCE_Z} SD; {CITATION}"
+    who = {"M": "men", "F": "women"}[sex] if known else "men and women (sex not given)"
+    return low, high, f"{source.cohort.format(who=who)}, mean +/- {REFERENCE_Z} SD; {source.citation}"
 
 
 @dataclass

@@ -85,7 +85,7 @@ def _tables_page(result: Prediction) -> Figure:
     y = 0.92
     for title, rows in (
             ("ECG measurements (CardioNets and the cart's own)", measurement_rows(result)),
-            ("CMR phenotypes estimated from the ECG (reference: UK Biobank healthy adults, Petersen 2017)",
+            ("CMR phenotypes estimated from the ECG (reference: healthy adults; LV Petersen 2017, RV Hudsmith 2005)",
              phenotype_rows(result, limit=20)),
             ("Disease probabilities (call threshold: best sensitivity + specificity on validation data)",
              disease_rows(result))):

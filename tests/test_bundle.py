@@ -20,7 +20,7 @@ from cardionets.cmr.measure import IMAGE_CALIBRATION_FILE, IMAGE_PHENOTYPES, Ima
 from cardionets.ecg import ECG, STANDARD_LEADS, ECGMetadata
 from cardionets.ecg.errors import MissingLeadsError
 from cardionets.inference import CardioNets, ECGRejectedError
-from cardionets.prediction import Prediction
+from cardionets.prediction import PhenotypeResult, Prediction
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -154,6 +154,15 @@ def test_generate_cmr_refuses_an_ecg_the_quality_gate_rejects(bundle):
         model.generate_cmr(flat)
 
 
+def test_each_reference_range_names_its_own_source_and_flags_by_sex():
+    lv, rv = PhenotypeResult.of("lvedv_ml", 150.0, "M"), PhenotypeResult.of("rvedv_ml", 300.0, "M")
+    assert "UK Biobank healthy men" in lv.reference and "Petersen" in lv.reference and lv.flag == "normal"
+    assert "Hudsmith" in rv.reference and rv.flag == "high"  # men: 190 +/- 33 ml, so above 254.7 ml
+    assert PhenotypeResult.of("rvedv_ml", 100.0, "M").flag == "low"
+    assert PhenotypeResult.of("rvedv_ml", 100.0, None).flag == "normal"  # sex unknown: women's lower limit, 79.4 ml
+    assert PhenotypeResult.of("lav_max_ml", 300.0, "M").flag is None
+
+
 def test_predict_on_the_real_ecg_gives_every_output_with_units_and_round_trips_json(bundle, mortara_path):
     model = CardioNets.from_pretrained(bundle, device="cpu")
     result = model.predict(mortara_path)
@@ -161,7 +170,9 @@ def test_predict_on_the_real_ecg_gives_every_output_with_units_and_round_trips_j
     assert set(result.phenotypes) == set(model.predictor.config.phenotypes)
     lvef = result.phenotypes["lvef_pct"]  # women in UK Biobank: 61 +/- 5 %
     assert lvef.unit == "%" and lvef.ref_low == pytest.approx(61 - 1.96 * 5) and lvef.flag in ("low", "normal", "high")
-    assert result.phenotypes["lvedv_ml"].unit == "mL" and result.phenotypes["rvedv_ml"].flag is None  # no source
+    rvedv = result.phenotypes["rvedv_ml"]  # women in Hudsmith 2005: 148 +/- 35 ml
+    assert rvedv.unit == "mL" and rvedv.ref_low == pytest.approx(148 - 1.96 * 35) and "Hudsmith" in rvedv.reference
+    assert result.phenotypes["rvef_pct"].flag is None  # no published source held
     assert set(result.diseases) == set(model.predictor.config.disease_outputs)
     assert all(d.positive == (d.probability >= d.threshold) for d in result.diseases.values())
     assert sum(result.subtypes.values()) == pytest.approx(1.0, abs=1e-3)

@@ -69,7 +69,8 @@ def model_card(results: dict, manifest: Manifest, predictor: dict | None = None)
     lines += ["", "## Limitations", "",
               "- Trained and tested only on simulated subjects: real ECGs differ in ways the virtual cohort does "
               "not model, and no result here transfers to patients without retraining on real paired data.",
-              "- Reference ranges are given for LV volumes and EF only (UK Biobank, Petersen 2017, by sex).",
+              "- Reference ranges are given for LV volumes and EF (UK Biobank, Petersen 2017) and RV EDV and ESV "
+              "(Hudsmith 2005, an Oxford cohort aged 21-68), by sex; the other phenotypes have none.",
               "- Weights are stored as float16 (half the download) and run as float32; the repository's "
               "`docs/inference.md` gives the measured difference from the float32 export.",
               "- Disease calls use the threshold that maximised sensitivity + specificity on validation data; each "

@@ -1,4 +1,5 @@
-"""Adult CMR reference values by sex, from the UK Biobank healthy reference cohort.
+"""Adult CMR reference values by sex, from the UK Biobank healthy reference cohort (and, for RV volumes, which
+its tables could not be read for, from an earlier Oxford cohort: ``HUDSMITH_2005``).
 
 Source
 ------
@@ -101,6 +102,51 @@ PETERSEN_2017_INDEXED: dict[str, dict[str, ReferenceValue]] = {
         "lvsv_ml_m2": ReferenceValue(45.0, 8.0),
     },
 }
+
+# RV volumes, where Petersen 2017's tables could not be read: an earlier study of the same Oxford group, with the
+# same acquisition (1.5 T, short-axis bSSFP stack, manual contours). Source: the paper's abstract (RV EDV 190 +/- 33
+# vs 148 +/- 35 ml, RV ESV 78 +/- 20 vs 56 +/- 18 ml, men vs women), read on the Oxford publication page
+# https://www.cardioscience.ox.ac.uk/publications/104926; cohort size and ages (63:45, 21-68 years) from Table 1 of
+# Kawel-Boehm et al., JCMR 2020;22:87. Its left-atrial volumes (103 +/- 30 / 89 +/- 21 ml) are left out: they are
+# far larger than the biplane UK Biobank convention the virtual cohort's atria follow, so they would hide dilation.
+HUDSMITH_2005: dict[str, dict[str, ReferenceValue]] = {
+    "M": {
+        "rvedv_ml": ReferenceValue(190.0, 33.0),
+        "rvesv_ml": ReferenceValue(78.0, 20.0),
+    },
+    "F": {
+        "rvedv_ml": ReferenceValue(148.0, 35.0),
+        "rvesv_ml": ReferenceValue(56.0, 18.0),
+    },
+}
+HUDSMITH_2005_CITATION = (
+    "Hudsmith LE, Petersen SE, Francis JM, Robson MD, Neubauer S. Normal human left and right ventricular and left "
+    "atrial dimensions using steady state free precession magnetic resonance imaging. J Cardiovasc Magn Reson "
+    "2005;7(5):775-782. doi:10.1080/10976640500295516"
+)
+
+
+@dataclass(frozen=True)
+class ReferenceSource:
+    """One published table of healthy values: whom it describes (for the sentence a flag cites) and its values."""
+
+    cohort: str  # with "{who}" where "men", "women" or "men and women" goes
+    values: dict[str, dict[str, ReferenceValue]]  # sex ("M"/"F") -> column -> value
+    citation: str
+
+
+# Where a phenotype's reference range comes from, first match wins: UK Biobank first, as the app promises.
+REFERENCE_SOURCES = (
+    ReferenceSource("UK Biobank healthy {who}", PETERSEN_2017, CITATION),
+    ReferenceSource("healthy {who} aged 21-68 (Oxford volunteers)", HUDSMITH_2005, HUDSMITH_2005_CITATION),
+)
+
+
+def reference_for(column: str) -> ReferenceSource | None:
+    """The first source that holds ``column`` for both sexes; None where none does."""
+    return next((source for source in REFERENCE_SOURCES
+                 if all(column in by_column for by_column in source.values.values())), None)
+
 
 # Columns of the cohort that this table should eventually cover. The ones not in PETERSEN_2017 are missing
 # because no trustworthy source was found (see the module docstring).
