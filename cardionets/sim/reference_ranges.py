@@ -104,11 +104,12 @@ PETERSEN_2017_INDEXED: dict[str, dict[str, ReferenceValue]] = {
 }
 
 # RV volumes, where Petersen 2017's tables could not be read: an earlier study of the same Oxford group, with the
-# same acquisition (1.5 T, short-axis bSSFP stack, manual contours). Source: the paper's abstract (RV EDV 190 +/- 33
-# vs 148 +/- 35 ml, RV ESV 78 +/- 20 vs 56 +/- 18 ml, men vs women), read on the Oxford publication page
+# same kind of acquisition (1.5 T, short-axis bSSFP stack, manual contours). Source: the paper's abstract (RV EDV
+# 190 +/- 33 vs 148 +/- 35 ml, RV ESV 78 +/- 20 vs 56 +/- 18 ml, men vs women), read on the Oxford publication page
 # https://www.cardioscience.ox.ac.uk/publications/104926; cohort size and ages (63:45, 21-68 years) from Table 1 of
-# Kawel-Boehm et al., JCMR 2020;22:87. Its left-atrial volumes (103 +/- 30 / 89 +/- 21 ml) are left out: they are
-# far larger than the biplane UK Biobank convention the virtual cohort's atria follow, so they would hide dilation.
+# Kawel-Boehm et al., JCMR 2020;22:87. Its left-atrial volumes (103 +/- 30 / 89 +/- 21 ml) are left out: they sit far
+# above the virtual cohort's healthy atrial targets (`anatomy.TARGETS_UNVERIFIED`: 73 +/- 19 / 67 +/- 16 ml), a
+# different way of measuring the atrium, so against them a dilated atrium would rarely be flagged.
 HUDSMITH_2005: dict[str, dict[str, ReferenceValue]] = {
     "M": {
         "rvedv_ml": ReferenceValue(190.0, 33.0),
