@@ -82,7 +82,7 @@ class ECG:
     def spectrum(self) -> tuple[np.ndarray, np.ndarray]:
         """Welch power spectrum of every lead over 2 s segments: ((F,) Hz, (12, F) mV^2/Hz). Cached on the record
         because the quality check and each filtering of this record (for the models, for the measurements) all
-        read it, and it costs as much as the filtering itself (2.8 ms for 10 s at 1000 Hz)."""
+        read it, and it costs about as much as the filtering itself."""
         nperseg = int(min(self.n_samples, 2 * self.fs_hz))
         freqs, power = signal.welch(self.signal_mv.astype(np.float64), fs=self.fs_hz, nperseg=nperseg, axis=-1)
         freqs.setflags(write=False)
