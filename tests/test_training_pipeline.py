@@ -3,15 +3,23 @@ torchrun path trains the same way (gloo on CPU)."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
+import yaml
 
-from training.__main__ import main
-
+from cardionets.models.latent_regressor import LatentRegressor
+from cardionets.models.mar import CineMAR
 from tests.conftest import TINY
+from training.__main__ import main
+from training.config import load_config
+from training.distributed import Context
+from training.generative import generator_to_continue
+from training.stages import Run
 
 
 def _records(run: Path) -> list[dict]:
@@ -107,6 +115,48 @@ def test_rerunning_a_finished_stage_resumes_instead_of_retraining(tiny_run):
     assert main(["pretrain-ecg", "--config", str(TINY), "--output", str(run), "--data-root", str(data)]) == 0
     last = [r for r in _records(run) if r.get("stage") == "pretrain_ecg" and r.get("done")][-1]
     assert last["resumed_from_epoch"] == 2
+
+
+def _continuing_recipe(tmp_path: Path, start_from: Path, **changes) -> Path:
+    """The tiny recipe, its generator going on from ``start_from`` for one epoch (plus ``changes``)."""
+    recipe = yaml.safe_load(TINY.read_text())
+    recipe["generator"] = {**recipe["generator"], "epochs": 1}
+    recipe.update(generator_start_from=str(start_from), **changes)
+    path = tmp_path / "continue.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    return path
+
+
+def test_the_generator_stage_goes_on_training_a_saved_generator(tiny_run, tmp_path):
+    run, data = tiny_run
+    again = tmp_path / "run"
+    for stage in ("finetune", "tokenizer"):  # what the generator stage reads
+        shutil.copytree(run / stage, again / stage)
+    recipe = _continuing_recipe(tmp_path, run / "generator" / "model")
+    assert main(["generator", "--config", str(recipe), "--output", str(again), "--data-root", str(data)]) == 0
+
+    first_run = {r["stage"]: r for r in _records(run) if r.get("done")}
+    continued = {r["stage"]: r for r in _records(again) if r.get("done")}
+    # Starting from trained weights, its first epoch is already below the first epoch of a new generator.
+    assert continued["generator"]["epoch_losses"][0] < first_run["generator"]["epoch_losses"][0]
+    assert any(r.get("started_from") == str(run / "generator" / "model") for r in _records(again))
+    # The saved generator's anchor, not a newly trained regressor, is the regression decoder.
+    assert continued["regression_decoder"]["epoch_losses"] == []
+    anchor = CineMAR.from_pretrained(run / "generator" / "model").anchor.state_dict()
+    kept = LatentRegressor.from_pretrained(again / "regression_decoder" / "model").state_dict()
+    assert all(torch.equal(anchor[name], kept[name]) for name in anchor)
+
+
+def test_a_saved_generator_of_other_sizes_is_refused(tiny_run, tmp_path):
+    run, _ = tiny_run
+    recipe = _continuing_recipe(tmp_path, run / "generator" / "model",
+                                models={**yaml.safe_load(TINY.read_text())["models"], "generator": {"depth": 5}})
+    config = load_config(recipe, {"output": str(run)})
+    with pytest.raises(ValueError, match="depth is 2, the recipe asks for 5"):
+        generator_to_continue(Run(config, Context()), 1, (1,))
+    missing = load_config(_continuing_recipe(tmp_path, tmp_path / "nowhere"), {"output": str(run)})
+    with pytest.raises(ValueError, match="holds no saved generator"):
+        generator_to_continue(Run(missing, Context()), 1, (1,))
 
 
 def test_two_process_torchrun_trains_with_gloo(tiny_run, tmp_path):

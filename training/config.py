@@ -108,6 +108,10 @@ class TrainConfig:
     segmenter: OptimConfig = field(default_factory=OptimConfig)
     generator: OptimConfig = field(default_factory=lambda: OptimConfig(ema_decay=0.999))
     regression_decoder: OptimConfig = field(default_factory=OptimConfig)
+    # A saved generator (a bundle's `generator` or a run's `generator/model` folder) that the generator stage goes
+    # on training instead of starting a new one: GPU leases are short, so training can add up over several. Its
+    # anchor stays the regression decoder, since its residual was learnt around that anchor. None = start afresh.
+    generator_start_from: str | None = None
     generative_eval: GenerativeEvalConfig = field(default_factory=GenerativeEvalConfig)
     bootstrap_resamples: int = 1000
     results_dir: str | None = None  # where evaluate writes results.md/.json; None = the run folder

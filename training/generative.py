@@ -14,6 +14,9 @@ validation data stays unseen by every model).
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from pathlib import Path
+
 import numpy as np
 import torch
 from torch.utils.data import ConcatDataset, Dataset
@@ -24,12 +27,13 @@ from cardionets.models.cine_tokenizer import CineTokenizer, CineTokenizerConfig
 from cardionets.models.latent_regressor import LatentRegressor, LatentRegressorConfig
 from cardionets.models.mar import CineMAR, CineMARConfig
 from cardionets.models.predictor import CardioNetsPredictor
+from cardionets.models.pretrained import CONFIG_NAME
 from cardionets.models.segmenter import CMRSegmenter, CMRSegmenterConfig
 
 from .data.prepared import CINE_PIXEL_MM, PreparedDataset
 from .datasets import PreparedTorchDataset
 from .stages import GENERATOR_EXTRA, VALIDATION_SHARE, Run, finish_stage, split_indices
-from .trainer import train
+from .trainer import TrainResult, train
 
 
 def training_cines(run: Run) -> Dataset:
@@ -173,26 +177,32 @@ def generator_predictor(run: Run) -> CardioNetsPredictor:
 def generator(run: Run):
     """The deterministic latent regressor (the regression-decoder baseline), then the MAR, which generates the
     residual over that regressor (CorrDiff's split; see `cardionets.models.mar`); then the lines that measure
-    both generators' cines (`training.calibrate_generated`)."""
+    both generators' cines (`training.calibrate_generated`). With `generator_start_from` the saved MAR goes on
+    training instead, and its own anchor becomes the regression decoder."""
     config = run.config
     predictor = generator_predictor(run)
     cine_tokenizer = CineTokenizer.from_pretrained(run.stage_dir("tokenizer") / "model")
+    mar = generator_to_continue(run, predictor.condition_dim, cine_tokenizer.config.latent_shape)  # checked first
     latents, conditions = encode_for_generator(run, generator_training_cines(run), predictor, cine_tokenizer)
     data = LatentsAndConditions(latents, conditions)
 
-    regressor = LatentRegressor(LatentRegressorConfig(condition_dim=predictor.condition_dim,
-                                                      latent_shape=cine_tokenizer.config.latent_shape))
     baseline = run.stage_dir("regression_decoder")
-    result = train(regressor, lambda m, batch: m.loss(batch["latent"], batch["condition"]), data,
-                   config.regression_decoder, baseline / "checkpoint", "regression-decoder", run.log, run.context,
-                   run.device, config.seed)
-    finish_stage(run, baseline, regressor, result, folder="model")
-
-    mar = CineMAR(CineMARConfig(latent_shape=cine_tokenizer.config.latent_shape,
-                                condition_dim=predictor.condition_dim, anchor=regressor.config,
-                                residual_std=residual_std(regressor, latents, conditions),
-                                **config.models.generator))
-    mar.anchor.load_state_dict(regressor.state_dict())
+    if mar is None:
+        regressor = LatentRegressor(LatentRegressorConfig(condition_dim=predictor.condition_dim,
+                                                          latent_shape=cine_tokenizer.config.latent_shape))
+        result = train(regressor, lambda m, batch: m.loss(batch["latent"], batch["condition"]), data,
+                       config.regression_decoder, baseline / "checkpoint", "regression-decoder", run.log,
+                       run.context, run.device, config.seed)
+        finish_stage(run, baseline, regressor, result, folder="model")
+        mar = CineMAR(CineMARConfig(latent_shape=cine_tokenizer.config.latent_shape,
+                                    condition_dim=predictor.condition_dim, anchor=regressor.config,
+                                    residual_std=residual_std(regressor, latents, conditions),
+                                    **config.models.generator))
+        mar.anchor.load_state_dict(regressor.state_dict())
+    else:
+        regressor = LatentRegressor(mar.config.anchor)
+        regressor.load_state_dict(mar.anchor.state_dict())
+        finish_stage(run, baseline, regressor, TrainResult(epoch_losses=[], steps=0, seconds=0.0), folder="model")
     stage = run.stage_dir("generator")
     result = train(mar, lambda m, batch: m.loss(m.tokens_from_latent(batch["latent"]), batch["condition"]), data,
                    config.generator, stage / "checkpoint", "generator", run.log, run.context, run.device,
@@ -208,6 +218,43 @@ def generator(run: Run):
         if models is not None:  # lines for the generators' own cines, at the settings they have now
             calibrate_generators(run, models)
     return stage / "model"
+
+
+def generator_to_continue(run: Run, condition_dim: int, latent_shape: tuple[int, ...]) -> CineMAR | None:
+    """The saved generator the recipe goes on training (`generator_start_from`), or None to start a new one.
+
+    It must read this run's generator condition and write this run's tokenizer latents, and have the sizes the
+    recipe asks for: a mismatch is an error, never a silently different model."""
+    folder = run.config.generator_start_from
+    if folder is None:
+        return None
+    if not (Path(folder) / CONFIG_NAME).is_file():
+        raise ValueError(f"generator_start_from: {folder} holds no saved generator ({CONFIG_NAME} is missing)")
+    mar = CineMAR.from_pretrained(folder)
+    saved = asdict(mar.config)
+    problems = [f"{name} is {saved[name]}, the recipe asks for {wanted}"
+                for name, wanted in run.config.models.generator.items() if not _same(saved.get(name), wanted)]
+    if tuple(mar.config.latent_shape) != tuple(latent_shape):
+        problems.append(f"latent_shape is {tuple(mar.config.latent_shape)}, this run's tokenizer writes "
+                        f"{tuple(latent_shape)}")
+    if mar.config.condition_dim != condition_dim:
+        problems.append(f"condition_dim is {mar.config.condition_dim}, this run's predictor gives {condition_dim}")
+    if mar.anchor is None:
+        problems.append("it has no anchor (regression decoder) to generate the residual around")
+    if problems:
+        raise ValueError(f"generator_start_from: the generator in {folder} cannot be continued here: "
+                         + "; ".join(problems))
+    run.log.write(stage="generator", started_from=str(folder))
+    return mar
+
+
+def _same(saved, wanted) -> bool:
+    """Whether a saved config value is what the recipe asks for; a nested dict need only match the keys it names."""
+    if isinstance(wanted, dict):
+        return isinstance(saved, dict) and all(_same(saved.get(key), value) for key, value in wanted.items())
+    if isinstance(wanted, (list, tuple)):
+        return isinstance(saved, (list, tuple)) and list(saved) == list(wanted)
+    return saved == wanted
 
 
 @torch.no_grad()
