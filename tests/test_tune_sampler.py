@@ -1,8 +1,12 @@
 """The rules that pick the default sampler settings: the most realistic temperature and guidance near the best
-SSIM, then the fastest steps, as measured, whose SSIM stays within 2 % of the reference steps'."""
+SSIM among those whose cines keep what the heart says, then the fastest steps, as measured, whose SSIM stays
+within 2 % of the reference steps'."""
+
+import numpy as np
+import pytest
 
 from cardionets.models.mar_sampler import SamplerSettings, reference_settings
-from training.tune_sampler import fastest_within_tolerance, most_realistic_near_best
+from training.tune_sampler import fastest_within_tolerance, most_realistic_near_best, squared_correlation
 
 REFERENCE = reference_settings(SamplerSettings(temperature=0.5))
 
@@ -28,3 +32,31 @@ def test_among_near_best_ssim_the_most_realistic_setting_wins():
             {"temperature": 1.0, "ssim": 0.600, "frechet": 0.1}]
     assert most_realistic_near_best(rows)["temperature"] == 0.75  # 0.646 is within 1 % of 0.650; 0.600 is not
     assert most_realistic_near_best(rows, tie=0.0)["temperature"] == 0.5
+
+
+def row(cfg: float, ssim: float, frechet: float, lvedv: float, lvef: float) -> dict:
+    return {"cfg_scale": cfg, "ssim": ssim, "frechet": frechet, "image_r2": {"lvedv_ml": lvedv, "lvef_pct": lvef}}
+
+
+def test_a_setting_whose_cines_lose_the_phenotypes_is_not_chosen_however_realistic():
+    head = {"lvedv_ml": 0.30, "lvef_pct": 0.25}  # the floor: 0.24 and 0.20
+    rows = [row(1.0, 0.640, 1.30, 0.41, 0.24), row(0.5, 0.641, 0.75, 0.42, 0.27), row(0.0, 0.638, 0.44, 0.07, 0.22)]
+    assert most_realistic_near_best(rows, head)["cfg_scale"] == 0.5
+    assert most_realistic_near_best(rows)["cfg_scale"] == 0.0  # without the floor the unconditional one would win
+    # The best SSIM is taken among the qualified rows, so a disqualified row cannot crowd the others out of the tie.
+    rows.append(row(3.0, 0.700, 0.10, 0.0, 0.0))
+    assert most_realistic_near_best(rows, head)["cfg_scale"] == 0.5
+
+
+def test_when_no_setting_reaches_the_floor_all_are_considered():
+    head = {"lvedv_ml": 0.9, "lvef_pct": 0.9}
+    rows = [row(1.0, 0.640, 1.30, 0.41, 0.24), row(0.0, 0.638, 0.44, 0.07, 0.22)]
+    assert most_realistic_near_best(rows, head)["cfg_scale"] == 0.0
+
+
+def test_squared_correlation_ignores_a_linear_calibration_and_is_zero_for_a_constant():
+    truth = np.array([100.0, 120.0, 150.0, 90.0, 130.0])
+    measured = truth + np.array([5.0, -3.0, 2.0, 4.0, -6.0])
+    assert squared_correlation(truth, 2.0 * measured + 7.0) == pytest.approx(squared_correlation(truth, measured))
+    assert squared_correlation(truth, measured) > 0.9
+    assert squared_correlation(truth, np.full(5, 80.0)) == 0.0

@@ -24,7 +24,7 @@ from .mar import CineMAR
 class SamplerSettings:
     autoregressive_steps: int = 16
     diffusion_steps: int = 25
-    cfg_scale: float = 3.0  # 1 = no guidance
+    cfg_scale: float = 3.0  # 1 = no guidance; below 1 mixes in the unconditional prediction (0 = only it)
     cfg_schedule: str = "linear"  # "linear": from 1 up to cfg_scale as tokens become known; "constant"
     temperature: float = 1.0
     eta: float = 0.0  # the diffusion head's solver: 0 = DDIM (deterministic per token), 1 = ancestral
@@ -33,6 +33,8 @@ class SamplerSettings:
     def __post_init__(self):
         if self.autoregressive_steps < 1:
             raise ValueError(f"autoregressive_steps must be at least 1, got {self.autoregressive_steps}")
+        if self.cfg_scale < 0:
+            raise ValueError(f"cfg_scale must be at least 0, got {self.cfg_scale}")
         if self.temperature <= 0:
             raise ValueError(f"temperature must be positive, got {self.temperature}")
         if self.cfg_schedule not in ("linear", "constant"):
