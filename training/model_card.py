@@ -76,8 +76,8 @@ def model_card(results: dict, manifest: Manifest, predictor: dict | None = None)
               "- Disease calls use the threshold that maximised sensitivity + specificity on validation data; each "
               "result states that call's validation sensitivity and specificity. A 90 %-sensitivity screening "
               "threshold is stored too: with rare diseases it calls most healthy people positive.",
-              "- Generated cines are further from the true cines' feature statistics than the deterministic "
-              "decoder's, and on the external site less similar to the truth than the population mean; see the "
+              "- On the external site, generated cines are further from the true cines' feature statistics than "
+              "the deterministic decoder's, and less similar to the truth than the population mean; see the "
               "repository's `docs/generative.md`.", "",
               "## Retrain", "",
               "```bash", f"python -m training all --config training/configs/{meta['recipe']}.yaml",
