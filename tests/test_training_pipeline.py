@@ -151,10 +151,10 @@ def test_a_saved_generator_of_other_sizes_is_refused(tiny_run, tmp_path):
     run, _ = tiny_run
     recipe = _continuing_recipe(tmp_path, run / "generator" / "model",
                                 models={**yaml.safe_load(TINY.read_text())["models"], "generator": {"depth": 5}})
-    config = load_config(recipe, {"output": str(run)})
+    config = load_config(recipe, {"output": str(tmp_path / "refused")})  # the check writes nowhere near the run
     with pytest.raises(ValueError, match="depth is 2, the recipe asks for 5"):
         generator_to_continue(Run(config, Context()), 1, (1,))
-    missing = load_config(_continuing_recipe(tmp_path, tmp_path / "nowhere"), {"output": str(run)})
+    missing = load_config(_continuing_recipe(tmp_path, tmp_path / "nowhere"), {"output": str(tmp_path / "refused")})
     with pytest.raises(ValueError, match="holds no saved generator"):
         generator_to_continue(Run(missing, Context()), 1, (1,))
 
