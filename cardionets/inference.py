@@ -347,9 +347,11 @@ def disease_result(config: PredictorConfig, index: int, probability: float) -> D
     def stored(values: tuple, default=None):
         return values[index] if len(values) > index else default
 
-    threshold = stored(config.disease_threshold, 0.5)
+    # The call is made on the rounded figures the clinician reads, so a probability shown equal to its threshold
+    # is never reported negative (the unrounded pair can straddle a shared 4-decimal value).
+    probability, threshold = round(probability, 4), round(stored(config.disease_threshold, 0.5), 4)
     screening = stored(config.disease_screening_threshold)
-    return DiseaseResult(round(probability, 4), round(threshold, 4), bool(probability >= threshold),
+    return DiseaseResult(probability, threshold, bool(probability >= threshold),
                          None if screening is None else round(screening, 4), stored(config.disease_sensitivity),
                          stored(config.disease_specificity))
 

@@ -19,7 +19,8 @@ from cardionets.bundle import MANIFEST_NAME, MODEL_CARD_NAME, SCHEMA_VERSION, Bu
 from cardionets.cmr.measure import IMAGE_CALIBRATION_FILE, IMAGE_PHENOTYPES, ImagePhenotypeCalibration
 from cardionets.ecg import ECG, STANDARD_LEADS, ECGMetadata
 from cardionets.ecg.errors import MissingLeadsError
-from cardionets.inference import CardioNets, ECGRejectedError
+from cardionets.inference import CardioNets, ECGRejectedError, disease_result
+from cardionets.models.predictor import PredictorConfig
 from cardionets.prediction import PhenotypeResult, Prediction
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -215,3 +216,11 @@ def test_a_single_lead_recording_is_refused_with_a_reason(bundle, mortara_ecg, t
         model.predict(tmp_path / "single.hea")
     assert cli(["predict", str(tmp_path / "single.hea"), "--weights", str(bundle)]) == 1
     assert "only 1 standard lead" in capsys.readouterr().err
+
+
+def test_a_disease_call_agrees_with_the_rounded_probability_and_threshold_it_shows():
+    config = PredictorConfig(disease_threshold=(0.31246, 0.4))
+    straddling = disease_result(config, 0, 0.312451)  # below 0.31246, but both are shown as 0.3125
+    assert straddling.probability == straddling.threshold == 0.3125 and straddling.positive
+    assert not disease_result(config, 1, 0.39994).positive and disease_result(config, 1, 0.39996).positive
+    assert disease_result(PredictorConfig(), 0, 0.5).threshold == 0.5  # no stored operating point: 0.5
