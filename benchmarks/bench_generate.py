@@ -36,7 +36,8 @@ from training.stages import Run
 def describe(settings: SamplerSettings) -> str:
     solver = "DDIM" if settings.eta == 0 else ("ancestral" if settings.eta == 1 else f"eta {settings.eta}")
     return (f"{settings.autoregressive_steps} AR steps, {settings.diffusion_steps} {solver} diffusion steps, "
-            f"CFG {settings.cfg_scale} ({settings.cfg_schedule}), temperature {settings.temperature}")
+            f"CFG {settings.cfg_scale} ({settings.cfg_schedule}), temperature {settings.temperature}, "
+            f"residual scale {settings.residual_scale}")
 
 
 def main() -> None:

@@ -162,7 +162,8 @@ if record is not None:
             n_samples = c1.slider("Samples (different seeds)", 1, 4, 1,
                                   help="Several samples give a spread for the image-derived phenotypes.")
             steps = c2.slider("Diffusion steps per token", 4, 100, model.sampler.diffusion_steps)
-            cfg = c3.slider("Guidance (1 = none)", 1.0, 4.0, float(model.sampler.cfg_scale), step=0.5)
+            cfg = c3.slider("Guidance (1 = none)", 0.5, 4.0, float(model.sampler.cfg_scale), step=0.5,
+                            help="Above 1 follows the ECG more strongly; below 1 mixes in the unconditional model.")
             estimate = model.generation_seconds(n_samples, steps, cfg)
             generate = st.form_submit_button(f"Generate the {SYNTHETIC} CMR (about {estimate:.1f} s)")
         state_key = f"cmr-{key}-{n_samples}-{steps}-{cfg}-{bundle_key()}"

@@ -22,6 +22,7 @@ from cardionets.ecg.errors import MissingLeadsError
 from cardionets.inference import CardioNets, ECGRejectedError, disease_result
 from cardionets.models.predictor import PredictorConfig
 from cardionets.prediction import PhenotypeResult, Prediction
+from training.model_card import generated_cine_limitations
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,6 +55,14 @@ def test_the_export_writes_a_model_card_from_the_run_s_own_results(bundle, tiny_
     assert card.startswith("---\nlicense:") and "Research use only, not for diagnosis" in card
     assert f"| internal | {results['predictive']['internal']['aligned']['r2_mean']:.3f} |" in card
     assert f"{results['generative']['external']['scores']['mar']['ssim']:.3f}" in card
+
+
+def test_the_model_card_names_each_generated_cine_shortfall_the_checks_found_and_no_other():
+    checks = {"internal": {"mar_beats_mean_and_retrieval_ssim": True, "mar_frechet_below_regression_decoder": True},
+              "external": {"mar_beats_mean_and_retrieval_ssim": True, "mar_beats_mean_and_retrieval_psnr": False}}
+    lines = generated_cine_limitations({"checks": checks})
+    assert len(lines) == 1 and lines[0].startswith("- On the external test split") and "PSNR" in lines[0]
+    assert "SSIM" not in lines[0] and generated_cine_limitations(None) == []
 
 
 def test_a_tampered_weight_file_is_refused(copy_of):

@@ -1,14 +1,15 @@
 """The generative models: cine tokenizer, per-token diffusion head, MAR generator and its sampler, segmenter."""
 
 import math
+from dataclasses import replace
 
 import pytest
 import torch
 
 from cardionets.models.cine_tokenizer import CineTokenizer, CineTokenizerConfig
 from cardionets.models.diffusion_head import DiffusionHead, DiffusionHeadConfig
-from cardionets.models.mar import CineMAR, CineMARConfig
 from cardionets.models.latent_regressor import LatentRegressor, LatentRegressorConfig
+from cardionets.models.mar import CineMAR, CineMARConfig
 from cardionets.models.mar_sampler import SamplerSettings, sample_cines, sample_tokens, unknown_after
 from cardionets.models.segmenter import CMRSegmenter, CMRSegmenterConfig, dice_per_class
 
@@ -186,6 +187,21 @@ def test_an_anchored_mar_samples_a_residual_around_its_regressor():
     anchor = mar.tokens_from_latent(mar.anchor(condition))
     assert torch.equal(sample_tokens(mar, condition, settings), anchor)
     assert not torch.allclose(sample_tokens(anchored_mar(residual_std=0.5), condition, settings), anchor)
+
+
+def test_the_residual_scale_pulls_an_anchored_sample_towards_its_anchor_and_needs_an_anchor():
+    condition = torch.randn(2, 16)
+    mar, settings = anchored_mar(residual_std=0.5), SamplerSettings(autoregressive_steps=3, diffusion_steps=4)
+    anchor = mar.anchor_tokens(condition)
+    full = sample_tokens(mar, condition, settings) - anchor
+    half = sample_tokens(mar, condition, replace(settings, residual_scale=0.5)) - anchor
+    assert torch.allclose(half, 0.5 * full, atol=1e-6) and full.abs().mean() > 1e-3
+    assert torch.equal(sample_tokens(mar, condition, replace(settings, residual_scale=0.0)), anchor)
+    with pytest.raises(ValueError, match="anchored"):
+        sample_tokens(CineMAR(CineMARConfig(**SMALL_MAR, latent_shape=(2, 2, 4, 8, 8), condition_dim=16)),
+                      condition, replace(settings, residual_scale=0.5))
+    with pytest.raises(ValueError, match="residual_scale"):
+        SamplerSettings(residual_scale=-0.1)
 
 
 def test_an_anchored_mar_trains_only_its_own_weights_and_round_trips(tmp_path):

@@ -1,12 +1,12 @@
-"""The rules that pick the default sampler settings: the most realistic temperature and guidance near the best
-SSIM among those whose cines keep what the heart says, then the fastest steps, as measured, whose SSIM stays
-within 2 % of the reference steps'."""
+"""The rules that pick the default sampler settings: the most faithful spread and guidance among those whose
+cines keep what the heart says and are more realistic than the regression decoder's, then the fastest steps, as
+measured, whose SSIM stays within 2 % of the reference steps'."""
 
 import numpy as np
 import pytest
 
 from cardionets.models.mar_sampler import SamplerSettings, reference_settings
-from training.tune_sampler import fastest_within_tolerance, most_realistic_near_best, squared_correlation
+from training.tune_sampler import fastest_within_tolerance, most_faithful_realistic, squared_correlation
 
 REFERENCE = reference_settings(SamplerSettings(temperature=0.5))
 
@@ -27,31 +27,34 @@ def test_the_reference_stays_when_no_candidate_keeps_its_ssim():
     assert fastest_within_tolerance(REFERENCE, {"ssim": 0.60, "seconds": 1.4}, rows) == REFERENCE
 
 
-def test_among_near_best_ssim_the_most_realistic_setting_wins():
-    rows = [{"temperature": 0.5, "ssim": 0.650, "frechet": 5.7}, {"temperature": 0.75, "ssim": 0.646, "frechet": 1.0},
-            {"temperature": 1.0, "ssim": 0.600, "frechet": 0.1}]
-    assert most_realistic_near_best(rows)["temperature"] == 0.75  # 0.646 is within 1 % of 0.650; 0.600 is not
-    assert most_realistic_near_best(rows, tie=0.0)["temperature"] == 0.5
-
-
-def row(cfg: float, ssim: float, frechet: float, lvedv: float, lvef: float) -> dict:
+def row(cfg: float, ssim: float, frechet: float, lvedv: float = 0.5, lvef: float = 0.5) -> dict:
     return {"cfg_scale": cfg, "ssim": ssim, "frechet": frechet, "image_r2": {"lvedv_ml": lvedv, "lvef_pct": lvef}}
 
 
-def test_a_setting_whose_cines_lose_the_phenotypes_is_not_chosen_however_realistic():
+def test_the_most_faithful_setting_more_realistic_than_the_decoder_wins():
+    rows = [row(1.0, 0.650, 0.80), row(0.75, 0.630, 0.40), row(0.5, 0.620, 0.20)]
+    assert most_faithful_realistic(rows, decoder_frechet=0.5)["cfg_scale"] == 0.75  # 0.650 is less realistic
+    assert most_faithful_realistic(rows, decoder_frechet=1.0)["cfg_scale"] == 1.0
+    assert most_faithful_realistic(rows, decoder_frechet=0.1)["cfg_scale"] == 0.5  # none is: the most realistic
+
+
+def test_within_one_percent_of_the_best_ssim_the_most_realistic_wins():
+    rows = [row(0.5, 0.6524, 0.80), row(1.0, 0.6520, 0.62), row(3.0, 0.640, 0.10)]
+    assert most_faithful_realistic(rows, decoder_frechet=0.9)["cfg_scale"] == 1.0  # 0.640 is 1.9 % below
+    assert most_faithful_realistic(rows, decoder_frechet=0.9, tie=0.0)["cfg_scale"] == 0.5
+
+
+def test_a_setting_whose_cines_lose_the_phenotypes_is_not_chosen_however_faithful():
     head = {"lvedv_ml": 0.30, "lvef_pct": 0.25}  # the floor: 0.24 and 0.20
-    rows = [row(1.0, 0.640, 1.30, 0.41, 0.24), row(0.5, 0.641, 0.75, 0.42, 0.27), row(0.0, 0.638, 0.44, 0.07, 0.22)]
-    assert most_realistic_near_best(rows, head)["cfg_scale"] == 0.5
-    assert most_realistic_near_best(rows)["cfg_scale"] == 0.0  # without the floor the unconditional one would win
-    # The best SSIM is taken among the qualified rows, so a disqualified row cannot crowd the others out of the tie.
-    rows.append(row(3.0, 0.700, 0.10, 0.0, 0.0))
-    assert most_realistic_near_best(rows, head)["cfg_scale"] == 0.5
+    rows = [row(1.0, 0.640, 0.30, 0.41, 0.18), row(0.5, 0.641, 0.45, 0.42, 0.27), row(0.0, 0.700, 0.10, 0.07, 0.22)]
+    assert most_faithful_realistic(rows, 0.5, head)["cfg_scale"] == 0.5
+    assert most_faithful_realistic(rows, 0.5)["cfg_scale"] == 0.0  # without the floor the unconditional one wins
 
 
-def test_when_no_setting_reaches_the_floor_all_are_considered():
+def test_when_no_setting_reaches_the_phenotype_floor_all_are_considered():
     head = {"lvedv_ml": 0.9, "lvef_pct": 0.9}
     rows = [row(1.0, 0.640, 1.30, 0.41, 0.24), row(0.0, 0.638, 0.44, 0.07, 0.22)]
-    assert most_realistic_near_best(rows, head)["cfg_scale"] == 0.0
+    assert most_faithful_realistic(rows, 0.5, head)["cfg_scale"] == 0.0
 
 
 def test_squared_correlation_ignores_a_linear_calibration_and_is_zero_for_a_constant():

@@ -87,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
              f"generated), then four-chamber (truth, then generated), {FRAMES_SHOWN} frames across one beat. "
              f"Phenotypes measured on the generated cines are the mean ± SD over {SAMPLES} samples "
              f"({settings.autoregressive_steps} autoregressive steps, {settings.diffusion_steps} diffusion steps, "
-             f"CFG {settings.cfg_scale}, temperature {settings.temperature}).", ""]
+             f"CFG {settings.cfg_scale}, temperature {settings.temperature}, residual scale "
+             f"{settings.residual_scale}).", ""]
     for disease in ("healthy", *DISEASES):
         if disease not in picks:
             continue

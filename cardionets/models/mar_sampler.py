@@ -28,6 +28,12 @@ class SamplerSettings:
     cfg_schedule: str = "linear"  # "linear": from 1 up to cfg_scale as tokens become known; "constant"
     temperature: float = 1.0
     eta: float = 0.0  # the diffusion head's solver: 0 = DDIM (deterministic per token), 1 = ancestral
+    # Anchored generators only: the sampled residual is scaled by this before it is added to the anchor's tokens.
+    # Below 1 it pulls the cine towards the anchor's estimate, which for a Gaussian around the anchor is what a
+    # lower temperature does, but it leaves each token's diffusion at its trained noise level. A low temperature
+    # inside the head's steps does not: the shipped generator's cines then drifted from real ones in CMR-encoder
+    # features (docs/generative.md). 0 gives the anchor's cine.
+    residual_scale: float = 1.0
     seed: int = 0
 
     def __post_init__(self):
@@ -35,6 +41,8 @@ class SamplerSettings:
             raise ValueError(f"autoregressive_steps must be at least 1, got {self.autoregressive_steps}")
         if self.cfg_scale < 0:
             raise ValueError(f"cfg_scale must be at least 0, got {self.cfg_scale}")
+        if self.residual_scale < 0:
+            raise ValueError(f"residual_scale must be at least 0, got {self.residual_scale}")
         if self.temperature <= 0:
             raise ValueError(f"temperature must be positive, got {self.temperature}")
         if self.cfg_schedule not in ("linear", "constant"):
@@ -86,8 +94,12 @@ def guidance_scale(settings: SamplerSettings, known_share: float) -> float:
 @torch.no_grad()
 def sample_tokens(mar: CineMAR, condition: torch.Tensor, settings: SamplerSettings = SamplerSettings()) -> torch.Tensor:
     """(B, condition_dim) conditions -> (B, L, token_dim) latent tokens; the same seed gives the same tokens.
-    With an anchored MAR the steps sample the residual, which is added to the anchor's tokens at the end."""
+    With an anchored MAR the steps sample the residual, which is scaled by ``settings.residual_scale`` and added
+    to the anchor's tokens at the end."""
     mar.eval()
+    if mar.anchor is None and settings.residual_scale != 1.0:
+        raise ValueError("residual_scale applies to a generator anchored on a regression decoder; this one samples "
+                         "whole tokens, so it must be 1")
     device = mar.mask_token.device
     generator = torch.Generator(device="cpu").manual_seed(settings.seed)  # CPU: the same numbers on any device
     B, L, token_dim = condition.shape[0], mar.config.n_tokens, mar.config.head.token_dim
@@ -119,7 +131,7 @@ def sample_tokens(mar: CineMAR, condition: torch.Tensor, settings: SamplerSettin
         tokens[rows, chosen] = sampled.view(B, -1, token_dim).to(tokens)
         mask[rows, chosen] = False
         unknown = still_unknown
-    return mar.tokens_from_residual(tokens, anchor)
+    return mar.tokens_from_residual(settings.residual_scale * tokens if anchor is not None else tokens, anchor)
 
 
 @torch.no_grad()
