@@ -2,11 +2,22 @@
 cines keep what the heart says and are more realistic than the regression decoder's, then the fastest steps, as
 measured, whose SSIM stays within 2 % of the reference steps'."""
 
+import json
+import shutil
+from dataclasses import replace
+
 import numpy as np
 import pytest
+from conftest import TINY
 
-from cardionets.models.mar_sampler import SamplerSettings, reference_settings
-from training.tune_sampler import fastest_within_tolerance, most_faithful_realistic, squared_correlation
+from cardionets.models.mar_sampler import SAMPLER_FILE, SamplerSettings, reference_settings
+from training import tune_sampler
+from training.tune_sampler import (
+    fastest_within_tolerance,
+    main,
+    most_faithful_realistic,
+    squared_correlation,
+)
 
 REFERENCE = reference_settings(SamplerSettings(temperature=0.5))
 
@@ -63,3 +74,32 @@ def test_squared_correlation_ignores_a_linear_calibration_and_is_zero_for_a_cons
     assert squared_correlation(truth, 2.0 * measured + 7.0) == pytest.approx(squared_correlation(truth, measured))
     assert squared_correlation(truth, measured) > 0.9
     assert squared_correlation(truth, np.full(5, 80.0)) == 0.0
+
+
+def test_the_tuner_writes_its_choice_and_steps_only_keeps_the_spread(tiny_run, tmp_path, monkeypatch):
+    run, data = tiny_run
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)  # the tuner rewrites the generator's sampler.json and measurement lines
+    sampler = copy / "generator" / SAMPLER_FILE
+    sampler.unlink(missing_ok=True)
+    arguments = ["--config", str(TINY), "--output", str(copy), "--data-root", str(data), "--subjects", "3"]
+    # Few and short candidates: the rules have their own tests; this one checks what the command writes.
+    monkeypatch.setattr(tune_sampler, "SPREADS", ((1.0, 1.0), (1.0, 0.5)))
+    monkeypatch.setattr(tune_sampler, "GUIDANCE", ((1.0, "constant"),))
+    monkeypatch.setattr(tune_sampler, "STEP_CANDIDATES", ((2, 4, 1.0), (2, 2, 0.0)))
+    monkeypatch.setattr(tune_sampler, "reference_settings",
+                        lambda settings: replace(settings, autoregressive_steps=3, diffusion_steps=6))
+    with pytest.raises(SystemExit, match="run without it first"):
+        main([*arguments, "--steps-only"])
+    assert main(arguments) == 0
+    first = json.loads(sampler.read_text())
+    assert len(first["spreads"]) == 2 and len(first["steps"]) == 2
+    spread = {key: first["settings"][key] for key in ("temperature", "residual_scale", "cfg_scale", "cfg_schedule")}
+    assert spread in [{key: row[key] for key in spread} for row in first["spreads"]]
+    # Steps only: the spread and its table stay; the steps are chosen again (here from other candidates).
+    monkeypatch.setattr(tune_sampler, "STEP_CANDIDATES", ((1, 3, 1.0),))
+    assert main([*arguments, "--steps-only"]) == 0
+    second = json.loads(sampler.read_text())
+    assert second["spreads"] == first["spreads"] and [row["autoregressive_steps"] for row in second["steps"]] == [1]
+    assert {key: second["settings"][key] for key in spread} == spread
+    assert (second["settings"]["autoregressive_steps"], second["settings"]["diffusion_steps"]) in ((1, 3), (3, 6))

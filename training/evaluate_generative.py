@@ -41,7 +41,7 @@ from cardionets.models.mar_sampler import SamplerSettings, load_sampler_settings
 from cardionets.models.predictor import CardioNetsPredictor
 from cardionets.models.segmenter import CLASSES, CMRSegmenter, dice_per_class
 
-from .config import load_config
+from .config import load_run_config
 from .data.prepared import VIEWS
 from .datasets import PreparedTorchDataset
 from .distributed import Context
@@ -104,10 +104,11 @@ class GenerativeModels:
                 "regression_decoder": self.regressor_calibration}.get(model, self.calibration)
 
 
-def trained_run(config: Path, output: str | None = None) -> tuple[Run, GenerativeModels]:
+def trained_run(config: Path, output: str | None = None,
+                data_root: str | None = None) -> tuple[Run, GenerativeModels]:
     """For the commands that use the trained generators (tune_sampler, gallery): the run and its models; exits
     with a message naming the run when its generative stages have not run."""
-    run = Run(load_config(config, {"output": output} if output else None), Context())
+    run = Run(load_run_config(config, output, data_root), Context())
     models = GenerativeModels.load(run)
     if models is None:
         raise SystemExit(f"the generative stages have not run in {run.directory}")

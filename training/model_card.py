@@ -90,13 +90,12 @@ def model_card(results: dict, manifest: Manifest, predictor: dict | None = None)
 
 # How a failed acceptance check of the generated cines (`training.evaluate_generative.generative_checks`) reads.
 SHORTFALLS = {
-    "mar_beats_mean_and_retrieval_ssim": "less similar to the truth (SSIM) than the population mean or retrieval",
-    "mar_beats_mean_and_retrieval_psnr": "further from the truth in pixels (PSNR) than the population mean or "
-                                         "retrieval",
-    "mar_frechet_below_regression_decoder": "further from the true cines' feature statistics (Fréchet) than the "
+    "mar_beats_mean_and_retrieval_ssim": "SSIM against the truth below the population mean's or retrieval's",
+    "mar_beats_mean_and_retrieval_psnr": "PSNR against the truth below the population mean's or retrieval's",
+    "mar_frechet_below_regression_decoder": "Fréchet distance from the true cines' features above the "
                                             "deterministic decoder's",
-    "image_r2_at_least_80_percent_of_head": "measured by the segmenter, below 80 % of the regression head's R² for "
-                                            "LVEDV or LVEF",
+    "image_r2_at_least_80_percent_of_head": "LVEDV or LVEF, as the segmenter measures them, with under 80 % of the "
+                                            "regression head's R²",
 }
 
 
@@ -106,7 +105,7 @@ def generated_cine_limitations(generative: dict | None) -> list[str]:
     for split, checks in ((generative or {}).get("checks") or {}).items():
         shortfalls = [text for name, text in SHORTFALLS.items() if checks.get(name) is False]
         if shortfalls:
-            lines.append(f"- On the {split} test split, generated cines are " + "; ".join(shortfalls)
+            lines.append(f"- On the {split} test split, generated cines fall short: " + "; ".join(shortfalls)
                          + ": see the repository's `docs/generative.md`.")
     return lines
 

@@ -83,9 +83,11 @@ SSIM_TOLERANCE = 0.02
 
 def seconds_per_subject(models: GenerativeModels, conditions: torch.Tensor, settings: SamplerSettings,
                         device: torch.device, repeats: int = 5) -> float:
-    """Median wall time of one subject's generation (both views), one subject at a time."""
+    """Median wall time of one subject's generation (both views), one subject at a time (the first ``repeats``
+    subjects, again from the first when there are fewer)."""
     times = []
-    for index in range(repeats):
+    for repeat in range(repeats):
+        index = repeat % len(conditions)
         started = time.perf_counter()
         generate(models, conditions[index:index + 1], settings, device)
         times.append(time.perf_counter() - started)
@@ -129,12 +131,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.tune_sampler")
     parser.add_argument("--config", type=Path, required=True)
     parser.add_argument("--output", help="run folder (default: the config's)")
+    parser.add_argument("--data-root", help="prepared-data folder (default: the config's)")
     parser.add_argument("--subjects", type=int, default=32)
     parser.add_argument("--steps-only", action="store_true",
                         help="keep the spread and guidance an earlier tuning saved in RUN/generator/"
                              f"{SAMPLER_FILE} and choose only the steps, whose speed depends on the machine")
     args = parser.parse_args(argv)
-    run, models = trained_run(args.config, args.output)
+    run, models = trained_run(args.config, args.output, args.data_root)
     out = run.stage_dir("generator") / SAMPLER_FILE
     if args.steps_only and not out.is_file():
         raise SystemExit(f"--steps-only keeps an earlier tuning's choices, but {out} does not exist: "
