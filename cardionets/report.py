@@ -116,7 +116,8 @@ def _cmr_page(cmr: GeneratedCMR) -> Figure:
     settings = cmr.settings
     figure.text(MARGIN, y - 0.01, f"Sampler: {settings.autoregressive_steps} autoregressive steps, "
                 f"{settings.diffusion_steps} diffusion steps, guidance {settings.cfg_scale:g}, temperature "
-                f"{settings.temperature:g}, residual scale {settings.residual_scale:g}, seeds {', '.join(map(str, cmr.seeds))}; {cmr.seconds:.1f} s.",
+                f"{settings.temperature:g}, residual scale {settings.residual_scale:g}, "
+                f"seeds {', '.join(map(str, cmr.seeds))}; {cmr.seconds:.1f} s.",
                 fontsize=7.5, va="top")
     return figure
 

@@ -23,10 +23,11 @@ Two choices, on the first subjects of the downstream calibration share (which no
    within 1 % of the best SSIM among them, the most realistic (lowest Fréchet) wins: fidelity comes first, under
    both floors, and SSIM differences that small are within the noise of a few dozen subjects, realism
    differences are not.
-2. Steps. At that spread and guidance, the reference settings (the paper's 16 autoregressive and 100 ancestral diffusion
-   steps) are scored, then cheaper candidates; the fastest as measured (seconds per subject, one at a time, as the
-   app runs) whose SSIM is within 2 % of the reference's becomes the default. ``--steps-only`` makes only this
-   choice, keeping the first one from an earlier tuning: on a faster or slower machine the steps may change.
+2. Steps. At that spread and guidance, the reference settings (the paper's 16 autoregressive and 100 ancestral
+   diffusion steps) are scored, then cheaper candidates; the fastest as measured (seconds per subject, one at a
+   time, as the app runs) whose SSIM is within 2 % of the reference's becomes the default. ``--steps-only``
+   makes only this choice, keeping the first one from an earlier tuning: on a faster or slower machine the steps
+   may change.
 
 The result and both tables go to RUN/generator/sampler.json, which evaluation, the benchmark and the app read.
 Then the lines that measure generated cines are refitted at the new settings (`training.calibrate_generated`).
@@ -72,10 +73,10 @@ TUNING_STEPS = (8, 20, 1.0)  # (AR steps, diffusion steps, eta) for choosing spr
 PHENOTYPES = ("lvedv_ml", "lvef_pct")  # the image-derived phenotypes the issue judges
 PHENOTYPE_SHARE = 0.8
 SSIM_TIE = 0.01  # SSIM differences this small are within the noise of a few dozen subjects; Fréchet's are not
-# (autoregressive steps, diffusion steps, eta); eta 0 is DDIM, 1 ancestral. The transformer's passes (one per
-# autoregressive step, twice with guidance) cost about as much as 20 diffusion steps of the head on this
-# generator, so fewer autoregressive steps are the cheaper saving; the shipped generator's SSIM barely moves
-# from 8 down to 4 of them. DDIM lost 8 % of SSIM at 16 steps in the previous tuning: one is kept for the record.
+# (autoregressive steps, diffusion steps, eta); eta 0 is DDIM, 1 ancestral. Each autoregressive step is a whole
+# transformer pass (two with guidance), so fewer of them can save as much as fewer diffusion steps; the tuning's
+# table in docs/performance.md has what each costs here. DDIM has never come within 2 % of the reference's SSIM
+# on the shipped generator: one is kept for the record.
 STEP_CANDIDATES = ((4, 16, 1.0), (4, 20, 1.0), (6, 16, 1.0), (6, 20, 1.0), (8, 12, 1.0), (8, 20, 1.0),
                    (8, 16, 0.0))
 SSIM_TOLERANCE = 0.02

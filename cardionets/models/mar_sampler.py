@@ -131,7 +131,7 @@ def sample_tokens(mar: CineMAR, condition: torch.Tensor, settings: SamplerSettin
         tokens[rows, chosen] = sampled.view(B, -1, token_dim).to(tokens)
         mask[rows, chosen] = False
         unknown = still_unknown
-    return mar.tokens_from_residual(settings.residual_scale * tokens if anchor is not None else tokens, anchor)
+    return mar.tokens_from_residual(settings.residual_scale * tokens, anchor)  # 1 for an unanchored MAR
 
 
 @torch.no_grad()
