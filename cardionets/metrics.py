@@ -633,6 +633,18 @@ def psnr_db_per_frame(generated, truth, data_range: float = 1.0) -> np.ndarray:
         return 10.0 * np.log10(data_range**2 / mse)
 
 
+def intensity_matched(generated, truth) -> np.ndarray:
+    """``generated`` (T, H, W) under the gain and offset that bring it closest to ``truth`` (least squares over
+    the whole cine), clipped to [0, 1]. What error is left is anatomy and motion, not the contrast a scanner
+    gives them. It reads the truth, so it diagnoses beside the plain scores and never replaces them."""
+    generated, truth = _cines(generated, truth)
+    x, y = generated.ravel().astype(np.float64), truth.ravel().astype(np.float64)
+    spread = x.var()
+    gain = 0.0 if spread == 0 else float(((x - x.mean()) * (y - y.mean())).mean() / spread)
+    offset = float(y.mean() - gain * x.mean())
+    return np.clip(gain * generated + offset, 0.0, 1.0).astype(np.float32)
+
+
 def ssim_per_frame(generated, truth, data_range: float = 1.0) -> np.ndarray:
     """Structural similarity (Wang et al. 2004; scikit-image's 7 x 7 window) of each frame (T, H, W)."""
     from skimage.metrics import structural_similarity  # imported here: scikit-image is slow to import

@@ -57,6 +57,22 @@ def test_the_export_writes_a_model_card_from_the_run_s_own_results(bundle, tiny_
     assert f"{results['generative']['external']['scores']['mar']['ssim']:.3f}" in card
 
 
+def test_the_model_card_is_rewritten_from_a_later_evaluation_and_the_bundle_stays_sealed(copy_of, tiny_run,
+                                                                                           tmp_path):
+    from cardionets.bundle import load_verified
+    from training.model_card import main as card_main
+
+    run, _ = tiny_run
+    results = json.loads((run / "results.json").read_text())
+    results["generative"]["external"]["scores"]["mar"]["ssim"] = 0.1111  # as a later evaluation would find
+    (tmp_path / "later.json").write_text(json.dumps(results))
+    copy = copy_of()
+    assert "0.111" not in (copy / MODEL_CARD_NAME).read_text()
+    assert card_main(["--bundle", str(copy), "--results", str(tmp_path / "later.json")]) == 0
+    assert "0.111" in (copy / MODEL_CARD_NAME).read_text()
+    load_verified(copy)  # the card is outside the checksums
+
+
 def test_the_model_card_names_each_generated_cine_shortfall_the_checks_found_and_no_other():
     checks = {"internal": {"mar_beats_mean_and_retrieval_ssim": True, "mar_frechet_below_regression_decoder": True},
               "external": {"mar_beats_mean_and_retrieval_ssim": True, "mar_beats_mean_and_retrieval_psnr": False}}

@@ -460,6 +460,19 @@ def test_psnr_per_frame_follows_its_definition():
         psnr_db_per_frame(generated[:2], truth)
 
 
+def test_intensity_matching_undoes_a_contrast_change_but_not_a_moved_structure():
+    from cardionets.metrics import intensity_matched, psnr_db_per_frame
+
+    truth = np.full((2, 16, 16), 0.2)
+    truth[:, 4:10, 4:10] = 0.9
+    dimmer = 0.5 * truth + 0.1  # another scanner's contrast, same anatomy
+    assert psnr_db_per_frame(dimmer, truth).max() < 20
+    assert np.allclose(intensity_matched(dimmer, truth), truth, atol=1e-6)
+    moved = np.roll(dimmer, 3, axis=2)  # the same contrast change and a structure in the wrong place
+    assert psnr_db_per_frame(intensity_matched(moved, truth), truth).max() < 20
+    assert np.all(intensity_matched(np.zeros_like(truth), truth) == pytest.approx(truth.mean()))  # flat: the mean
+
+
 def test_ssim_is_one_for_identical_frames_and_falls_with_noise():
     from cardionets.metrics import ssim_per_frame
 

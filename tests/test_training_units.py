@@ -179,3 +179,21 @@ def test_cine_frames_walk_every_group_of_every_view_of_every_subject(tmp_path):
     assert torch.equal(last["labels"], torch.from_numpy(Folder.masks[2, 1, 2:4].astype(np.int64)))
     with pytest.raises(ValueError, match="groups of 3"):
         CineFrames([(Folder, np.array([0]))], group=3)
+
+
+def test_the_image_r2_share_resamples_both_r2s_on_the_same_subjects():
+    from types import SimpleNamespace
+
+    from cardionets.metrics import UndefinedMetricError, r2
+    from training.evaluate_generative import _share_ci, r2_share
+
+    rng = np.random.default_rng(0)
+    truth = rng.normal(60, 10, 300)
+    head, image = truth + rng.normal(0, 6, 300), truth + rng.normal(0, 8, 300)
+    share = r2_share(truth, image, head)
+    assert share == pytest.approx(r2(truth, image) / r2(truth, head)) and share < 1
+    low, high = _share_ci(truth, image, head, SimpleNamespace(bootstrap_resamples=200, seed=0))
+    assert low < share < high and high - low < 0.5
+    with pytest.raises(UndefinedMetricError):
+        r2_share(truth, image, np.full(300, 200.0))  # a head worse than the mean has no share to give
+    assert _share_ci(truth, image, np.full(300, 200.0), SimpleNamespace(bootstrap_resamples=50, seed=0)) is None

@@ -27,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = load_run_config(args.config, args.output, args.data_root)
     context = init_from_environment()
-    run = Run(config, context)
+    arguments = sys.argv[1:] if argv is None else argv
+    run = Run(config, context, command=" ".join(["python -m training", *arguments]))
     if context.is_main:
         run.directory.mkdir(parents=True, exist_ok=True)
         (run.directory / "config.json").write_text(json.dumps(to_dict(config), indent=2))

@@ -9,7 +9,6 @@ ridge / logistic regression on `cardionets.ecg.measure` outputs, fitted on the d
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +54,7 @@ def evaluate(run: Run) -> dict:
         outputs["ridge_measurements"] = cart_model.predict(prepared)
         results["predictive"][SPLIT_NAMES[split]] = score_split(outputs, downstream.schema.phenotypes, diseases,
                                                                 config.bootstrap_resamples, config.seed)
-    results["command"] = "python -m " + " ".join(["training", *sys.argv[1:]]) if sys.argv[1:] else "python -m training"
+    results["command"] = run.command
     results["phenotypes"] = list(downstream.schema.phenotypes)
     results["diseases"] = [*diseases, "any_cm"]
     results["setup"] = {
@@ -66,15 +65,39 @@ def evaluate(run: Run) -> dict:
     results["checks"] = acceptance_checks(results["predictive"])
     generative = evaluate_generative(run)
     if generative is not None:
+        generative["command"] = results["command"]
         results["generative"] = generative
+    write_results(run, results)
+    return results
+
+
+def evaluate_generative_only(run: Run) -> dict:
+    """Score the generators again and replace only the ``generative`` section of the run's results.json (and
+    results.md, written from it): for a run restored from a bundle (`training.restore_run`), which holds the
+    models the app uses but not the fine-tuned variants the predictive tables compare."""
+    if not run.context.is_main:
+        return {}
+    path = run.results_dir / "results.json"
+    if not path.is_file():
+        raise SystemExit(f"{path} does not exist: run `python -m training evaluate` once first")
+    generative = evaluate_generative(run)
+    if generative is None:
+        raise SystemExit(f"the generative stages have not run in {run.directory} (see training.restore_run)")
+    generative["command"] = run.command
+    results = json.loads(path.read_text()) | {"generative": generative}
+    write_results(run, results)
+    return results
+
+
+def write_results(run: Run, results: dict) -> None:
+    """results.json, and results.md written from it alone."""
     out_dir = run.results_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "results.json").write_text(json.dumps(results, indent=2))
-    markdown = results_markdown(results, config)
-    if generative is not None:
-        markdown += "\n" + generative_markdown(generative).replace("# Results:", "# Results, continued:", 1)
+    markdown = results_markdown(results)
+    if "generative" in results:
+        markdown += "\n" + generative_markdown(results["generative"]).replace("# Results:", "# Results, continued:", 1)
     (out_dir / "results.md").write_text(markdown)
-    return results
 
 
 def score_split(outputs: dict[str, dict], phenotypes, diseases, n_resamples: int, seed: int) -> dict:
@@ -269,7 +292,7 @@ REGIME_ROLES = {
 }
 
 
-def results_markdown(results: dict, config) -> str:
+def results_markdown(results: dict) -> str:
     predictive, setup = results["predictive"], results["setup"]
     splits = list(predictive)
     models = list(dict.fromkeys(name for split in splits for name in predictive[split]))

@@ -186,7 +186,9 @@ def image_scores(generated: np.ndarray, truth: np.ndarray) -> dict:
     psnr = np.stack([[metrics.psnr_db_per_frame(g[v], t[v]) for v in range(len(VIEWS))]
                      for g, t in zip(generated, truth)])
     psnr = np.minimum(psnr, 100.0)  # an exact copy would be +inf; no real comparison comes near
-    return {"ssim": float(ssim.mean()), "psnr_db": float(psnr.mean()),
+    matched = np.minimum([[metrics.psnr_db_per_frame(metrics.intensity_matched(g[v], t[v]), t[v])
+                           for v in range(len(VIEWS))] for g, t in zip(generated, truth)], 100.0)
+    return {"ssim": float(ssim.mean()), "psnr_db": float(psnr.mean()), "psnr_db_matched": float(matched.mean()),
             "ssim_per_view": {view: float(ssim[:, v].mean()) for v, view in enumerate(VIEWS)},
             "psnr_db_per_view": {view: float(psnr[:, v].mean()) for v, view in enumerate(VIEWS)},
             "per_subject_ssim": ssim.mean(axis=(1, 2)), "per_subject_psnr_db": psnr.mean(axis=(1, 2))}
@@ -235,6 +237,7 @@ def score_split(run: Run, models: GenerativeModels, reference: TrainingReference
     }
     true_features = cine_features(models, truth, run.device)
     scores: dict = {}
+    mar_image_means: dict[str, np.ndarray] = {}
     for name in (*GENERATIVE_MODELS, SAMPLE_MEAN):
         cines = samples if name == "mar" else [outputs[name]]
         per_sample = [image_scores(c, truth) for c in cines]
@@ -247,6 +250,8 @@ def score_split(run: Run, models: GenerativeModels, reference: TrainingReference
         scores[name] = {
             "ssim": float(ssim.mean()), "ssim_ci": _ci(ssim, run.config), "psnr_db": float(psnr.mean()),
             "psnr_db_ci": _ci(psnr, run.config),
+            # Each cine under the gain and offset closest to the truth: the anatomy without the scanner's contrast.
+            "psnr_db_matched": float(np.mean([s["psnr_db_matched"] for s in per_sample])),
             "ssim_per_view": _mean_dicts([s["ssim_per_view"] for s in per_sample]),
             "psnr_db_per_view": _mean_dicts([s["psnr_db_per_view"] for s in per_sample]),
             "frechet": float(np.mean([metrics.frechet_distance(cine_features(models, c, run.device), true_features)
@@ -256,6 +261,7 @@ def score_split(run: Run, models: GenerativeModels, reference: TrainingReference
             "samples_per_subject": len(cines),
         }
         if name == "mar":
+            mar_image_means = image_mean
             scores[name]["uncertainty"] = uncertainty_summary(estimates, head_phenotypes, true_phenotypes,
                                                               models.calibration)  # as the app flags
     head_r2 = phenotype_r2(head_phenotypes, true_phenotypes)
@@ -266,6 +272,10 @@ def score_split(run: Run, models: GenerativeModels, reference: TrainingReference
         "true_cine_image_r2": phenotype_r2(measured_truth, true_phenotypes),  # the segmenter's own ceiling
         "mar_to_head_r2_ratio": {key: _ratio(scores["mar"][f"r2_{key}"], head_r2[name])
                                  for key, name in (("lvedv", "lvedv_ml"), ("lvef", "lvef_pct"))},
+        # Both R²s come from the same subjects, so the share's interval resamples them together.
+        "mar_to_head_r2_ratio_ci": {key: _share_ci(true_phenotypes[name], mar_image_means[name],
+                                                   head_phenotypes[name], run.config)
+                                    for key, name in (("lvedv", "lvedv_ml"), ("lvef", "lvef_pct"))},
         "tokenizer_psnr_db": tokenizer_psnr(models, truth, run.device),
         "segmenter_dice": segmenter_dice(models, truth, prepared.masks[:n], run.device),
     }
@@ -311,8 +321,29 @@ def segmenter_dice(models: GenerativeModels, truth: np.ndarray, masks: np.ndarra
     return {name: score for name, score in zip(CLASSES, scores) if name != "background"}
 
 
+def _share_interval(ci: list[float] | None) -> str:
+    return "" if ci is None else f" [{ci[0]:.0%}, {ci[1]:.0%}]"
+
+
 def _ratio(value: float | None, reference: float | None) -> float | None:
     return None if value is None or reference is None or reference <= 0 else value / reference
+
+
+def r2_share(truth: np.ndarray, image: np.ndarray, head: np.ndarray) -> float:
+    """The image-derived R² as a share of the regression head's on the same subjects."""
+    reference = metrics.r2(truth, head)
+    if reference <= 0:
+        raise metrics.UndefinedMetricError("the regression head's R² is not positive: no share of it to give")
+    return metrics.r2(truth, image) / reference
+
+
+def _share_ci(truth: np.ndarray, image: np.ndarray, head: np.ndarray, config) -> list[float] | None:
+    try:
+        ci = metrics.bootstrap_ci(r2_share, truth, image, head, n_resamples=config.bootstrap_resamples,
+                                  seed=config.seed)
+    except metrics.UndefinedMetricError:
+        return None
+    return [ci.low, ci.high]
 
 
 def _mean_dicts(dicts: list[dict[str, float]]) -> dict[str, float]:
@@ -373,6 +404,7 @@ def generative_markdown(results: dict) -> str:
     counts = ", ".join(f"{split} {results[split]['subjects']}" for split in splits)
     lines = ["# Results: generated cines", "",
              "Every generated cine is SYNTHETIC. On the virtual cohort: research use, not for diagnosis.", "",
+             *([f"Produced by `{results['command']}`.", ""] if "command" in results else []),
              f"Subjects per split: {counts} (the first of each "
              f"test split). The MAR draws {results['settings']['seeds']} samples per subject with "
              f"{sampler['autoregressive_steps']} autoregressive steps, {sampler['diffusion_steps']} diffusion steps "
@@ -399,10 +431,15 @@ def generative_markdown(results: dict) -> str:
     rows = {
         "regression head R² LVEDV / LVEF": lambda r: "{:.3f} / {:.3f}".format(
             r["regression_head_r2"]["lvedv_ml"], r["regression_head_r2"]["lvef_pct"]),
-        "MAR image R² as a share of the head's (LVEDV / LVEF)": lambda r: " / ".join(
-            "-" if v is None else f"{v:.0%}" for v in r["mar_to_head_r2_ratio"].values()),
+        "MAR image R² as a share of the head's (LVEDV / LVEF) [95 % CI]": lambda r: " / ".join(
+            "-" if v is None else f"{v:.0%}" + _share_interval(r.get("mar_to_head_r2_ratio_ci", {}).get(key))
+            for key, v in r["mar_to_head_r2_ratio"].items()),
         "image R² of the true cines (the segmenter's ceiling), LVEDV / LVEF": lambda r: "{:.3f} / {:.3f}".format(
             r["true_cine_image_r2"]["lvedv_ml"], r["true_cine_image_r2"]["lvef_pct"]),
+        "PSNR dB after a per-cine intensity fit to the truth (anatomy, not contrast): MAR / population mean / "
+        "regression decoder": lambda r: " / ".join(
+            f"{r['scores'][m]['psnr_db_matched']:.2f}" if "psnr_db_matched" in r["scores"][m] else "-"
+            for m in ("mar", "population_mean", "regression_decoder")),
         "MAR diversity (pixel SD between samples)": lambda r: f"{r['scores']['mar']['diversity']:.4f}",
         "tokenizer reconstruction PSNR (dB)": lambda r: f"{r['tokenizer_psnr_db']:.2f}",
         "segmenter Dice: LV pool / myocardium / RV / LA / RA": lambda r: " / ".join(

@@ -1,11 +1,17 @@
 """The weights bundle's model card (README.md, in the Hugging Face Hub's format), written from the evaluation.
 
 Every figure in it is read from `results.json` (what `python -m training evaluate` wrote for the same run) and
-the bundle's manifest, never typed in, so the card cannot drift from the measured results.
+the bundle's manifest, never typed in, so the card cannot drift from the measured results. `training.export_bundle`
+writes it; after a later evaluation of the same weights (`python -m training evaluate-generative`),
+
+    python -m training.model_card --bundle weights --results docs/results.json
+
+writes it again. The card is outside the manifest's checksums, so the bundle stays sealed.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -59,7 +65,9 @@ def model_card(results: dict, manifest: Manifest, predictor: dict | None = None)
                          f"{_fmt(aligned['subtype_accuracy'])} |")
     generative = results.get("generative")
     if generative:
-        lines += ["", "| generated cines (MAR) | SSIM | PSNR dB | Fréchet | image R² LVEDV | image R² LVEF |",
+        lines += ["", f"Generated cines: from `{generative.get('command', results.get('command'))}`, "
+                  f"{generative['internal']['subjects']} subjects per split.", "",
+                  "| generated cines (MAR) | SSIM | PSNR dB | Fréchet | image R² LVEDV | image R² LVEF |",
                   "|---|---|---|---|---|---|"]
         for split in ("internal", "external"):
             mar = generative[split]["scores"]["mar"]
@@ -132,3 +140,16 @@ def write_model_card(bundle: Path, results: dict) -> Path:
     config = Path(bundle) / manifest.components["predictor"] / "config.json"
     path.write_text(model_card(results, manifest, json.loads(config.read_text()) if config.is_file() else None))
     return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.model_card")
+    parser.add_argument("--bundle", type=Path, default=Path("weights"))
+    parser.add_argument("--results", type=Path, required=True, help="the results.json of these weights")
+    args = parser.parse_args(argv)
+    print(f"wrote {write_model_card(args.bundle, json.loads(args.results.read_text()))}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -9,6 +9,7 @@
     tokenizer, segmenter, generator: the generative stages, in training/generative.py
     evaluate      every model and the cart-measurement baseline on the internal and external tests
                                                                         -> docs/results.md, docs/results.json
+    evaluate-generative  the generators only, replacing that section of an existing results.json
 """
 
 from __future__ import annotations
@@ -44,8 +45,9 @@ VALIDATION_SHARE = 0.2  # of the downstream set, for calibration and thresholds
 class Run:
     """Paths and shared objects of one training run."""
 
-    def __init__(self, config: TrainConfig, context: Context):
+    def __init__(self, config: TrainConfig, context: Context, command: str = "python -m training"):
         self.config, self.context = config, context
+        self.command = command  # the command line that made it, which the results name
         self.directory = Path(config.output)
         self.device = select_device(config.device)
         if config.num_threads:
@@ -260,19 +262,22 @@ PIPELINE = ("data", "pretrain-ecg", "pretrain-cmr", "align", "finetune", "tokeni
 
 
 def stage_names() -> tuple[str, ...]:
-    return (*PIPELINE, "calibrate", "all")  # calibrate: refit the fine-tuned models' operating points only
+    # calibrate: refit the fine-tuned models' operating points only; evaluate-generative: refresh only the
+    # generators' section of the results (a run restored from a bundle has nothing else to score)
+    return (*PIPELINE, "calibrate", "evaluate-generative", "all")
 
 
 def run_stage(name: str, run: Run, regimes: tuple[str, ...] | None = None) -> None:
     """Run one stage (or "all"); ``regimes`` limits the data stage to those regimes."""
     from . import generative  # these modules build on this one, so they are imported when a stage runs
-    from .evaluate import evaluate
+    from .evaluate import evaluate, evaluate_generative_only
 
     started = time.perf_counter()
     steps = {
-        "data": lambda run: make_data(run, regimes), "pretrain-ecg": pretrain_ecg, "pretrain-cmr": pretrain_cmr, "align": align,
-        "finetune": finetune, "calibrate": recalibrate, "tokenizer": generative.tokenizer, "segmenter": generative.segmenter,
-        "generator": generative.generator, "evaluate": evaluate,
+        "data": lambda run: make_data(run, regimes), "pretrain-ecg": pretrain_ecg, "pretrain-cmr": pretrain_cmr,
+        "align": align, "finetune": finetune, "calibrate": recalibrate, "tokenizer": generative.tokenizer,
+        "segmenter": generative.segmenter, "generator": generative.generator, "evaluate": evaluate,
+        "evaluate-generative": evaluate_generative_only,
     }
     if name == "all":
         for step in PIPELINE:
