@@ -73,3 +73,12 @@ def test_evaluate_generative_scores_a_restored_run_and_keeps_the_predictive_resu
                 original["generative"][split]["scores"]["mar"][key], rel=1e-6)
     markdown = (restored_dir / "results.md").read_text()
     assert "# Results: predictive models" in markdown and "evaluate-generative" in markdown
+
+
+def test_a_damaged_bundle_is_refused_with_a_reason_and_nothing_is_written(bundle, tmp_path):
+    damaged = shutil.copytree(bundle, tmp_path / "damaged")
+    with open(damaged / "generator" / "model.safetensors", "ab") as weights:
+        weights.write(b"\0")
+    with pytest.raises(SystemExit, match="failed its integrity check"):
+        restore_main(["--bundle", str(damaged), "--config", str(TINY), "--output", str(tmp_path / "run")])
+    assert not any((tmp_path / "run").rglob("model.safetensors"))

@@ -200,8 +200,7 @@ def generator(run: Run):
                                     **config.models.generator))
         mar.anchor.load_state_dict(regressor.state_dict())
     else:
-        regressor = LatentRegressor(mar.config.anchor)
-        regressor.load_state_dict(mar.anchor.state_dict())
+        regressor = regressor_from_anchor(mar)
         finish_stage(run, baseline, regressor, TrainResult(epoch_losses=[], steps=0, seconds=0.0), folder="model")
     stage = run.stage_dir("generator")
     result = train(mar, lambda m, batch: m.loss(m.tokens_from_latent(batch["latent"]), batch["condition"]), data,
@@ -218,6 +217,15 @@ def generator(run: Run):
         if models is not None:  # lines for the generators' own cines, at the settings they have now
             calibrate_generators(run, models)
     return stage / "model"
+
+
+def regressor_from_anchor(mar: CineMAR) -> LatentRegressor:
+    """The regression decoder a MAR generates its residual around, as a model of its own."""
+    if mar.anchor is None:
+        raise ValueError("this generator has no anchor (regression decoder)")
+    regressor = LatentRegressor(mar.config.anchor)
+    regressor.load_state_dict(mar.anchor.state_dict())
+    return regressor
 
 
 def generator_to_continue(run: Run, condition_dim: int, latent_shape: tuple[int, ...]) -> CineMAR | None:

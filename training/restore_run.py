@@ -22,15 +22,15 @@ import argparse
 import shutil
 from pathlib import Path
 
-from cardionets.bundle import load_verified
+from cardionets.bundle import BundleError, load_verified
 from cardionets.cmr.measure import IMAGE_CALIBRATION_FILE
 from cardionets.inference import COMPONENT_CLASSES
-from cardionets.models.latent_regressor import LatentRegressor
 from cardionets.models.mar_sampler import SAMPLER_FILE
 
 from .config import load_run_config
 from .distributed import Context
 from .export_bundle import SOURCES
+from .generative import regressor_from_anchor
 from .stages import Run
 
 # Files beside a component's weights, and where a run keeps them, relative to the stage folder: the segmenter's
@@ -64,9 +64,7 @@ def restore(bundle: str | Path, run: Run) -> dict[str, str]:
         mar = COMPONENT_CLASSES["generator"].from_pretrained(directory / "generator")
         if mar.anchor is None:
             raise SystemExit(f"the generator in {directory} has no anchor, so no regression decoder to restore")
-        regressor = LatentRegressor(mar.config.anchor)
-        regressor.load_state_dict(mar.anchor.state_dict())
-        regressor.save_pretrained(decoder)
+        regressor_from_anchor(mar).save_pretrained(decoder)
         report[str(decoder)] = "restored (the generator's anchor)"
     return report
 
@@ -78,7 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", help="run folder (default: the config's)")
     args = parser.parse_args(argv)
     run = Run(load_run_config(args.config, args.output), Context())
-    for folder, what in restore(args.bundle, run).items():
+    try:
+        report = restore(args.bundle, run)
+    except BundleError as error:  # damaged, incomplete or not a bundle: say so, restore nothing more
+        raise SystemExit(str(error)) from None
+    for folder, what in report.items():
         print(f"{folder}: {what}")
     stage, folder = FEATURE_ENCODER
     if not (run.stage_dir(stage) / folder / "config.json").is_file():
