@@ -8,9 +8,9 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from conftest import TINY
 
 from cardionets.models.mar_sampler import SAMPLER_FILE, SamplerSettings, reference_settings
+from tests.conftest import TINY
 from training import tune_sampler
 from training.tune_sampler import (
     fastest_within_tolerance,

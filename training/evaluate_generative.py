@@ -56,6 +56,10 @@ SPLIT_NAMES = {"internal_test": "internal", "external_test": "external"}
 BATCH = 32
 
 
+# (stage, folder) of the pretrained CMR encoder whose features the Fréchet distance compares; no bundle ships it.
+FEATURE_ENCODER = ("pretrain_cmr", "encoder")
+
+
 @dataclass
 class GenerativeModels:
     predictor: CardioNetsPredictor
@@ -75,7 +79,7 @@ class GenerativeModels:
         paths = {name: run.stage_dir(stage) / folder for name, (stage, folder) in {
             "tokenizer": ("tokenizer", "model"), "mar": ("generator", "model"),
             "regressor": ("regression_decoder", "model"), "segmenter": ("segmenter", "model"),
-            "feature_encoder": ("pretrain_cmr", "encoder"), "predictor": ("finetune", "aligned/model")}.items()}
+            "feature_encoder": FEATURE_ENCODER, "predictor": ("finetune", "aligned/model")}.items()}
         if not all(path.exists() for path in paths.values()):
             return None
         device = run.device

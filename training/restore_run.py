@@ -29,6 +29,7 @@ from cardionets.models.mar_sampler import SAMPLER_FILE
 
 from .config import load_run_config
 from .distributed import Context
+from .evaluate_generative import FEATURE_ENCODER
 from .export_bundle import SOURCES
 from .generative import regressor_from_anchor
 from .stages import Run
@@ -37,7 +38,6 @@ from .stages import Run
 # lines sit in its model folder, the generator's lines and tuned sampler settings beside it.
 SIDECARS = {"segmenter": {IMAGE_CALIBRATION_FILE: "model"},
             "generator": {IMAGE_CALIBRATION_FILE: ".", SAMPLER_FILE: "."}}
-FEATURE_ENCODER = ("pretrain_cmr", "encoder")  # what the Fréchet distance needs and no bundle ships
 
 
 def restore(bundle: str | Path, run: Run) -> dict[str, str]:
