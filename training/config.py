@@ -86,6 +86,9 @@ class GenerativeEvalConfig:
     subjects: int = 200  # per test split, the first ones: each simulated subject is an independent draw
     seeds: int = 4  # samples per subject: image-derived phenotypes average them and their spread is the uncertainty
     sampler: dict = field(default_factory=dict)  # overrides of cardionets.models.mar_sampler.SamplerSettings
+    # training/site_shift.py: new subjects simulated per row (eight rows), and MAR samples per subject
+    site_shift_subjects: int = 100
+    site_shift_seeds: int = 2
 
 
 @dataclass(frozen=True)

@@ -75,16 +75,28 @@ def evaluate_generative_only(run: Run) -> dict:
     """Score the generators again and replace only the ``generative`` section of the run's results.json (and
     results.md, written from it): for a run restored from a bundle (`training.restore_run`), which holds the
     models the app uses but not the fine-tuned variants the predictive tables compare."""
+    return _replace_section(run, "generative", evaluate_generative)
+
+
+def site_shift_only(run: Run) -> dict:
+    """Add (or replace) the ``site_shift`` section of the run's results.json (`training.site_shift`)."""
+    from .site_shift import site_shift  # it builds on the generative evaluation
+
+    return _replace_section(run, "site_shift", site_shift)
+
+
+def _replace_section(run: Run, name: str, compute) -> dict:
+    """results.json with section ``name`` replaced by ``compute(run)`` (None: the generators are missing)."""
     if not run.context.is_main:
         return {}
     path = run.results_dir / "results.json"
     if not path.is_file():
         raise SystemExit(f"{path} does not exist: run `python -m training evaluate` once first")
-    generative = evaluate_generative(run)
-    if generative is None:
+    section = compute(run)
+    if section is None:
         raise SystemExit(f"the generative stages have not run in {run.directory} (see training.restore_run)")
-    generative["command"] = run.command
-    results = json.loads(path.read_text()) | {"generative": generative}
+    section["command"] = run.command
+    results = json.loads(path.read_text()) | {name: section}
     write_results(run, results)
     return results
 
@@ -97,6 +109,10 @@ def write_results(run: Run, results: dict) -> None:
     markdown = results_markdown(results)
     if "generative" in results:
         markdown += "\n" + generative_markdown(results["generative"]).replace("# Results:", "# Results, continued:", 1)
+    if "site_shift" in results:
+        from .site_shift import site_shift_markdown
+
+        markdown += "\n" + site_shift_markdown(results["site_shift"])
     (out_dir / "results.md").write_text(markdown)
 
 

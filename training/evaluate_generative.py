@@ -148,13 +148,10 @@ class TrainingReference:
 
     def __init__(self, run: Run, models: GenerativeModels):
         self.cines = generator_training_cines(run)
-        conditions, total = [], 0.0
-        for start in range(0, len(self.cines), 256):
-            items = [self.cines[i] for i in range(start, min(start + 256, len(self.cines)))]
-            conditions.append(generator_conditions(models, torch.stack([item["ecg"] for item in items]), run.device))
-            total = total + torch.stack([item["cine"] for item in items]).double().sum(0)
-        self.conditions = torch.cat(conditions)
-        self.mean_cine = (total / len(self.cines)).float().numpy()
+        self.conditions = torch.cat([
+            generator_conditions(models, torch.stack([self.cines[i]["ecg"] for i in rows]), run.device)
+            for rows in _batches(len(self.cines), 256)])
+        self.mean_cine = mean_cine(self.cines)
         self._unit = torch.nn.functional.normalize(self._standardise(self.conditions), dim=1)
 
     def _standardise(self, conditions: torch.Tensor) -> torch.Tensor:
@@ -167,6 +164,16 @@ class TrainingReference:
 
     def retrieve(self, conditions: torch.Tensor) -> np.ndarray:
         return np.stack([self.cines[int(i)]["cine"].numpy() for i in self.nearest(conditions)])
+
+
+def mean_cine(cines: Dataset) -> np.ndarray:
+    """The pixel-wise mean of the items' "cine": the population-mean baseline."""
+    total = sum(torch.stack([cines[i]["cine"] for i in rows]).double().sum(0) for rows in _batches(len(cines), 256))
+    return (total / len(cines)).float().numpy()
+
+
+def _batches(n: int, size: int) -> list[range]:
+    return [range(start, min(start + size, n)) for start in range(0, n, size)]
 
 
 @torch.no_grad()

@@ -10,6 +10,8 @@
     evaluate      every model and the cart-measurement baseline on the internal and external tests
                                                                         -> docs/results.md, docs/results.json
     evaluate-generative  the generators only, replacing that section of an existing results.json
+    site-shift    the generators on new subjects imaged with one external-site difference at a time
+                  (training/site_shift.py), added to an existing results.json
 """
 
 from __future__ import annotations
@@ -263,21 +265,22 @@ PIPELINE = ("data", "pretrain-ecg", "pretrain-cmr", "align", "finetune", "tokeni
 
 def stage_names() -> tuple[str, ...]:
     # calibrate: refit the fine-tuned models' operating points only; evaluate-generative: refresh only the
-    # generators' section of the results (a run restored from a bundle has nothing else to score)
-    return (*PIPELINE, "calibrate", "evaluate-generative", "all")
+    # generators' section of the results (a run restored from a bundle has nothing else to score); site-shift:
+    # add what each difference of the external site costs the generators (training/site_shift.py)
+    return (*PIPELINE, "calibrate", "evaluate-generative", "site-shift", "all")
 
 
 def run_stage(name: str, run: Run, regimes: tuple[str, ...] | None = None) -> None:
     """Run one stage (or "all"); ``regimes`` limits the data stage to those regimes."""
     from . import generative  # these modules build on this one, so they are imported when a stage runs
-    from .evaluate import evaluate, evaluate_generative_only
+    from .evaluate import evaluate, evaluate_generative_only, site_shift_only
 
     started = time.perf_counter()
     steps = {
         "data": lambda run: make_data(run, regimes), "pretrain-ecg": pretrain_ecg, "pretrain-cmr": pretrain_cmr,
         "align": align, "finetune": finetune, "calibrate": recalibrate, "tokenizer": generative.tokenizer,
         "segmenter": generative.segmenter, "generator": generative.generator, "evaluate": evaluate,
-        "evaluate-generative": evaluate_generative_only,
+        "evaluate-generative": evaluate_generative_only, "site-shift": site_shift_only,
     }
     if name == "all":
         for step in PIPELINE:
