@@ -58,7 +58,6 @@ SCANNER_PARTS = {
 REFERENCE = "training site"
 # The data stage seeds its regimes data.seed * 100 + 0..5; this offset keeps these subjects apart from all of them.
 COHORT_SEED_OFFSET = 50
-SCORED = ("population_mean", "regression_decoder", "mar")
 
 
 def site_variants(training: Site, external: Site) -> dict[str, Site]:
@@ -115,7 +114,8 @@ def imaged_subjects(run: Run, site: Site, subjects: int) -> PreparedDataset:
 
 def score_imaged(run: Run, models: GenerativeModels, population_mean: np.ndarray, prepared: PreparedDataset,
                  seeds: int) -> dict[str, dict[str, float]]:
-    """SSIM and PSNR (plain and intensity-matched) of each model in `SCORED`; the MAR's are means over seeds."""
+    """SSIM and PSNR (plain and intensity-matched) of the population mean, the regression decoder and the MAR
+    (means over ``seeds`` samples) on ``prepared``'s cines."""
     dataset = PreparedTorchDataset(prepared, np.arange(len(prepared)), with_cine=True)
     truth = stack_items(dataset, "cine").numpy()
     conditions = generator_conditions(models, stack_items(dataset, "ecg"), run.device)
@@ -181,7 +181,8 @@ def site_shift_markdown(section: dict) -> str:
 
 
 def _describe(changed: list[str]) -> str:
-    """"ecg.fs_hz", "scanner.noise_sd", ... -> "the whole cart; noise_sd": a part that changed entirely is named once."""
+    """["ecg.fs_hz", ..., "scanner.noise_sd"] -> "the whole cart, noise_sd": a part that changed entirely is named
+    once."""
     parts = {"ecg": ("cart", EcgDevice), "scanner": ("scanner", Scanner)}
     words = []
     for prefix, (noun, kind) in parts.items():
