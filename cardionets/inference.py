@@ -47,10 +47,12 @@ from .models.mar_sampler import (
     save_sampler_settings,
 )
 from .models.predictor import SUBTYPES, CardioNetsPredictor, PredictorConfig
+from .models.scanner_adapter import ScannerAdapter
 from .models.segmenter import CMRSegmenter
 from .ood import OOD_REFERENCE_FILE, UNUSUAL_SCORE, EmbeddingReference
 from .prediction import DiseaseResult, OODResult, PhenotypeResult, Prediction
 from .preparation import PreparedECG, prepare_ecg
+from .sim.sites import SITES
 
 VIEWS = ("sax", "4ch")  # the generator's views, in its order
 TRAINED_AGE_YEARS = (40, 80)  # the ages the training cohorts cover (UK Biobank imaging: 45-82)
@@ -58,6 +60,7 @@ DEFAULT_HEART_RATE_BPM = 60.0  # for a generated cine's frame timing when the EC
 EcgSource = ECG | str | Path | bytes | BinaryIO
 COMPONENT_CLASSES = {"predictor": CardioNetsPredictor, "tokenizer": CineTokenizer, "generator": CineMAR,
                      "segmenter": CMRSegmenter}
+OPTIONAL_COMPONENT_CLASSES = {"scanner_adapter": ScannerAdapter}  # the names of bundle.OPTIONAL_COMPONENTS
 
 
 class ECGRejectedError(ECGError):
@@ -83,6 +86,7 @@ class GeneratedCMR:
     disagreements: dict[str, bool]
     seconds: float
     label: str = SYNTHETIC
+    scanner: str | None = None  # the site whose scanner the cines imitate; None: the training sites' look
 
     def export(self, directory: str | Path, formats: tuple[str, ...] = ("nifti", "gif", "png"),
                stem: str = "cardionets", sample: int = 0) -> dict[str, Path]:
@@ -118,6 +122,9 @@ class CardioNets:
     manifest: Manifest
     source: Path  # the bundle folder it was loaded from
     device: torch.device
+    # What imaging on a chosen scanner changes in a generated cine (`cardionets.models.scanner_adapter`); None
+    # when the bundle has none, and then cines have the training sites' look.
+    scanner_adapter: ScannerAdapter | None = None
     _generation_costs: tuple[float, ...] | None = field(default=None, repr=False)
     _generation_pace: float = field(default=1.0, repr=False)  # last actual / modelled time: the machine's load
 
@@ -136,6 +143,9 @@ class CardioNets:
             calibration = ImagePhenotypeCalibration.load(folders["segmenter"] / IMAGE_CALIBRATION_FILE)
             generated_lines = folders["generator"] / IMAGE_CALIBRATION_FILE  # bundles exported before it lack it
             generated = ImagePhenotypeCalibration.load(generated_lines) if generated_lines.is_file() else calibration
+            models.update({name: OPTIONAL_COMPONENT_CLASSES[name].from_pretrained(
+                directory / manifest.components[name]).to(device).eval()
+                for name in OPTIONAL_COMPONENT_CLASSES if name in manifest.components})
             ood_reference = EmbeddingReference.load(folders["predictor"] / OOD_REFERENCE_FILE)
             sampler = load_sampler_settings(folders["generator"])
             if sampler is None:
@@ -152,7 +162,9 @@ class CardioNets:
         """Write the loaded models and their side files as a sealed bundle in ``directory``."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        for name in COMPONENT_CLASSES:
+        components = [*COMPONENT_CLASSES,
+                      *(name for name in OPTIONAL_COMPONENT_CLASSES if getattr(self, name) is not None)]
+        for name in components:
             getattr(self, name).save_pretrained(directory / name)
         self.image_calibration.save(directory / "segmenter" / IMAGE_CALIBRATION_FILE)
         self.generated_calibration.save(directory / "generator" / IMAGE_CALIBRATION_FILE)
@@ -162,7 +174,7 @@ class CardioNets:
         card = self.source / MODEL_CARD_NAME
         if card.is_file():
             shutil.copyfile(card, directory / MODEL_CARD_NAME)
-        seal(directory, {name: name for name in COMPONENT_CLASSES}, self.manifest.metadata)
+        seal(directory, {name: name for name in components}, self.manifest.metadata)
         return directory
 
     def push_to_hub(self, repo_id: str, revision: str | None = None, private: bool = True,
@@ -289,17 +301,37 @@ class CardioNets:
         guided = max(1.0, float((seconds(4, 24, 3.0) - costs[0]) / max(unguided - costs[0], 1e-9)))
         return (*map(float, costs), guided)
 
+    @property
+    def scanner_choices(self) -> tuple[str, ...]:
+        """The sites whose scanner a generated cine can imitate (`generate_cmr`'s ``scanner``); none without a
+        scanner adapter."""
+        return tuple(SITES) if self.scanner_adapter is not None else ()
+
+    def scanner_shift(self, condition: torch.Tensor, scanner: str | None) -> torch.Tensor | None:
+        """What the adapter adds to a latent generated from ``condition`` (1, condition_dim) to imitate the scanner
+        of the site ``scanner``; None for the training sites' look."""
+        if scanner is None:
+            return None
+        if scanner not in self.scanner_choices:
+            raise ValueError(f"cannot imitate the scanner {scanner!r}: "
+                             + (f"the choices are {', '.join(self.scanner_choices)}" if self.scanner_choices
+                                else "these weights have no scanner adapter"))
+        return self.scanner_adapter(condition.float(), self.scanner_adapter.profile([SITES[scanner].scanner]))
+
     @torch.inference_mode()
     def generate_cmr(self, ecg: EcgSource, n_samples: int = 1, seed: int = 0, steps: int | None = None,
                      cfg: float | None = None, autoregressive_steps: int | None = None,
-                     temperature: float | None = None) -> GeneratedCMR:
+                     temperature: float | None = None, scanner: str | None = None) -> GeneratedCMR:
         """Both views of a SYNTHETIC cine for this ECG, ``n_samples`` of them (seeds ``seed``, ``seed`` + 1, ...).
 
         ``steps`` (diffusion steps per token), ``cfg`` (guidance scale), ``autoregressive_steps`` and
-        ``temperature`` override the bundle's tuned defaults. A rejected ECG raises `ECGRejectedError`.
+        ``temperature`` override the bundle's tuned defaults. ``scanner`` names a site (`scanner_choices`) whose
+        scanner the cines imitate; None keeps the training sites' look. A rejected ECG raises `ECGRejectedError`.
         """
         if n_samples < 1:
             raise ValueError(f"n_samples must be at least 1, got {n_samples}")
+        if scanner is not None and scanner not in self.scanner_choices:
+            self.scanner_shift(torch.zeros(1, 0), scanner)  # raises, naming the choices, before any work
         started = time.perf_counter()
         record = self.read_ecg(ecg)
         quality = check_quality(record)
@@ -312,8 +344,10 @@ class CardioNets:
         seeds = tuple(range(seed, seed + n_samples))
         with autocast(self.device):
             out = self.predictor.predict(self.model_input(record), with_embedding=True)  # one pass for both
+            shift = self.scanner_shift(out["generator_condition"], scanner)
             cines = np.concatenate([sample_cines(self.generator, self.tokenizer, out["generator_condition"],
-                                                 replace(settings, seed=s)).float().cpu().numpy() for s in seeds])
+                                                 replace(settings, seed=s), shift).float().cpu().numpy()
+                                    for s in seeds])
         pixel_mm = self.tokenizer.config.pixel_mm
         measured = [self.generated_calibration.apply(values)
                     for values in measure_cines(self.segmenter, cines, pixel_mm)]
@@ -332,7 +366,8 @@ class CardioNets:
             image_phenotypes=estimate, predicted_phenotypes=predicted,
             # The flag's floor is the segmenter's own error on acquired cines; the generated lines' residual SD
             # also holds the generator's error against the truth, which the samples' spread already speaks for.
-            disagreements=estimate.disagreements(predicted, self.image_calibration), seconds=seconds)
+            disagreements=estimate.disagreements(predicted, self.image_calibration), seconds=seconds,
+            scanner=scanner)
 
 
 def _generation_terms(autoregressive_steps: int, diffusion_steps: int) -> tuple[int, int, int, int]:

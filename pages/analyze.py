@@ -164,14 +164,21 @@ if record is not None:
             steps = c2.slider("Diffusion steps per token", 4, 100, model.sampler.diffusion_steps)
             cfg = c3.slider("Guidance (1 = none)", 0.5, 4.0, float(model.sampler.cfg_scale), step=0.5,
                             help="Above 1 follows the ECG more strongly; below 1 mixes in the unconditional model.")
+            scanner = None
+            if model.scanner_choices:
+                scanner = st.selectbox(
+                    "Imitate the scanner of", [None, *model.scanner_choices],
+                    format_func=lambda site: "the training sites (default)" if site is None else site,
+                    help="The look (contrast, shading, noise, pixel size) of the cines a site's scanner makes: pick "
+                         "the site whose scans you will compare these with.")
             estimate = model.generation_seconds(n_samples, steps, cfg)
             generate = st.form_submit_button(f"Generate the {SYNTHETIC} CMR (about {estimate:.1f} s)")
-        state_key = f"cmr-{key}-{n_samples}-{steps}-{cfg}-{bundle_key()}"
+        state_key = f"cmr-{key}-{n_samples}-{steps}-{cfg}-{scanner}-{bundle_key()}"
         if generate and state_key not in st.session_state:
             with st.spinner(f"Generating {n_samples} sample(s) of both views…"):
                 try:
                     st.session_state[state_key] = model.generate_cmr(record, n_samples=n_samples, seed=0,
-                                                                     steps=steps, cfg=cfg)
+                                                                     steps=steps, cfg=cfg, scanner=scanner)
                 except ECGRejectedError as error:
                     st.error(str(error))
         cmr = st.session_state.get(state_key)

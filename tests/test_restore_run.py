@@ -37,6 +37,8 @@ def test_a_restored_run_holds_the_exported_models_and_keeps_what_was_there(bundl
         assert torch.equal(models.regressor(condition), again.regressor(condition))  # the anchor is the decoder
         assert torch.equal(models.predictor.generator_condition(ecg), again.predictor.generator_condition(ecg))
         assert torch.equal(models.mar.anchor_tokens(condition), again.mar.anchor_tokens(condition))
+        shifts = [m.scanner_shifts(condition, ["boston"] * 3) for m in (models, again)]  # the adapter came back
+        assert torch.equal(*shifts)
     assert sampler_settings(restored) == sampler_settings(original)
     assert again.mar_calibration == models.mar_calibration and again.calibration == models.calibration
     shipped_settings = (bundle / "generator" / SAMPLER_FILE).read_bytes()

@@ -7,13 +7,12 @@ import shutil
 import numpy as np
 import pytest
 
-from cardionets.sim.sites import SITES
+from cardionets.sim.sites import SITES, registered_sites
 from tests.conftest import TINY
 from training.__main__ import main as training_main
 from training.config import load_run_config
 from training.distributed import Context
-from training.site_shift import (REFERENCE, SCANNER_PARTS, changed_properties, imaged_subjects, registered,
-                                 site_variants)
+from training.site_shift import REFERENCE, SCANNER_PARTS, changed_properties, imaged_subjects, site_variants
 from training.stages import Run
 
 TRAINING, EXTERNAL = SITES["cheadle"], SITES["boston"]
@@ -34,12 +33,12 @@ def test_each_row_swaps_in_only_its_part_of_the_external_site():
 def test_registered_sites_are_gone_afterwards_even_after_an_error():
     extra = site_variants(TRAINING, EXTERNAL)["external noise"]
     with pytest.raises(RuntimeError, match="inside"):
-        with registered([extra]):
+        with registered_sites([extra]):
             assert SITES[extra.name] is extra
             raise RuntimeError("inside")
     assert extra.name not in SITES
     with pytest.raises(ValueError, match="already taken"):
-        with registered([TRAINING]):
+        with registered_sites([TRAINING]):
             pass
     assert SITES["cheadle"] is TRAINING
 
@@ -48,7 +47,7 @@ def test_every_row_images_the_same_hearts(tmp_path):
     run = Run(load_run_config(TINY, str(tmp_path / "run")), Context())
     variants = site_variants(TRAINING, EXTERNAL)
     rows = [REFERENCE, "external contrast", "external ECG cart"]
-    with registered([variants[label] for label in rows]):
+    with registered_sites([variants[label] for label in rows]):
         reference, contrast, cart = (imaged_subjects(run, variants[label], 2) for label in rows)
     assert not (run.stage_dir("site_shift") / variants[REFERENCE].name / "cohort").exists()
     np.testing.assert_array_equal(contrast.masks, reference.masks)  # the same anatomy and slice positions

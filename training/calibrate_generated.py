@@ -40,25 +40,26 @@ from .stages import VALIDATION_SHARE, Run, split_indices
 SUBJECTS = 400  # the whole calibration share of the default recipe
 
 
-def calibration_share(run: Run, subjects: int = SUBJECTS) -> tuple[torch.Tensor, dict[str, np.ndarray]]:
-    """ECGs and reference phenotypes of the first ``subjects`` of the downstream calibration
-    share."""
+def calibration_share(run: Run, subjects: int = SUBJECTS) -> tuple[torch.Tensor, dict[str, np.ndarray], list[str]]:
+    """ECGs, reference phenotypes and sites of the first ``subjects`` of the downstream calibration share."""
     downstream = run.prepared("downstream")
     _, validation = split_indices(len(downstream), VALIDATION_SHARE, run.config.seed)
     rows = validation[:subjects]
     ecg = stack_items(PreparedTorchDataset(downstream, rows), "ecg")
     names = list(downstream.schema.phenotypes)
-    return ecg, {name: downstream.phenotypes[rows, names.index(name)] for name in IMAGE_PHENOTYPES}
+    return (ecg, {name: downstream.phenotypes[rows, names.index(name)] for name in IMAGE_PHENOTYPES},
+            list(downstream.manifest["site"].values[rows]))
 
 
 def calibrate_generators(run: Run, models: GenerativeModels, subjects: int = SUBJECTS) -> dict[str, Path]:
     """Fit and save both generators' lines; prints how far the acquired-cine lines were off on the same cines."""
-    ecg, reference = calibration_share(run, subjects)
+    ecg, reference, sites = calibration_share(run, subjects)
     conditions = generator_conditions(models, ecg, run.device)
+    shifts = models.scanner_shifts(conditions, sites)  # told each subject's scanner, as the evaluation does
     settings = sampler_settings(run)
     generators = {
-        "generator": lambda c: generate(models, c, settings, run.device),
-        "regression_decoder": lambda c: regress(models, c, run.device),
+        "generator": lambda c: generate(models, c, settings, run.device, shifts),
+        "regression_decoder": lambda c: regress(models, c, run.device, shifts),
     }
     written = {}
     for stage, cines_of in generators.items():

@@ -58,6 +58,11 @@ class DataConfig:
     # real paired set has what it has). The encoders never see them, so the generator's conditions on them are
     # like those at test time rather than those of subjects the predictor was fitted on.
     generator_extra: int = 0
+    # Simulated ECG-CMR pairs imaged by `scanner_count` scanners drawn from the field's range
+    # (cardionets.sim.sites.SCANNER_RANGES), for the scanner adapter (`python -m training scanner-adapter`), which
+    # learns what imaging on another scanner changes in a generated cine. Only that adapter trains on them.
+    generator_scanners: int = 0
+    scanner_count: int = 64
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,7 @@ class TrainConfig:
     segmenter: OptimConfig = field(default_factory=OptimConfig)
     generator: OptimConfig = field(default_factory=lambda: OptimConfig(ema_decay=0.999))
     regression_decoder: OptimConfig = field(default_factory=OptimConfig)
+    scanner_adapter: OptimConfig = field(default_factory=lambda: OptimConfig(epochs=30, batch_size=256, lr=0.002))
     # A saved generator (a bundle's `generator` or a run's `generator/model` folder) that the generator stage goes
     # on training instead of starting a new one: GPU leases are short, so training can add up over several. Its
     # anchor stays the regression decoder, since its residual was learnt around that anchor. None = start afresh.

@@ -8,7 +8,9 @@ Every model answers the same question, "this subject's two-view cine, from the E
     retrieval           the training cine whose generator condition is nearest (cosine) to the subject's
     regression_decoder  the latent regressed from the condition (MSE), decoded
 
-and is scored on fidelity (SSIM, PSNR per frame, per view, against the true cine), realism (Fréchet distance
+When the run has a scanner adapter (`python -m training scanner-adapter`), the MAR and the regression decoder
+are told each subject's scanner (its site's: a site knows its scanner) and imitate it. All four models
+are scored on fidelity (SSIM, PSNR per frame, per view, against the true cine), realism (Fréchet distance
 between CMR-encoder features of the generated and the true cines), diversity (pixel SD between a subject's
 samples) and what its heart says (phenotypes measured by the segmenter on the generated cines, R2 against the
 truth, next to the regression head's R2 on the same subjects). For the MAR, an image-derived phenotype is the
@@ -39,7 +41,9 @@ from cardionets.models.latent_regressor import LatentRegressor
 from cardionets.models.mar import CineMAR
 from cardionets.models.mar_sampler import SamplerSettings, load_sampler_settings, sample_cines
 from cardionets.models.predictor import CardioNetsPredictor
+from cardionets.models.scanner_adapter import ScannerAdapter
 from cardionets.models.segmenter import CLASSES, CMRSegmenter, dice_per_class
+from cardionets.sim.sites import SITES
 
 from .config import load_run_config
 from .data.prepared import VIEWS
@@ -72,6 +76,9 @@ class GenerativeModels:
     # Each generator's own lines (`training.calibrate_generated`); the acquired-cine lines until it has run.
     mar_calibration: ImagePhenotypeCalibration
     regressor_calibration: ImagePhenotypeCalibration
+    # What imaging on each subject's scanner adds to both generators' latents; None when the recipe trains none,
+    # and then they draw the training sites' look.
+    scanner_adapter: ScannerAdapter | None = None
 
     @classmethod
     def load(cls, run: Run) -> GenerativeModels | None:
@@ -99,7 +106,20 @@ class GenerativeModels:
             feature_encoder=CMREncoder.from_pretrained(paths["feature_encoder"]).to(device).eval(),
             mar_calibration=own_lines("generator"),
             regressor_calibration=own_lines("regression_decoder"),
+            scanner_adapter=(ScannerAdapter.from_pretrained(adapter).to(device).eval()
+                             if (adapter := run.stage_dir("scanner_adapter") / "model").exists() else None),
         )
+
+    @torch.no_grad()
+    def scanner_shifts(self, conditions: torch.Tensor, sites: list[str]) -> torch.Tensor | None:
+        """(N, *latent_shape) what the scanner adapter adds for each subject, told its site's scanner (a test
+        split's scanner is known: it is the site's); None without an adapter."""
+        if self.scanner_adapter is None:
+            return None
+        device = next(self.scanner_adapter.parameters()).device
+        profile = self.scanner_adapter.profile([SITES[site].scanner for site in sites])
+        return torch.cat([self.scanner_adapter(conditions[i:i + 256].to(device), profile[i:i + 256]).cpu()
+                          for i in range(0, len(conditions), 256)])
 
     def calibration_for(self, model: str) -> ImagePhenotypeCalibration:
         """The lines that measure ``model``'s cines: a generator's own; the acquired-cine lines for the
@@ -177,17 +197,23 @@ def _batches(n: int, size: int) -> list[range]:
 
 
 @torch.no_grad()
-def generate(models: GenerativeModels, conditions: torch.Tensor, settings: SamplerSettings,
-             device: torch.device) -> np.ndarray:
-    """(N, condition_dim) -> (N, views, frames, H, W) MAR cines, in batches (the same seed for every batch)."""
-    return torch.cat([sample_cines(models.mar, models.tokenizer, conditions[i:i + BATCH].to(device), settings).cpu()
+def generate(models: GenerativeModels, conditions: torch.Tensor, settings: SamplerSettings, device: torch.device,
+             shifts: torch.Tensor | None = None) -> np.ndarray:
+    """(N, condition_dim) -> (N, views, frames, H, W) MAR cines, in batches (the same seed for every batch);
+    ``shifts`` (N, *latent_shape): the scanner adapter's, added to the latents (`GenerativeModels.scanner_shifts`)."""
+    return torch.cat([sample_cines(models.mar, models.tokenizer, conditions[i:i + BATCH].to(device), settings,
+                                   None if shifts is None else shifts[i:i + BATCH].to(device)).cpu()
                       for i in range(0, len(conditions), BATCH)]).numpy()
 
 
 @torch.no_grad()
-def regress(models: GenerativeModels, conditions: torch.Tensor, device: torch.device) -> np.ndarray:
-    return torch.cat([models.tokenizer.decode(models.regressor(conditions[i:i + BATCH].to(device))).cpu()
-                      for i in range(0, len(conditions), BATCH)]).numpy()
+def regress(models: GenerativeModels, conditions: torch.Tensor, device: torch.device,
+            shifts: torch.Tensor | None = None) -> np.ndarray:
+    """The regression decoder's cines, with the scanner adapter's ``shifts`` as `generate`."""
+    latents = [models.regressor(conditions[i:i + BATCH].to(device)) for i in range(0, len(conditions), BATCH)]
+    if shifts is not None:
+        latents = [latent + shifts[i * BATCH:(i + 1) * BATCH].to(latent) for i, latent in enumerate(latents)]
+    return torch.cat([models.tokenizer.decode(latent).cpu() for latent in latents]).numpy()
 
 
 def image_scores(generated: np.ndarray, truth: np.ndarray) -> dict:
@@ -235,15 +261,17 @@ def score_split(run: Run, models: GenerativeModels, reference: TrainingReference
     names = list(prepared.schema.phenotypes)
     true_phenotypes = {name: prepared.phenotypes[:n, names.index(name)] for name in IMAGE_PHENOTYPES}
     conditions = generator_conditions(models, ecg, run.device)
+    shifts = models.scanner_shifts(conditions, list(prepared.manifest["site"].values[:n]))
     head = models.predictor.predict(ecg.to(run.device))["phenotypes"].cpu().numpy()
     head_phenotypes = {name: head[:, names.index(name)] for name in IMAGE_PHENOTYPES}
 
     settings = sampler_settings(run)
-    samples = [generate(models, conditions, replace(settings, seed=seed), run.device) for seed in range(config.seeds)]
+    samples = [generate(models, conditions, replace(settings, seed=seed), run.device, shifts)
+               for seed in range(config.seeds)]
     outputs = {
         "population_mean": np.repeat(reference.mean_cine[None], n, axis=0),
         "retrieval": reference.retrieve(conditions),
-        "regression_decoder": regress(models, conditions, run.device),
+        "regression_decoder": regress(models, conditions, run.device, shifts),
         SAMPLE_MEAN: np.mean(samples, axis=0),
     }
     true_features = cine_features(models, truth, run.device)
@@ -373,7 +401,8 @@ def evaluate_generative(run: Run) -> dict | None:
         return None
     reference = TrainingReference(run, models)
     settings = sampler_settings(run)
-    out = {"settings": {"sampler": vars(settings) | {"seed": "0..seeds-1"}, "seeds": run.config.generative_eval.seeds}}
+    out = {"settings": {"sampler": vars(settings) | {"seed": "0..seeds-1"}, "seeds": run.config.generative_eval.seeds,
+                        "told_scanner": models.scanner_adapter is not None}}
     for split, name in SPLIT_NAMES.items():
         out[name] = score_split(run, models, reference, split)
     out["checks"] = generative_checks(out)
@@ -409,6 +438,12 @@ MODEL_ROLES = {
 }
 
 
+def told_scanner_sentence(whose: str) -> str:
+    return (f"The MAR and the regression decoder are told the scanner of each {whose}: the scanner adapter "
+            "(`python -m training scanner-adapter`) adds what imaging on it changes to their latents. The other "
+            "baselines are cines, not models of the latent, and are not told.")
+
+
 def generative_markdown(results: dict) -> str:
     splits = [split for split in SPLIT_NAMES.values() if split in results]
     sampler = results["settings"]["sampler"]
@@ -425,6 +460,7 @@ def generative_markdown(results: dict) -> str:
              "bootstrap CIs over subjects. Fréchet distance: CMR-encoder features of generated vs true cines of the "
              "same subjects. Diversity: pixel SD between a subject's samples. Image R²: phenotypes measured by the "
              "segmenter on the generated cines (MAR: the mean over samples) against the truth.", "",
+             *([told_scanner_sentence("subject's site"), ""] if results["settings"].get("told_scanner") else []),
              "| model | role | " + " | ".join(f"{m} ({s})" for m in ("SSIM", "PSNR dB", "Fréchet", "R² LVEDV",
                                                                           "R² LVEF") for s in splits) + " |",
              "|---|---|" + "---|" * 5 * len(splits)]

@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cardionets.bundle import COMPONENTS, MANIFEST_NAME, MODEL_CARD_NAME, Manifest, seal
+from cardionets.bundle import COMPONENTS, MANIFEST_NAME, MODEL_CARD_NAME, OPTIONAL_COMPONENTS, Manifest, seal
 from cardionets.cmr.measure import IMAGE_CALIBRATION_FILE
-from cardionets.inference import COMPONENT_CLASSES
+from cardionets.inference import COMPONENT_CLASSES, OPTIONAL_COMPONENT_CLASSES
 from cardionets.models.mar_sampler import SAMPLER_FILE, save_sampler_settings
 from cardionets.models.predictor import SUBTYPES, CardioNetsPredictor
 from cardionets.ood import OOD_REFERENCE_FILE, EmbeddingReference
@@ -37,32 +37,36 @@ from .stages import VALIDATION_SHARE, Run, recipe_regimes, split_indices
 STORAGE_DTYPES = {"float32": None, "float16": torch.float16}
 SOURCES = {"predictor": ("finetune", "aligned/model"), "tokenizer": ("tokenizer", "model"),
            "generator": ("generator", "model"), "segmenter": ("segmenter", "model")}
+OPTIONAL_SOURCES = {"scanner_adapter": ("scanner_adapter", "model")}  # exported when the run trained it
+CLASSES = {**COMPONENT_CLASSES, **OPTIONAL_COMPONENT_CLASSES}
 
 
 def export(run: Run, out: Path, storage_dtype: torch.dtype | None = None) -> Manifest:
     """Write the bundle; ``storage_dtype`` (float16 for the shipped weights) halves the weight files."""
     folders = {name: run.stage_dir(stage) / folder for name, (stage, folder) in SOURCES.items()}
+    folders |= {name: path for name, (stage, folder) in OPTIONAL_SOURCES.items()
+                if ((path := run.stage_dir(stage) / folder) / "config.json").is_file()}
     missing = [f"{name} ({path})" for name, path in folders.items() if not (path / "config.json").is_file()]
     if missing:
         raise SystemExit(f"{run.directory} lacks trained models: {', '.join(missing)}; run the stages first.")
     if not (folders["segmenter"] / IMAGE_CALIBRATION_FILE).is_file():
         raise SystemExit(f"{folders['segmenter']} has no {IMAGE_CALIBRATION_FILE}; rerun the segmenter stage.")
     out.mkdir(parents=True, exist_ok=True)
-    for name in COMPONENTS:  # an earlier export's files must not linger beside the new ones
+    for name in (*COMPONENTS, *OPTIONAL_COMPONENTS):  # an earlier export's files must not linger
         if (out / name).is_dir():
             shutil.rmtree(out / name)
     (out / MANIFEST_NAME).unlink(missing_ok=True)
     for name, source in folders.items():
         shutil.copytree(source, out / name)
         if storage_dtype is not None:
-            COMPONENT_CLASSES[name].from_pretrained(out / name).save_pretrained(out / name, storage_dtype)
+            CLASSES[name].from_pretrained(out / name).save_pretrained(out / name, storage_dtype)
     save_sampler_settings(out / "generator", sampler_settings(run), run.stage_dir("generator") / SAMPLER_FILE)
     generated_lines = run.stage_dir("generator") / IMAGE_CALIBRATION_FILE  # `training.calibrate_generated`
     if generated_lines.is_file():
         shutil.copyfile(generated_lines, out / "generator" / IMAGE_CALIBRATION_FILE)
     fit_ood_reference(run, CardioNetsPredictor.from_pretrained(folders["predictor"])).save(
         out / "predictor" / OOD_REFERENCE_FILE)
-    manifest = seal(out, {name: name for name in COMPONENTS}, metadata(run, folders))
+    manifest = seal(out, {name: name for name in folders}, metadata(run, folders))
     results = run.results_dir / "results.json"
     if results.is_file():  # the card is outside the checksums: it can be rewritten without re-sealing
         write_model_card(out, json.loads(results.read_text()))

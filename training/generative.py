@@ -6,14 +6,17 @@
                 (the deterministic baseline)                                 -> RUN/regression_decoder/model
                 then the MAR + diffusion head on the residual of the tokenizer latents around it, with
                 the same condition                                           -> RUN/generator/model
+    scanner-adapter  what imaging on another scanner adds to the regression decoder's latent, from the same
+                condition and the scanner's properties                       -> RUN/scanner_adapter/model
 
 Training cines are the paired set's and the downstream training split's (and, for the generators, the recipe's
-`generator_extra` pairs): never the test splits, never the downstream calibration share (the predictive heads'
-validation data stays unseen by every model).
+`generator_extra` pairs; for the scanner adapter, also the `generator_scanners` pairs): never the test splits,
+never the downstream calibration share (the predictive heads' validation data stays unseen by every model).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict
 from pathlib import Path
 
@@ -28,11 +31,21 @@ from cardionets.models.latent_regressor import LatentRegressor, LatentRegressorC
 from cardionets.models.mar import CineMAR, CineMARConfig
 from cardionets.models.predictor import CardioNetsPredictor
 from cardionets.models.pretrained import CONFIG_NAME
+from cardionets.models.scanner_adapter import ScannerAdapter, ScannerAdapterConfig
 from cardionets.models.segmenter import CMRSegmenter, CMRSegmenterConfig
+from cardionets.sim.sites import SITES
 
 from .data.prepared import CINE_PIXEL_MM, PreparedDataset
 from .datasets import PreparedTorchDataset
-from .stages import GENERATOR_EXTRA, VALIDATION_SHARE, Run, finish_stage, split_indices
+from .stages import (
+    GENERATOR_EXTRA,
+    GENERATOR_SCANNERS,
+    SCANNERS_FILE,
+    VALIDATION_SHARE,
+    Run,
+    finish_stage,
+    split_indices,
+)
 from .trainer import TrainResult, train
 
 
@@ -158,15 +171,19 @@ def encode_for_generator(run: Run, dataset: Dataset, predictor: CardioNetsPredic
     return torch.cat(latents), torch.cat(conditions)
 
 
-class LatentsAndConditions(Dataset):
-    def __init__(self, latents: torch.Tensor, conditions: torch.Tensor):
-        self.latents, self.conditions = latents, conditions
+class NamedTensors(Dataset):
+    """Item i: {name: tensor[i]} for each of the named tensors (the same length)."""
+
+    def __init__(self, **tensors: torch.Tensor):
+        if len({len(tensor) for tensor in tensors.values()}) != 1:
+            raise ValueError("the tensors must have the same length")
+        self.tensors = tensors
 
     def __len__(self) -> int:
-        return len(self.latents)
+        return len(next(iter(self.tensors.values())))
 
     def __getitem__(self, item: int) -> dict[str, torch.Tensor]:
-        return {"latent": self.latents[item], "condition": self.conditions[item]}
+        return {name: tensor[item] for name, tensor in self.tensors.items()}
 
 
 def generator_predictor(run: Run) -> CardioNetsPredictor:
@@ -184,7 +201,7 @@ def generator(run: Run):
     cine_tokenizer = CineTokenizer.from_pretrained(run.stage_dir("tokenizer") / "model")
     mar = generator_to_continue(run, predictor.condition_dim, cine_tokenizer.config.latent_shape)  # checked first
     latents, conditions = encode_for_generator(run, generator_training_cines(run), predictor, cine_tokenizer)
-    data = LatentsAndConditions(latents, conditions)
+    data = NamedTensors(latent=latents, condition=conditions)
 
     baseline = run.stage_dir("regression_decoder")
     if mar is None:
@@ -217,6 +234,48 @@ def generator(run: Run):
         if models is not None:  # lines for the generators' own cines, at the settings they have now
             calibrate_generators(run, models)
     return stage / "model"
+
+
+def scanner_adapter(run: Run) -> Path | None:
+    """The scanner adapter (`cardionets.models.scanner_adapter`): from the generator condition and a scanner's
+    properties to the regression decoder's expected residual, on the generators' training cines (told their
+    sites' scanners) and the many-scanner pairs (told their drawn scanners) -> RUN/scanner_adapter/model. Nothing
+    when the recipe makes no many-scanner pairs: the generators then draw the training sites' look."""
+    config = run.config
+    if not config.data.generator_scanners:
+        run.log.write(stage="scanner-adapter", skipped="the recipe makes no generator_scanners pairs")
+        return None
+    predictor = generator_predictor(run)
+    cine_tokenizer = CineTokenizer.from_pretrained(run.stage_dir("tokenizer") / "model")
+    regressor = LatentRegressor.from_pretrained(run.stage_dir("regression_decoder") / "model").eval()
+    many = run.prepared(GENERATOR_SCANNERS)
+    drawn = json.loads((many.directory / SCANNERS_FILE).read_text())
+    trained_on = generator_training_cines(run)
+    scanners = [SITES[site].scanner for site in item_sites(trained_on)] + [drawn[site] for site in item_sites(many)]
+    latents, conditions = encode_for_generator(run, ConcatDataset([trained_on, PreparedTorchDataset(
+        many, with_cine=True)]), predictor, cine_tokenizer)
+    with torch.no_grad():
+        for start in range(0, len(latents), 256):  # in place: the residuals replace the latents
+            latents[start:start + 256] -= regressor(conditions[start:start + 256])
+    adapter = ScannerAdapter(ScannerAdapterConfig(condition_dim=predictor.condition_dim,
+                                                  latent_shape=cine_tokenizer.config.latent_shape))
+    data = NamedTensors(residual=latents, condition=conditions, profile=adapter.profile(scanners))
+    stage = run.stage_dir("scanner_adapter")
+    result = train(adapter, lambda m, batch: m.loss(batch["residual"], batch["condition"], batch["profile"]), data,
+                   config.scanner_adapter, stage / "checkpoint", "scanner-adapter", run.log, run.context, run.device,
+                   config.seed)
+    return finish_stage(run, stage, adapter, result, folder="model")
+
+
+def item_sites(dataset: Dataset | PreparedDataset) -> list[str]:
+    """The site of each item of a prepared folder, a `PreparedTorchDataset` or a concatenation of them."""
+    if isinstance(dataset, PreparedDataset):
+        return list(dataset.manifest["site"].values)
+    if isinstance(dataset, ConcatDataset):
+        return [site for part in dataset.datasets for site in item_sites(part)]
+    if isinstance(dataset, PreparedTorchDataset):
+        return list(dataset.prepared.manifest["site"].values[dataset.indices])
+    raise TypeError(f"no sites known for a {type(dataset).__name__}")
 
 
 def regressor_from_anchor(mar: CineMAR) -> LatentRegressor:

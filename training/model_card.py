@@ -73,6 +73,10 @@ def model_card(results: dict, manifest: Manifest, predictor: dict | None = None)
             mar = generative[split]["scores"]["mar"]
             lines.append(f"| {split} | {_fmt(mar['ssim'])} | {_fmt(mar['psnr_db'], 2)} | {_fmt(mar['frechet'], 2)} "
                          f"| {_fmt(mar['r2_lvedv'])} | {_fmt(mar['r2_lvef'])} |")
+        if generative.get("settings", {}).get("told_scanner"):
+            lines += ["", "These cines imitate each test subject's scanner (its site's) through the scanner adapter, "
+                      "as `CardioNets.generate_cmr(..., scanner=site)` does; without a scanner, cines have the "
+                      "training sites' look."]
     lines += operating_points(predictor or {})
     lines += ["", "## Limitations", "",
               "- Trained and tested only on simulated subjects: real ECGs differ in ways the virtual cohort does "

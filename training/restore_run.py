@@ -7,11 +7,11 @@ The commands that judge or tune the generators (`python -m training evaluate`, `
 folder is what training leaves on the machine that trained. With this, they work on any machine that has the
 bundle: the shipped weights, or one downloaded from the Hub, evaluated on your own prepared data.
 
-A bundle holds four models; a run also needs the regression decoder, which is the generator's frozen anchor and is
-written from it, and the pretrained CMR encoder whose features the Fréchet distance compares, which no bundle
-ships: `python -m training pretrain-cmr --config ...` trains it (minutes on a CPU). That encoder is seeded but
-not bit for bit the training machine's, so Fréchet distances are comparable between models scored with the
-same encoder, not with figures from another one. The generators' measuring lines are refitted by
+A bundle holds four models (five with a scanner adapter); a run also needs the regression decoder, which is the
+generator's frozen anchor and is written from it, and the pretrained CMR encoder whose features the Fréchet
+distance compares, which no bundle ships: `python -m training pretrain-cmr --config ...` trains it (minutes on a
+CPU). That encoder is seeded but not bit for bit the training machine's, so Fréchet distances are comparable
+between models scored with the same encoder, not with figures from another one. The generators' measuring lines are refitted by
 `python -m training.calibrate_generated --config ...` (the regression decoder's are not in a bundle). Model
 folders the run already has are kept, never overwritten.
 """
@@ -30,7 +30,7 @@ from cardionets.models.mar_sampler import SAMPLER_FILE
 from .config import load_run_config
 from .distributed import Context
 from .evaluate_generative import FEATURE_ENCODER
-from .export_bundle import SOURCES
+from .export_bundle import CLASSES, OPTIONAL_SOURCES, SOURCES
 from .generative import regressor_from_anchor
 from .stages import Run
 
@@ -43,15 +43,17 @@ SIDECARS = {"segmenter": {IMAGE_CALIBRATION_FILE: "model"},
 def restore(bundle: str | Path, run: Run) -> dict[str, str]:
     """Write the bundle's models (checksums verified first) into ``run``'s stage folders; returns, for each
     model folder, "restored" or "kept" (already there)."""
-    directory, _ = load_verified(bundle)
+    directory, manifest = load_verified(bundle)
     report = {}
-    for name, (stage, folder) in SOURCES.items():
+    for name, (stage, folder) in {**SOURCES, **OPTIONAL_SOURCES}.items():
         target = run.stage_dir(stage) / folder
+        if name in OPTIONAL_SOURCES and name not in manifest.components:  # a scanner adapter this bundle lacks
+            continue
         if (target / "config.json").is_file():
             report[str(target)] = "kept"
             continue
         # Loading and saving (not copying) stores float32 weights, as training would have left them.
-        model = COMPONENT_CLASSES[name].from_pretrained(directory / name)
+        model = CLASSES[name].from_pretrained(directory / name)
         model.save_pretrained(target)
         for sidecar, where in SIDECARS.get(name, {}).items():
             if (directory / name / sidecar).is_file():

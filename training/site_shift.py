@@ -21,8 +21,6 @@ The subjects are new draws (a seed no regime of the data stage uses), so no mode
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, fields, replace
 
 import numpy as np
@@ -30,7 +28,7 @@ import torch
 
 from cardionets.sim.cohort import CohortConfig
 from cardionets.sim.dataset import write_cohort
-from cardionets.sim.sites import DEFAULT_SITES, SITES, EcgDevice, Scanner, Site
+from cardionets.sim.sites import DEFAULT_SITES, SITES, EcgDevice, Scanner, Site, registered_sites
 
 from .data.prepared import PreparedDataset
 from .data.virtual import prepare_virtual
@@ -44,6 +42,7 @@ from .evaluate_generative import (
     regress,
     sampler_settings,
     stack_items,
+    told_scanner_sentence,
 )
 from .generative import generator_training_cines
 from .stages import Run
@@ -84,21 +83,6 @@ def changed_properties(site: Site, training: Site) -> list[str]:
             for name, value in asdict(getattr(site, part)).items() if getattr(getattr(training, part), name) != value]
 
 
-@contextmanager
-def registered(sites: list[Site]) -> Iterator[None]:
-    """``sites`` added to `SITES` for the duration, so the simulator and the preparation can look them up; removed
-    afterwards, also after an error. Only this process sees them: simulate them with one worker."""
-    clashes = [site.name for site in sites if site.name in SITES]
-    if clashes:
-        raise ValueError(f"site names already taken: {clashes}")
-    SITES.update({site.name: site for site in sites})
-    try:
-        yield
-    finally:
-        for site in sites:
-            SITES.pop(site.name, None)
-
-
 def imaged_subjects(run: Run, site: Site, subjects: int) -> PreparedDataset:
     """``subjects`` new simulated subjects imaged at ``site``, prepared as the test splits are (RUN/site_shift/)."""
     data = run.config.data
@@ -119,11 +103,13 @@ def score_imaged(run: Run, models: GenerativeModels, population_mean: np.ndarray
     dataset = PreparedTorchDataset(prepared, np.arange(len(prepared)), with_cine=True)
     truth = stack_items(dataset, "cine").numpy()
     conditions = generator_conditions(models, stack_items(dataset, "ecg"), run.device)
+    shifts = models.scanner_shifts(conditions, list(prepared.manifest["site"].values))  # told the row's scanner
     settings = sampler_settings(run)
     outputs = {
         "population_mean": [np.repeat(population_mean[None], len(truth), axis=0)],
-        "regression_decoder": [regress(models, conditions, run.device)],
-        "mar": [generate(models, conditions, replace(settings, seed=seed), run.device) for seed in range(seeds)],
+        "regression_decoder": [regress(models, conditions, run.device, shifts)],
+        "mar": [generate(models, conditions, replace(settings, seed=seed), run.device, shifts)
+                for seed in range(seeds)],
     }
     scores = {}
     for name, cines in outputs.items():
@@ -144,7 +130,7 @@ def site_shift(run: Run) -> dict | None:
     variants = site_variants(training, external)
     population_mean = mean_cine(generator_training_cines(run))
     rows = {}
-    with registered(list(variants.values())):
+    with registered_sites(list(variants.values())):
         for label, site in variants.items():
             prepared = imaged_subjects(run, site, config.site_shift_subjects)
             rows[label] = {"changed": changed_properties(site, training),
@@ -152,6 +138,7 @@ def site_shift(run: Run) -> dict | None:
             run.log.write(stage="site-shift", variant=label, **{f"{name}_psnr_db": s["psnr_db"]
                                                                  for name, s in rows[label]["scores"].items()})
     return {"subjects": config.site_shift_subjects, "seeds": config.site_shift_seeds,
+            "told_scanner": models.scanner_adapter is not None,
             "training_site": training.name, "external_site": external.name,
             "cohort_seed": data.seed * 100 + COHORT_SEED_OFFSET, "variants": rows}
 
@@ -166,6 +153,7 @@ def site_shift_markdown(section: dict) -> str:
              f"at a time. The MAR's scores are means over {section['seeds']} samples per subject at the default "
              "settings. A lead is the model's PSNR (dB) or SSIM minus the population mean's on the same cines; "
              "matched: after a per-cine gain and offset fit to the truth.", "",
+             *([told_scanner_sentence("row"), ""] if section.get("told_scanner") else []),
              "| imaged with | population mean PSNR | regression decoder PSNR | MAR PSNR | decoder lead | MAR lead | "
              "MAR lead, matched | MAR SSIM lead | what changed |",
              "|---|---|---|---|---|---|---|---|---|"]

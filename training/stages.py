@@ -6,7 +6,7 @@
     align         ECG encoder against the frozen CMR encoder            -> RUN/align/encoder
     finetune      predictor heads from each encoder (aligned, MAE-only, scratch) and the CMR upper bound
                                                                         -> RUN/finetune/<variant>
-    tokenizer, segmenter, generator: the generative stages, in training/generative.py
+    tokenizer, segmenter, generator, scanner-adapter: the generative stages, in training/generative.py
     evaluate      every model and the cart-measurement baseline on the internal and external tests
                                                                         -> docs/results.md, docs/results.json
     evaluate-generative  the generators only, replacing that section of an existing results.json
@@ -16,8 +16,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +32,7 @@ from cardionets.models.ecg_encoder import ECGEncoder, ECGEncoderConfig, ECGMaske
 from cardionets.models.predictor import CardioNetsPredictor, PredictorConfig
 from cardionets.sim.cohort import CohortConfig
 from cardionets.sim.dataset import write_cohort
-from cardionets.sim.sites import DEFAULT_SITES
+from cardionets.sim.sites import DEFAULT_SITES, SITES, Site, random_scanner, registered_sites
 
 from .config import DataConfig, TrainConfig
 from .data.prepared import PreparedDataset
@@ -41,6 +43,8 @@ from .trainer import MetricsLog, train
 
 REGIMES = ("ecg_only", "paired", "downstream", "internal_test", "external_test")
 GENERATOR_EXTRA = "generator_extra"  # made only when the recipe asks for some (DataConfig.generator_extra)
+GENERATOR_SCANNERS = "generator_scanners"  # likewise (DataConfig.generator_scanners): many simulated scanners
+SCANNERS_FILE = "scanners.json"  # in that regime's prepared folder: each of its scanners' properties, by site name
 VALIDATION_SHARE = 0.2  # of the downstream set, for calibration and thresholds
 
 
@@ -69,8 +73,9 @@ class Run:
 
 
 def recipe_regimes(data: DataConfig) -> tuple[str, ...]:
-    """The regimes a recipe makes: every one of REGIMES, and the generators' extra pairs when it asks for some."""
-    return (*REGIMES, *((GENERATOR_EXTRA,) if data.generator_extra else ()))
+    """The regimes a recipe makes: every one of REGIMES, and the generators' extra pairs and the many-scanner pairs
+    when it asks for some."""
+    return (*REGIMES, *(regime for regime in (GENERATOR_EXTRA, GENERATOR_SCANNERS) if getattr(data, regime)))
 
 
 def make_data(run: Run, regimes: tuple[str, ...] | None = None) -> None:
@@ -78,7 +83,7 @@ def make_data(run: Run, regimes: tuple[str, ...] | None = None) -> None:
     folders."""
     data = run.config.data
     if run.context.is_main:
-        sizes = {regime: getattr(data, regime) for regime in (*REGIMES, GENERATOR_EXTRA)}
+        sizes = {regime: getattr(data, regime) for regime in (*REGIMES, GENERATOR_EXTRA, GENERATOR_SCANNERS)}
         unknown = set(regimes or ()) - set(sizes)
         if unknown:
             raise ValueError(f"unknown regimes {sorted(unknown)}; the regimes are {list(sizes)}")
@@ -89,15 +94,30 @@ def make_data(run: Run, regimes: tuple[str, ...] | None = None) -> None:
             # A folder prepared before label masks were stored is prepared again (from the kept cohort).
             if (out / "schema.json").exists() and (not with_cmr or (out / "masks.npy").exists()):
                 continue
-            sites = (data.external_site,) if regime == "external_test" else DEFAULT_SITES
-            cohort = CohortConfig(seed=data.seed * 100 + offset, sites=tuple(sites), n_frames=data.n_frames,
-                                  with_cmr=with_cmr)
-            cohort_dir = Path(data.root) / "cohorts" / regime
-            workers = data.workers or os.cpu_count() or 1
-            write_cohort(cohort_dir, n, cohort, workers=workers, progress=False)
-            prepare_virtual(cohort_dir, out, with_cine=with_cmr, workers=workers)
+            seed, cohort_dir = data.seed * 100 + offset, Path(data.root) / "cohorts" / regime
+            if regime == GENERATOR_SCANNERS:
+                make_many_scanner_pairs(cohort_dir, out, n, data, seed)
+            else:
+                sites = (data.external_site,) if regime == "external_test" else DEFAULT_SITES
+                cohort = CohortConfig(seed=seed, sites=tuple(sites), n_frames=data.n_frames, with_cmr=with_cmr)
+                workers = data.workers or os.cpu_count() or 1
+                write_cohort(cohort_dir, n, cohort, workers=workers, progress=False)
+                prepare_virtual(cohort_dir, out, with_cine=with_cmr, workers=workers)
             run.log.write(stage="data", regime=regime, subjects=n)
     barrier(run.context)
+
+
+def make_many_scanner_pairs(cohort_dir: Path, out: Path, subjects: int, data: DataConfig, seed: int) -> None:
+    """``subjects`` ECG-CMR pairs spread over ``data.scanner_count`` scanners drawn from SCANNER_RANGES, each with
+    a training site's cart (in turn), prepared into ``out`` with the scanners' properties in SCANNERS_FILE."""
+    rng = np.random.default_rng(seed)
+    sites = [Site(f"drawn-scanner-{k:03d}", SITES[DEFAULT_SITES[k % len(DEFAULT_SITES)]].ecg, random_scanner(rng))
+             for k in range(data.scanner_count)]
+    cohort = CohortConfig(seed=seed, sites=tuple(site.name for site in sites), n_frames=data.n_frames)
+    with registered_sites(sites):  # the drawn sites exist only in this process, hence one worker
+        write_cohort(cohort_dir, subjects, cohort, workers=1, progress=False)
+        prepare_virtual(cohort_dir, out, with_cine=True, workers=1)
+    (out / SCANNERS_FILE).write_text(json.dumps({site.name: asdict(site.scanner) for site in sites}, indent=1))
 
 
 def _pretrain(run: Run, modality: str) -> Path:
@@ -260,7 +280,7 @@ def finish_stage(run: Run, stage: Path, model, result, folder: str = "encoder") 
 
 
 PIPELINE = ("data", "pretrain-ecg", "pretrain-cmr", "align", "finetune", "tokenizer", "segmenter", "generator",
-            "evaluate")
+            "scanner-adapter", "evaluate")
 
 
 def stage_names() -> tuple[str, ...]:
@@ -279,7 +299,8 @@ def run_stage(name: str, run: Run, regimes: tuple[str, ...] | None = None) -> No
     steps = {
         "data": lambda run: make_data(run, regimes), "pretrain-ecg": pretrain_ecg, "pretrain-cmr": pretrain_cmr,
         "align": align, "finetune": finetune, "calibrate": recalibrate, "tokenizer": generative.tokenizer,
-        "segmenter": generative.segmenter, "generator": generative.generator, "evaluate": evaluate,
+        "segmenter": generative.segmenter, "generator": generative.generator,
+        "scanner-adapter": generative.scanner_adapter, "evaluate": evaluate,
         "evaluate-generative": evaluate_generative_only, "site-shift": site_shift_only,
     }
     if name == "all":

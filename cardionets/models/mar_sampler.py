@@ -136,7 +136,11 @@ def sample_tokens(mar: CineMAR, condition: torch.Tensor, settings: SamplerSettin
 
 @torch.no_grad()
 def sample_cines(mar: CineMAR, tokenizer: CineTokenizer, condition: torch.Tensor,
-                 settings: SamplerSettings = SamplerSettings()) -> torch.Tensor:
-    """(B, condition_dim) -> (B, views, frames, H, W) synthetic cines in [0, 1]."""
+                 settings: SamplerSettings = SamplerSettings(),
+                 latent_shift: torch.Tensor | None = None) -> torch.Tensor:
+    """(B, condition_dim) -> (B, views, frames, H, W) synthetic cines in [0, 1]. ``latent_shift`` (B,
+    *latent_shape), when given, is added to the sampled latent before decoding: the scanner adapter's move to
+    another scanner's look (`cardionets.models.scanner_adapter`)."""
     tokenizer.eval()
-    return tokenizer.decode(mar.latent_from_tokens(sample_tokens(mar, condition, settings)))
+    latent = mar.latent_from_tokens(sample_tokens(mar, condition, settings))
+    return tokenizer.decode(latent if latent_shift is None else latent + latent_shift.to(latent))

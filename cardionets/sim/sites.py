@@ -7,7 +7,11 @@ coil shading. Profiles are data; add one by adding an entry to SITES.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -62,3 +66,36 @@ SITES: dict[str, Site] = {
 }
 DEFAULT_SITES = ("cheadle", "newcastle", "reading")
 EXTERNAL_SITE = "boston"
+
+# The range of scanners and protocols the generators' scanner adapter is trained on (the `generator_scanners`
+# regime draws each of its scanners uniformly from it): wider than the named sites together, so a site no model
+# trained on (the external one included) lies inside it. Slice thickness is the same 8 mm everywhere and not drawn.
+SCANNER_RANGES: dict[str, tuple[float, float]] = {
+    "pixel_mm": (1.6, 2.2),
+    "blood_intensity": (0.80, 1.00),
+    "myocardium_intensity": (0.26, 0.40),
+    "noise_sd": (0.02, 0.06),
+    "bias_strength": (0.10, 0.35),
+    "jitter_mm": (0.8, 2.2),
+}
+
+
+def random_scanner(rng: np.random.Generator, slice_mm: float = 8.0) -> Scanner:
+    """A scanner whose every property in SCANNER_RANGES is drawn uniformly from its range."""
+    return Scanner(slice_mm=slice_mm, **{name: float(rng.uniform(lo, hi)) for name, (lo, hi) in SCANNER_RANGES.items()})
+
+
+@contextmanager
+def registered_sites(sites: list[Site]) -> Iterator[None]:
+    """``sites`` added to `SITES` for the duration, so the simulator and the preparation can look them up; removed
+    afterwards, also after an error. Only this process sees them: simulate them with one worker (the cohort
+    writer's pool spawns fresh processes)."""
+    clashes = [site.name for site in sites if site.name in SITES]
+    if clashes:
+        raise ValueError(f"site names already taken: {clashes}")
+    SITES.update({site.name: site for site in sites})
+    try:
+        yield
+    finally:
+        for site in sites:
+            SITES.pop(site.name, None)
