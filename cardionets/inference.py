@@ -307,15 +307,19 @@ class CardioNets:
         scanner adapter."""
         return tuple(SITES) if self.scanner_adapter is not None else ()
 
-    def scanner_shift(self, condition: torch.Tensor, scanner: str | None) -> torch.Tensor | None:
-        """What the adapter adds to a latent generated from ``condition`` (1, condition_dim) to imitate the scanner
-        of the site ``scanner``; None for the training sites' look."""
-        if scanner is None:
-            return None
-        if scanner not in self.scanner_choices:
+    def check_scanner(self, scanner: str | None) -> None:
+        """A ValueError that names the choices unless ``scanner`` is None or one of `scanner_choices`."""
+        if scanner is not None and scanner not in self.scanner_choices:
             raise ValueError(f"cannot imitate the scanner {scanner!r}: "
                              + (f"the choices are {', '.join(self.scanner_choices)}" if self.scanner_choices
                                 else "these weights have no scanner adapter"))
+
+    def scanner_shift(self, condition: torch.Tensor, scanner: str | None) -> torch.Tensor | None:
+        """What the adapter adds to a latent generated from ``condition`` (1, condition_dim) to imitate the scanner
+        of the site ``scanner``; None for the training sites' look."""
+        self.check_scanner(scanner)
+        if scanner is None:
+            return None
         return self.scanner_adapter(condition.float(), self.scanner_adapter.profile([SITES[scanner].scanner]))
 
     @torch.inference_mode()
@@ -330,8 +334,7 @@ class CardioNets:
         """
         if n_samples < 1:
             raise ValueError(f"n_samples must be at least 1, got {n_samples}")
-        if scanner is not None and scanner not in self.scanner_choices:
-            self.scanner_shift(torch.zeros(1, 0), scanner)  # raises, naming the choices, before any work
+        self.check_scanner(scanner)  # before any work
         started = time.perf_counter()
         record = self.read_ecg(ecg)
         quality = check_quality(record)
