@@ -56,6 +56,8 @@ from .sim.sites import SITES
 
 VIEWS = ("sax", "4ch")  # the generator's views, in its order
 TRAINED_AGE_YEARS = (40, 80)  # the ages the training cohorts cover (UK Biobank imaging: 45-82)
+WITHHELD_NOTE = ("No disease call and no reference-range flag is made for this ECG; the estimates are shown greyed, "
+                 "for research only.")
 DEFAULT_HEART_RATE_BPM = 60.0  # for a generated cine's frame timing when the ECG's rate cannot be measured
 EcgSource = ECG | str | Path | bytes | BinaryIO
 COMPONENT_CLASSES = {"predictor": CardioNetsPredictor, "tokenizer": CineTokenizer, "generator": CineMAR,
@@ -252,13 +254,17 @@ class CardioNets:
                         for index, (name, p) in enumerate(zip(config.disease_outputs, out["disease_probabilities"]))}
             subtypes = {name: round(float(p), 4) for name, p in zip(SUBTYPES, out["subtype_probabilities"])}
             score = float(out["ood_score"])
+        ood = ood_result(score, age_years, out is None, item.pacing)
+        if ood.withheld:  # the values stay for research; no call or flag is made from them
+            phenotypes = {name: replace(p, flag=None) for name, p in phenotypes.items()}
+            diseases = {name: replace(d, positive=None) for name, d in diseases.items()}
         metadata = self.manifest.metadata
         timing = {"preparation": item.prepare_ms, "models": models_ms if out is not None else 0.0}
         return Prediction(
             qc=summary["qc"], measurements=summary["measurements"],
             device_measurements=summary["device_measurements"], patient={"age_years": age_years, "sex": sex},
             phenotypes=phenotypes, diseases=diseases, subtypes=subtypes,
-            ood=ood_result(score, age_years, out is None, item.pacing),
+            ood=ood,
             model={"cardionets_version": __version__, "bundle_created": metadata.get("created"),
                    "recipe": metadata.get("recipe"), "schema_version": self.manifest.schema_version,
                    "device": str(self.device)},
@@ -406,10 +412,12 @@ def ood_result(score: float | None, age_years: float | None, rejected: bool,
                pacing: PacingEvidence | None = None) -> OODResult:
     """The embedding score plus what the record itself says about fitting the training data."""
     warnings = []
-    if pacing is not None and pacing.paced:
+    paced = pacing is not None and pacing.paced
+    paediatric = age_years is not None and age_years < 18
+    if paced:
         warnings.append(f"Paced ECG ({pacing.reason}): the models learnt from unpaced ECGs only; their outputs do "
                         "not apply to a paced rhythm.")
-    if age_years is not None and age_years < 18:
+    if paediatric:
         warnings.append(f"Paediatric ECG (age {age_years:g}): the models learnt from adults only; do not use "
                         "their outputs for this patient.")
     elif age_years is not None and not TRAINED_AGE_YEARS[0] <= age_years <= TRAINED_AGE_YEARS[1]:
@@ -419,6 +427,9 @@ def ood_result(score: float | None, age_years: float | None, rejected: bool,
         warnings.append(f"This ECG is unlike the training ECGs (score {score:.2f}; above 1 is rarer than 99 % of "
                         "held-out training-site ECGs): outputs may be unreliable.")
     unusual = bool(warnings)
+    withheld = (paced or paediatric) and not rejected
+    if withheld:
+        warnings.append(WITHHELD_NOTE)
     if rejected:
         warnings.append("The quality check rejected this ECG, so no model output is given.")
-    return OODResult(None if score is None else round(score, 3), unusual, warnings)
+    return OODResult(None if score is None else round(score, 3), unusual, warnings, withheld)

@@ -64,7 +64,7 @@ class PhenotypeResult:
 class DiseaseResult:
     probability: float  # calibrated
     threshold: float  # the call threshold: Youden's J on validation data
-    positive: bool  # probability >= threshold
+    positive: bool | None  # probability >= threshold; None when the outputs do not apply (`OODResult.withheld`)
     screening_threshold: float | None = None  # keeps 90 % sensitivity on validation data (many false positives)
     sensitivity: float | None = None  # of the call, on validation data
     specificity: float | None = None
@@ -72,7 +72,9 @@ class DiseaseResult:
     @property
     def screen_positive(self) -> bool | None:
         """Above the 90 %-sensitivity cut: worth a look when screening, not a diagnosis of the disease."""
-        return None if self.screening_threshold is None else self.probability >= self.screening_threshold
+        if self.screening_threshold is None or self.positive is None:
+            return None
+        return self.probability >= self.screening_threshold
 
 
 @dataclass
@@ -80,6 +82,9 @@ class OODResult:
     score: float | None  # embedding distance / its 99th percentile on held-out training-site ECGs; None if rejected
     out_of_distribution: bool
     warnings: list[str] = field(default_factory=list)
+    # The models' outputs do not apply to this patient (a child, a paced rhythm): no call and no reference flag is
+    # made, anywhere the result is shown; the values stay, greyed, for research.
+    withheld: bool = False
 
 
 @dataclass
@@ -100,6 +105,11 @@ class Prediction:
     @property
     def rejected(self) -> bool:
         return self.qc["verdict"] == "reject"
+
+    @property
+    def positive_calls(self) -> list[str]:
+        """The diseases called positive (none when the calls are withheld)."""
+        return [name for name, d in self.diseases.items() if d.positive]
 
     def to_dict(self) -> dict:
         return asdict(self)

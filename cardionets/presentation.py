@@ -35,6 +35,13 @@ DISEASE_LABELS = {
     "af": "Atrial fibrillation", "any_cm": "Any cardiomyopathy",
 }
 FLAG_MARKS = {"low": "▼ low", "high": "▲ high", "normal": "normal", None: ""}
+WITHHELD = "withheld"  # a call or flag not made because the outputs do not apply to this patient
+
+
+def subtypes_apply(result: Prediction) -> bool:
+    """The subtype distribution answers "if this is a cardiomyopathy, which kind": shown only under a positive
+    any-cardiomyopathy call."""
+    return bool(result.subtypes) and "any_cm" in result.positive_calls
 
 
 def phenotype_label(name: str) -> str:
@@ -65,7 +72,8 @@ def phenotype_rows(result: Prediction, limit: int | None = None, segmental: bool
         if is_segmental(name) and not segmental:
             continue
         reference = "" if p.ref_low is None else f"{_number(p.ref_low, 0)} – {_number(p.ref_high, 0)}"
-        rows.append([phenotype_label(name), _number(p.value, 1), p.unit, reference, FLAG_MARKS[p.flag]])
+        flag = WITHHELD if result.ood.withheld and reference else FLAG_MARKS[p.flag]
+        rows.append([phenotype_label(name), _number(p.value, 1), p.unit, reference, flag])
     return rows if limit is None else rows[:limit + 1]
 
 
@@ -73,8 +81,8 @@ def disease_rows(result: Prediction) -> list[list]:
     rows = [["Condition", "Probability", "Call threshold", "Call", "Validation sensitivity / specificity"]]
     for name, d in result.diseases.items():
         accuracy = "" if d.sensitivity is None else f"{d.sensitivity:.0%} / {d.specificity:.0%}"
-        rows.append([DISEASE_LABELS.get(name, name), f"{d.probability:.1%}", f"{d.threshold:.1%}",
-                     "POSITIVE" if d.positive else "negative", accuracy])
+        call = WITHHELD if d.positive is None else "POSITIVE" if d.positive else "negative"
+        rows.append([DISEASE_LABELS.get(name, name), f"{d.probability:.1%}", f"{d.threshold:.1%}", call, accuracy])
     return rows
 
 

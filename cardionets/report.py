@@ -22,7 +22,7 @@ from PIL import Image
 from .cmr.export import SYNTHETIC, labelled_frames
 from .ecg import ECG, preprocess
 from .ecg.plot import save_ecg_png
-from .inference import GeneratedCMR
+from .inference import WITHHELD_NOTE, GeneratedCMR
 from .prediction import RESEARCH_USE, Prediction
 from .presentation import disease_rows, measurement_rows, phenotype_rows
 
@@ -83,6 +83,11 @@ def _tables_page(result: Prediction) -> Figure:
         figure.text(MARGIN, 0.9, "The quality check rejected this ECG, so the models gave no output.", fontsize=10)
         return figure
     y = 0.92
+    if result.ood.withheld:  # the warning travels with the tables it qualifies, not only on page 1
+        reasons = " ".join(warning for warning in result.ood.warnings if warning != WITHHELD_NOTE)
+        figure.text(MARGIN, y, _wrap(f"Calls and flags withheld. {reasons}", 110),
+                    fontsize=8.5, color="#b00020", va="top")
+        y -= 0.05
     for title, rows in (
             ("ECG measurements (CardioNets and the cart's own)", measurement_rows(result)),
             ("CMR phenotypes estimated from the ECG (reference: healthy adults; LV Petersen 2017, RV Hudsmith 2005)",

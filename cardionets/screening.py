@@ -117,27 +117,42 @@ def extract_archive(data: bytes, folder: Path, max_files: int = MAX_ARCHIVE_FILE
 
 def columns(model: CardioNets) -> list[str]:
     config = model.predictor.config
-    return ["file", "error", "qc_verdict", *config.phenotypes, *(f"p_{d}" for d in config.disease_outputs),
-            "ood_score"]
+    return ["file", "error", "qc_verdict", "age_years", "sex", "calls", "unusual_ecg", "warnings",
+            *config.phenotypes, *(f"p_{d}" for d in config.disease_outputs), "ood_score"]
 
 
 def row_of(file: str, result: Prediction | None, error: str | None) -> dict:
+    """One CSV row. ``calls`` is what a single result shows: the positive calls joined by "; ", "none", or
+    "withheld" when the outputs do not apply to the patient; ``warnings`` are the result's own, verbatim."""
     row = {"file": file, "error": error or "", "qc_verdict": "" if result is None else result.qc["verdict"]}
     if result is not None:
         if result.rejected and not error:
             row["error"] = "rejected by the quality check: " + " ".join(
                 f["message"] for f in result.qc["findings"] if f["severity"] == "reject")
+        row.update({"age_years": _blank(result.patient.get("age_years")), "sex": _blank(result.patient.get("sex")),
+                    "unusual_ecg": result.ood.out_of_distribution, "warnings": " | ".join(result.ood.warnings)})
+        if not result.rejected:
+            row["calls"] = "withheld" if result.ood.withheld else "; ".join(result.positive_calls) or "none"
         row.update({name: p.value for name, p in result.phenotypes.items()})
         row.update({f"p_{name}": d.probability for name, d in result.diseases.items()})
-        row["ood_score"] = "" if result.ood.score is None else result.ood.score
+        row["ood_score"] = _blank(result.ood.score)
     return row
 
 
-def _done(path: Path) -> set[str]:
+def _blank(value) -> object:
+    return "" if value is None else value
+
+
+def _done(path: Path, header: list[str]) -> set[str]:
+    """Files an earlier run of the same columns already screened into ``path``."""
     if not path.is_file():
         return set()
     with open(path, newline="") as handle:
-        return {row["file"] for row in csv.DictReader(handle)}
+        reader = csv.DictReader(handle)
+        if reader.fieldnames and reader.fieldnames != header:
+            raise ValueError(f"{path} was written with other columns (an older version or other weights); "
+                             "write to a new file instead of resuming into it.")
+        return {row["file"] for row in reader}
 
 
 def _batches(items: list[Path], size: int) -> Iterator[list[Path]]:
@@ -152,9 +167,9 @@ def screen_files(model: CardioNets, inputs: list[Path], out: Path, progress: boo
     is called after each batch (the app's progress bar)."""
     started = time.perf_counter()
     out = Path(out)
-    done = _done(out)
-    todo = [path for path in inputs if str(path) not in done]
     header = columns(model)
+    done = _done(out, header)
+    todo = [path for path in inputs if str(path) not in done]
     new_file = not out.is_file()
     out.parent.mkdir(parents=True, exist_ok=True)
     written = errors = 0

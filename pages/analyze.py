@@ -12,11 +12,13 @@ from cardionets.ecg.plot import ecg_paper_figure
 from cardionets.inference import ECGRejectedError
 from cardionets.presentation import (
     DISEASE_LABELS,
+    WITHHELD,
     disease_rows,
     measurement_rows,
     phenotype_label,
     phenotype_rows,
     subtype_rows,
+    subtypes_apply,
 )
 from cardionets.report import pdf_report
 from cardionets.samples import sample_ecgs
@@ -32,8 +34,12 @@ def frame(rows: list[list]) -> pd.DataFrame:
 
 
 def flag_style(row: pd.Series) -> list[str]:
-    colour = "background-color: #fde2e1" if row["Flag"] not in ("", "normal") else ""
+    colour = {"": "", "normal": "", WITHHELD: "color: #9e9e9e"}.get(row["Flag"], "background-color: #fde2e1")
     return [colour] * len(row)
+
+
+def withheld_style(row: pd.Series) -> list[str]:
+    return ["color: #9e9e9e"] * len(row)
 
 
 def probability_chart(result) -> go.Figure:
@@ -141,11 +147,16 @@ if record is not None:
             st.dataframe(pd.DataFrame(segments, columns=phenotype_rows(result)[0]), hide_index=True)
 
         st.subheader("Disease probabilities")
+        if result.ood.withheld:
+            st.error("Calls withheld: the models' outputs do not apply to this patient (see the warning above). The "
+                     "probabilities are shown greyed, for research only; no call is made from them.")
         chart, table = st.columns([3, 2])
         chart.plotly_chart(probability_chart(result))
-        table.dataframe(frame(subtype_rows(result)), hide_index=True)
-        table.caption("If this is a cardiomyopathy, which kind (the subtype head's distribution).")
-        st.table(frame(disease_rows(result)).style.hide(axis="index"))
+        if subtypes_apply(result):
+            table.dataframe(frame(subtype_rows(result)), hide_index=True)
+            table.caption("If this is a cardiomyopathy, which kind (the subtype head's distribution).")
+        diseases = frame(disease_rows(result)).style.hide(axis="index")
+        st.table(diseases.apply(withheld_style, axis=1) if result.ood.withheld else diseases)
         st.caption("Calibrated probabilities. A call is POSITIVE at or above the threshold that balanced sensitivity "
                    "and specificity on validation data; the last column says how well that call did there.")
         st.caption(f"Analysed in {result.timing_ms['total'] / 1000:.2f} s (models {result.timing_ms['models']:.0f} ms) · "

@@ -9,8 +9,6 @@ import pandas as pd
 import streamlit as st
 
 from cardionets.ecg import ECGError
-from cardionets.inference import disease_result
-from cardionets.ood import UNUSUAL_SCORE
 from cardionets.presentation import DISEASE_LABELS
 from cardionets.screening import MAX_ARCHIVE_FILES, extract_archive, find_inputs, screen_files
 from pages.common import models, research_banner
@@ -55,30 +53,31 @@ if uploads and st.button("Screen", type="primary"):
 
 table = st.session_state.get("screening")
 if table is not None:
-    config = models().predictor.config
-    diseases = config.disease_outputs
+    diseases = models().predictor.config.disease_outputs
     good = table[table["error"] == ""].copy()
     bad = table[table["error"] != ""][["file", "error"]]
     for name in diseases:
         good[f"p_{name}"] = pd.to_numeric(good[f"p_{name}"])
-    # The same call as every single result: `disease_result` against the operating points the weights carry.
-    good.insert(2, "positive calls", [", ".join(DISEASE_LABELS.get(n, n) for i, n in enumerate(diseases)
-                                                if disease_result(config, i, row[f"p_{n}"]).positive)
-                                      for _, row in good.iterrows()])
-    good.insert(3, "unusual ECG", pd.to_numeric(good["ood_score"]) > UNUSUAL_SCORE)
+    # The calls are the results' own (`screening.row_of`): "withheld" where the outputs do not apply.
+    good["calls"] = [", ".join(DISEASE_LABELS.get(n, n) for n in calls.split("; ")) if calls not in ("none", "withheld")
+                     else calls for calls in good["calls"]]
+    good["unusual_ecg"] = good["unusual_ecg"].astype(str) == "True"
     st.success(f"{len(table)} files screened: {len(good)} analysed, {len(bad)} could not be used.")
-    shown = ["file", "qc_verdict", "positive calls", "unusual ECG", *(f"p_{n}" for n in diseases),
-             "lvedv_ml", "lvef_pct", "lvm_g", "rvedv_ml", "rvef_pct", "ood_score"]
+    shown = ["file", "qc_verdict", "age_years", "sex", "calls", "unusual_ecg", "warnings",
+             *(f"p_{n}" for n in diseases), "lvedv_ml", "lvef_pct", "lvm_g", "rvedv_ml", "rvef_pct", "ood_score"]
     st.dataframe(good[[c for c in shown if c in good]], hide_index=True,
-                 column_config={"file": "File", "qc_verdict": "Quality", "positive calls": "Positive calls",
-                                "unusual ECG": "Unusual ECG", "lvedv_ml": "LVEDV (mL)", "lvef_pct": "LVEF (%)",
+                 column_config={"file": "File", "qc_verdict": "Quality", "age_years": "Age", "sex": "Sex",
+                                "calls": "Positive calls", "unusual_ecg": "Unusual ECG", "warnings": "Warnings",
+                                "lvedv_ml": "LVEDV (mL)", "lvef_pct": "LVEF (%)",
                                 "lvm_g": "LV mass (g)", "rvedv_ml": "RVEDV (mL)", "rvef_pct": "RVEF (%)",
                                 "ood_score": "Unusualness (>1 unusual)",
                                 **{f"p_{n}": st.column_config.ProgressColumn(
                                     DISEASE_LABELS.get(n, n), min_value=0.0, max_value=1.0, format="percent")
                                    for n in diseases}})
     st.caption("Click a column header to sort. A call is positive at or above the threshold that balanced "
-               "sensitivity and specificity on validation data. 'Unusual ECG': unlike the training ECGs.")
+               "sensitivity and specificity on validation data; 'withheld' means the models' outputs do not apply "
+               "to that patient (a child, a paced rhythm), so no call is made. 'Unusual ECG': unlike the training "
+               "ECGs, or outside the ages and rhythms the models learnt from.")
     if len(bad):
         st.subheader("Files that could not be used")
         st.dataframe(bad, hide_index=True)

@@ -100,6 +100,55 @@ def test_batch_screening_lists_results_and_bad_files(mortara_path):
     assert list(bad["file"]) == ["ecgs/truncated.dcm"] and bad["error"].iloc[0]
 
 
+@pytest.fixture
+def child_dicom(mortara_path) -> bytes:
+    """The real Mortara ECG as if recorded from an 11-year-old (only the DICOM's PatientAge changed)."""
+    import pydicom
+
+    dataset = pydicom.dcmread(mortara_path)
+    dataset.PatientAge = "011Y"
+    buffer = io.BytesIO()
+    dataset.save_as(buffer)
+    return buffer.getvalue()
+
+
+def test_a_child_s_ecg_shows_no_call_and_no_flag_on_the_page_or_in_the_pdf(child_dicom):
+    from pypdf import PdfReader
+
+    from cardionets.report import pdf_report
+
+    app = page("analyze")
+    app.file_uploader[0].upload("child.dcm", child_dicom).run()
+    assert not app.exception and app.number_input[0].value == 11
+    assert "Paediatric ECG (age 11)" in texts(app) and any("Calls withheld" in e.value for e in app.error)
+    diseases = next(t.value for t in app.table if "Call threshold" in t.value.columns)
+    assert set(diseases["Call"]) == {"withheld"}
+    phenotypes = next(t.value for t in app.table if "Reference range" in t.value.columns)
+    assert not {"normal", "▲ high", "▼ low"} & set(phenotypes["Flag"]) and "withheld" in set(phenotypes["Flag"])
+    assert not any("subtype" in str(d.value.columns) for d in app.dataframe)  # no cardiomyopathy call, no subtypes
+
+    from cardionets import CardioNets
+    from cardionets.ecg import load
+
+    record = load(child_dicom)
+    result = CardioNets.from_pretrained().predict(record)
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf_report(result, record))).pages)
+    assert "Paediatric ECG" in text and "withheld" in text and "POSITIVE" not in text and "normal" not in text
+
+
+def test_batch_screening_withholds_a_child_s_calls_in_the_table_and_the_csv(mortara_path, child_dicom):
+    app = page("screening")
+    app.file_uploader[0].upload("child.dcm", child_dicom).run()
+    app.button[0].click().run()
+    assert not app.exception
+    row = app.dataframe[0].value.iloc[0]
+    assert row["calls"] == "withheld" and row["unusual_ecg"] and row["age_years"] == 11 and row["sex"] == "F"
+    assert "Paediatric ECG" in row["warnings"]
+    downloaded = app.session_state["screening"]  # the table the CSV button serves, as written by the screen
+    assert {"age_years", "sex", "calls", "warnings"} <= set(downloaded.columns)
+    assert downloaded.loc[0, "calls"] == "withheld" and "Paediatric ECG" in downloaded.loc[0, "warnings"]
+
+
 def test_a_zip_that_escapes_its_folder_is_refused():
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as zipped:

@@ -249,3 +249,27 @@ def test_a_disease_call_agrees_with_the_rounded_probability_and_threshold_it_sho
     assert straddling.probability == straddling.threshold == 0.3125 and straddling.positive
     assert not disease_result(config, 1, 0.39994).positive and disease_result(config, 1, 0.39996).positive
     assert disease_result(PredictorConfig(), 0, 0.5).threshold == 0.5  # no stored operating point: 0.5
+
+
+def test_for_a_child_no_call_and_no_flag_is_made_anywhere_the_result_goes(bundle, mortara_path):
+    from cardionets.presentation import WITHHELD, disease_rows, phenotype_rows
+    from cardionets.screening import row_of
+
+    model = CardioNets.from_pretrained(bundle, device="cpu")
+    child = model.predict(mortara_path, age_years=11)
+    assert child.ood.withheld and child.diseases and child.phenotypes
+    assert all(d.positive is None and d.screen_positive is None for d in child.diseases.values())
+    assert all(p.flag is None for p in child.phenotypes.values()) and child.positive_calls == []
+    assert all(0 <= d.probability <= 1 for d in child.diseases.values())  # the values stay, for research
+    record = json.loads(child.to_json())
+    assert record["ood"]["withheld"] and {d["positive"] for d in record["diseases"].values()} == {None}
+    assert Prediction.from_json(child.to_json()) == child
+    assert {row[3] for row in disease_rows(child)[1:]} == {WITHHELD}
+    flags = {row[0]: row[4] for row in phenotype_rows(child)[1:]}
+    assert flags["LV ejection fraction"] == WITHHELD and flags["RV ejection fraction"] == ""  # no range, no flag
+    row = row_of("child.dcm", child, None)
+    assert row["calls"] == "withheld" and row["age_years"] == 11 and row["sex"] == "F"
+    assert "Paediatric ECG" in row["warnings"] and row["unusual_ecg"] is True
+    adult = model.predict(mortara_path)
+    assert not adult.ood.withheld and all(isinstance(d.positive, bool) for d in adult.diseases.values())
+    assert row_of("adult.dcm", adult, None)["calls"] in ("none", "; ".join(adult.positive_calls))
