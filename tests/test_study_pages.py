@@ -101,3 +101,37 @@ def test_when_a_case_s_time_is_up_its_material_is_withdrawn_and_the_answer_still
     app.button[-1].click().run()
     (answer,) = store.answers(code)
     assert answer["diagnosis"] == "hcm" and answer["seconds"] > 1
+
+
+def test_two_studies_with_a_case_of_the_same_key_each_show_their_own_material(tmp_path, monkeypatch):
+    """Case keys are unique within a study only: a reader of one study must never be shown what the app cached
+    for another study's case of the same key (a healthy case shown with another study's HCM result)."""
+    from dataclasses import replace
+
+    from cardionets import CardioNets
+    from cardionets.presentation import phenotype_label
+
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    monkeypatch.setenv("CARDIONETS_STUDY_DB", url)
+    store = StudyStore(url)
+    by_key = {case.key: case for case in shipped_cases()}
+    design = StudyDesign(arms=("ecg_cardionets",), seed=1)
+    codes = {source: store.create_study(f"study of {source}", design, [replace(by_key[source], key="case-1")])
+             for source in ("hcm", "healthy-a")}
+
+    shown = {}
+    for source, code in codes.items():
+        app = AppTest.from_file(str(PAGES / "reader_study.py"), default_timeout=120).run()
+        app.text_input[0].input(code)
+        app.text_input[1].input(f"Dr {source}")
+        app.button[0].click().run()
+        assert not app.exception
+        shown[source] = app.table[0].value.set_index("Phenotype")["Value"]
+
+    model = CardioNets.from_pretrained()
+    for source in codes:
+        own = model.predict(by_key[source].material["ecg"] if Path(by_key[source].material["ecg"]).is_absolute()
+                            else Path(__file__).resolve().parents[1] / by_key[source].material["ecg"])
+        label = phenotype_label("lvedv_ml")
+        assert float(shown[source][label]) == pytest.approx(own.phenotypes["lvedv_ml"].value, abs=0.06), source
+    assert not shown["hcm"].equals(shown["healthy-a"])

@@ -5,6 +5,7 @@ organiser's own cases, imported from a zip (`import_cases`)."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from pathlib import Path
 
@@ -37,6 +38,17 @@ def shipped_cases() -> list[StudyCase]:
 def material_path(path: str) -> Path:
     """A case file as stored (relative to the repository when it lies inside it) on this machine."""
     return Path(path) if Path(path).is_absolute() else REPO_ROOT / path
+
+
+def material_key(study: str, case: StudyCase) -> str:
+    """What the app may cache a case's printout, prediction and cine under: the study, the case and a hash of
+    every material file's bytes. Case keys repeat across studies (two studies' "case-1"), and an organiser may
+    re-import a case with other files, so neither the key alone nor the paths can name what is shown."""
+    hasher = hashlib.sha256(f"{study}\0{case.key}".encode())
+    for role in sorted(case.material):
+        content = hashlib.sha256(material_path(case.material[role]).read_bytes()).digest()
+        hasher.update(f"\0{role}\0".encode() + content)
+    return f"study-{hasher.hexdigest()}"
 
 
 def _portable(path: str) -> str:

@@ -108,6 +108,7 @@ class ScheduledRead:
     total: int
     case: StudyCase
     arm: str
+    study: str = ""  # the study's code: case keys are unique within a study only
 
 
 class StudyStore:
@@ -151,19 +152,19 @@ class StudyStore:
     def next_item(self, token: str) -> ScheduledRead | None:
         """The first read of the reader's schedule they have not answered, or None when they are done."""
         with self.sessions() as session:
-            reader, _, design, cases = self._reader_context(session, token)
+            reader, study, design, cases = self._reader_context(session, token)
             plan = schedule(design, list(cases), reader.id)
             done = set(session.execute(select(Case.key, Answer.arm).join(Case, Case.id == Answer.case_id)
                                        .where(Answer.reader_id == reader.id)).all())
             for position, (key, arm) in enumerate(plan):
                 if (key, arm) not in done:
-                    return ScheduledRead(position, len(plan), cases[key], arm)
+                    return ScheduledRead(position, len(plan), cases[key], arm, study.code)
         return None
 
     def answered(self, token: str, position: int) -> tuple[ScheduledRead, dict] | None:
         """A read the reader already answered, with their answer (for going back, where the design allows)."""
         with self.sessions() as session:
-            reader, _, design, cases = self._reader_context(session, token)
+            reader, study, design, cases = self._reader_context(session, token)
             plan = schedule(design, list(cases), reader.id)
             if not 0 <= position < len(plan):
                 return None
@@ -172,7 +173,7 @@ class StudyStore:
                 Answer.reader_id == reader.id, Case.key == key, Answer.arm == arm))
             if answer is None:
                 return None
-            return (ScheduledRead(position, len(plan), cases[key], arm),
+            return (ScheduledRead(position, len(plan), cases[key], arm, study.code),
                     {"diagnosis": answer.diagnosis, "confidence": answer.confidence, "seconds": answer.seconds})
 
     def revise_answer(self, token: str, case_key: str, arm: str, diagnosis: str, confidence: int,
