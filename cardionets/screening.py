@@ -38,7 +38,8 @@ from .inference import CardioNets
 from .prediction import Prediction
 from .preparation import PreparedECG, prepare_file
 
-WFDB_SIGNAL_SUFFIXES = (".dat", ".mat")
+# Files that are ECGs of their own even when a WFDB header of the same name lies beside them.
+STANDALONE_SUFFIXES = (".xml", ".dcm", ".edf", ".csv", ".txt", ".npy", ".npz", ".zip")
 MANIFEST_COLUMNS = ("file", "path")
 log = logging.getLogger(__name__)
 BATCH = 32  # ECGs per batched model pass
@@ -76,7 +77,7 @@ def find_inputs(source: Path) -> list[Path]:
     if source.is_dir():
         files = sorted(p for p in source.rglob("*") if p.is_file() and not p.name.startswith("."))
         headers = {p.with_suffix("") for p in files if p.suffix.lower() == ".hea"}
-        return [p for p in files if not (p.suffix.lower() in WFDB_SIGNAL_SUFFIXES and p.with_suffix("") in headers)]
+        return [p for p in files if not _wfdb_companion(p, headers)]
     if source.is_file():
         with open(source, newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
@@ -87,6 +88,13 @@ def find_inputs(source: Path) -> list[Path]:
             return [(source.parent / row[column]).resolve() if not Path(row[column]).is_absolute()
                     else Path(row[column]) for row in reader if row[column]]
     raise FileNotFoundError(f"No such folder or manifest: {source}")
+
+
+def _wfdb_companion(path: Path, headers: set[Path]) -> bool:
+    """A file beside a WFDB header of the same name that is not an ECG of its own: the signal file, or an
+    annotation file of any extension (LUDB's .i, .ii, ..., .v6; MIT's .atr). They are read through the header."""
+    suffix = path.suffix.lower()
+    return suffix != ".hea" and path.with_suffix("") in headers and suffix not in STANDALONE_SUFFIXES
 
 
 def extract_archive(data: bytes, folder: Path, max_files: int = MAX_ARCHIVE_FILES,

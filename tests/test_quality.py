@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -239,6 +240,25 @@ def test_any_signal_gets_a_verdict_that_is_its_worst_finding(normal_ecg, seed, f
     x[rng.random(12) < 0.2] = rng.normal()  # some leads constant
     report = check_quality(ECG(x.astype(np.float32), fs_hz, normal_ecg.meta))
     severities = {f.severity for f in report.findings}
-    expected = "reject" if "reject" in severities else "warn" if severities else "ok"
+    expected = "reject" if "reject" in severities else "warn" if "warn" in severities else "ok"
     assert report.verdict == expected
     assert_plain_sentences(report)
+
+
+REAL = Path(__file__).resolve().parent / "data" / "real-ecg"
+
+
+def test_a_100_hz_recording_gets_a_note_of_what_it_cannot_show_and_stays_ok():
+    report = check_quality(load(REAL / "ptbxl" / "records100" / "00000" / "00001_lr.hea"))  # real PTB-XL, 100 Hz
+    note = next(f for f in report.findings if f.code == "low_sampling_rate")
+    assert note.severity == "note" and "100 Hz" in note.message and "pacing spikes" in note.message
+    assert report.verdict == "ok"
+
+
+def test_leads_rescaled_to_one_span_are_named_as_not_millivolts(normal_ecg):
+    real = check_quality(load(REAL / "ludb" / "data" / "119.hea"))  # LUDB's release: every lead spans 1 mV
+    assert "normalised_amplitudes" in codes(real) and real.verdict == "warn"
+    assert "normalised_amplitudes" not in codes(check_quality(normal_ecg))
+    x = signal_of(normal_ecg)
+    rescaled = (x - x.min(axis=1, keepdims=True)) / np.ptp(x, axis=1, keepdims=True) - 0.5
+    assert "normalised_amplitudes" in codes(check_quality(normal_ecg.with_signal(rescaled.astype(np.float32))))

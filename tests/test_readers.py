@@ -1,6 +1,7 @@
 """Each reader recovers the real ECG written in its format, with lead names, units and rate intact."""
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pyedflib
@@ -194,3 +195,11 @@ def test_browser_upload_of_two_unrelated_files_is_refused_plainly(mortara_path):
     data = mortara_path.read_bytes()
     with pytest.raises(ECGError, match="one ECG at a time|only a WFDB record"):
         load_upload({"a.dcm": data, "b.dcm": data})
+
+
+def test_wfdb_header_comments_give_age_and_sex_as_ludb_and_the_challenges_write_them():
+    real = Path(__file__).resolve().parent / "data" / "real-ecg"
+    ludb = load(real / "ludb" / "data" / "119.hea")  # "#<age>: 26", "#<sex>: M"
+    assert (ludb.meta.age_years, ludb.meta.sex) == (26.0, "M")
+    cinc = load(real / "cinc2021" / "records" / "E07506.hea")  # "#Age: 66", "#Sex: Female"
+    assert (cinc.meta.age_years, cinc.meta.sex) == (66.0, "F")

@@ -122,3 +122,14 @@ def test_a_worker_that_dies_does_not_stop_the_screen(bundle, inbox, tmp_path, mo
     screen(model, inbox, out, progress=False, workers=2)
     rows = rows_of(out)
     assert len(rows) == 42 and sum(bool(row["error"]) for row in rows) == 18  # 3 bad files in each of 6 sets
+
+
+def test_a_wfdb_folder_with_annotation_files_gives_one_input_per_record(tmp_path):
+    """LUDB keeps twelve annotation files (.i, .ii, ... .v6) beside each record's .hea and .dat: each record is
+    one input, read through its header, not thirteen errors."""
+    ludb = ROOT / "tests" / "data" / "real-ecg" / "ludb" / "data"
+    folder = tmp_path / "ludb"
+    shutil.copytree(ludb, folder)
+    (folder / "119.xml").write_text("<RestingECG/>")  # a file of its own that shares a record's name
+    inputs = find_inputs(folder)
+    assert sorted(p.name for p in inputs) == ["1.hea", "119.hea", "119.xml", "123.hea", "51.hea", "83.hea"]

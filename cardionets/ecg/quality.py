@@ -23,7 +23,7 @@ from .beats import MedianBeat, detect_r_peaks, median_beat
 from .preprocess import powerline_in_spectrum
 from .record import ECG
 
-Severity = Literal["warn", "reject"]
+Severity = Literal["note", "warn", "reject"]  # a note informs and leaves the verdict "ok"
 Verdict = Literal["ok", "warn", "reject"]
 
 # Recording length: models and measurements expect a standard 10 s resting ECG; under 5 s there are too few
@@ -31,6 +31,7 @@ Verdict = Literal["ok", "warn", "reject"]
 RECOMMENDED_DURATION_S = 10.0
 MIN_DURATION_S = 5.0
 MIN_ANALYSABLE_S = 1.0  # shorter than one beat: only the duration finding is given
+LOW_RATE_HZ = 250.0  # below it the quality check notes what the rate hides (PTB-XL's 100 Hz release)
 
 # Missing leads: one lead can be tolerated (the others still show the axis and the chest progression); with
 # two or more the models see too much zero input for a reliable prediction.
@@ -78,6 +79,11 @@ NOISY_LEAD_SHARE_TO_REJECT = 0.5
 
 # Mains interference: an amplitude of 20 uV is 0.4 mm peak-to-peak on paper at 10 mm/mV, visible as fuzz.
 POWERLINE_WARN_MV = 0.02
+
+# Amplitude-normalised files: this many leads, all with the same peak-to-peak to within this fraction. Recorded
+# leads differ several-fold (aVR against V2), so equal spans are a rescaling, never physiology.
+NORMALISED_MIN_LEADS = 8
+NORMALISED_SPREAD = 0.005
 
 # Heart rate outside this range is not a resting ECG (or the beats were mis-detected).
 MIN_HEART_RATE_BPM = 30.0
@@ -142,7 +148,7 @@ class _SignalAnalysis:
 
 def check_quality(ecg: ECG) -> QualityReport:
     """Run every check on ``ecg`` and return the verdict with its findings."""
-    findings = [*_check_duration(ecg), *_check_missing_leads(ecg)]
+    findings = [*_check_duration(ecg), *_check_missing_leads(ecg), *_check_sampling_rate(ecg)]
     if ecg.duration_s >= MIN_ANALYSABLE_S:
         analysis = _analyse(ecg)
         for check in _SIGNAL_CHECKS:
@@ -188,6 +194,19 @@ def _check_missing_leads(ecg: ECG) -> list[QualityFinding]:
         return [QualityFinding("missing_leads", "reject", message, tuple(missing))]
     message = f"{_leads_with_verb(missing, 'was', 'were')} not recorded; results rely on the other leads."
     return [QualityFinding("missing_leads", "warn", message, tuple(missing))]
+
+
+def _check_sampling_rate(ecg: ECG) -> list[QualityFinding]:
+    """A low rate loses what a resting-ECG cart keeps (IEC 60601-2-25 asks for 500 Hz): say what cannot be
+    measured, without refusing the record, whose rhythm and broad waves still read."""
+    rate = ecg.meta.original_fs_hz or ecg.fs_hz
+    if rate >= LOW_RATE_HZ:
+        return []
+    message = (f"Recorded at {rate:g} Hz, below the {LOW_RATE_HZ:g} Hz a diagnostic ECG uses: details shorter than "
+               f"about {2000 / rate:.0f} ms (pacing spikes, QRS notching, the exact onsets of P and QRS) are lost, "
+               f"intervals are less precise, and noise above {rate / 2:g} Hz and mains interference cannot be "
+               "checked.")
+    return [QualityFinding("low_sampling_rate", "note", message)]
 
 
 # --- The shared analysis -------------------------------------------------------------------------------------
@@ -343,6 +362,18 @@ def _check_powerline(a: _SignalAnalysis) -> list[QualityFinding]:
     return [QualityFinding("powerline", "warn", message, tuple(affected))]
 
 
+def _check_normalised_amplitudes(a: _SignalAnalysis) -> list[QualityFinding]:
+    """Every lead spanning the same peak-to-peak to within a fraction of a percent is not a recording in
+    millivolts but signals scaled lead by lead (LUDB's release does this): voltages mean nothing in it."""
+    spans = np.ptp(a.raw_mv[a.has_signal], axis=1)
+    if spans.size < NORMALISED_MIN_LEADS or spans.min() <= 0 or spans.max() / spans.min() > 1 + NORMALISED_SPREAD:
+        return []
+    message = (f"Every lead spans exactly {np.median(spans):.3g} mV from lowest to highest sample: the file holds "
+               "signals rescaled lead by lead, not the recorded millivolts. Voltages (Sokolow-Lyon, Cornell) are "
+               "not meaningful, and the models' estimates, which read amplitudes, may be wrong.")
+    return [QualityFinding("normalised_amplitudes", "warn", message)]
+
+
 def _check_heart_rate(a: _SignalAnalysis) -> list[QualityFinding]:
     if len(a.beats) < 2:
         message = "No heartbeats could be found in this recording; it cannot be analysed."
@@ -386,6 +417,7 @@ _SIGNAL_CHECKS: tuple[Callable[[_SignalAnalysis], list[QualityFinding]], ...] = 
     _check_noise,
     _check_baseline_wander,
     _check_powerline,
+    _check_normalised_amplitudes,
     _check_heart_rate,
     _check_limb_reversal,
 )

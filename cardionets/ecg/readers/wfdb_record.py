@@ -76,11 +76,12 @@ def _signal_file(name: str, folder: Path | None, companion_files: dict[str, byte
 
 
 def _demographics(comments: list[str]) -> dict:
-    """Age and sex from header comments as PTB-XL and the PhysioNet Challenges write them ('# Age: 63')."""
+    """Age and sex from header comments as the PhysioNet Challenges ('# Age: 63') and LUDB ('#<age>: 51') write
+    them."""
     out: dict = {}
     for comment in comments:
         key, _, value = comment.partition(":")
-        key, value = key.strip().lower(), value.strip()
+        key, value = key.strip().strip("<>").lower(), value.strip()
         if key == "age":
             try:
                 age = float(value)
