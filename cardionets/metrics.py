@@ -46,6 +46,7 @@ __all__ = [
     "ssim_per_frame",
     "threshold_at_sensitivity",
     "threshold_youden",
+    "wilson_ci",
 ]
 
 
@@ -513,6 +514,20 @@ def sensitivity_specificity(y, p, threshold: float) -> SensitivitySpecificity:
     _require_both_classes(y, "Sensitivity and specificity")
     called = p >= float(threshold)
     return SensitivitySpecificity(float(np.mean(called[y == 1])), float(np.mean(~called[y == 0])))
+
+
+def wilson_ci(successes: int, n: int, confidence: float = 0.95) -> ConfidenceInterval:
+    """A proportion ``successes / n`` with its Wilson score interval (scipy's): honest at small n and at 0 or 1,
+    where the normal approximation gives impossible or zero-width intervals."""
+    from scipy.stats import binomtest
+
+    successes, n = int(successes), int(n)
+    if n <= 0:
+        raise UndefinedMetricError("A proportion needs at least one case; got none.")
+    if not 0 <= successes <= n:
+        raise ValueError(f"successes must lie in 0..{n}, got {successes}.")
+    interval = binomtest(successes, n).proportion_ci(confidence_level=confidence, method="wilson")
+    return ConfidenceInterval(successes / n, float(interval.low), float(interval.high))
 
 
 def threshold_at_sensitivity(y, p, sensitivity: float = 0.9) -> float:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from scipy.special import expit, log_softmax, softmax
 from sklearn import metrics as skm
 
+from cardionets import metrics
 from cardionets.metrics import (
     UndefinedMetricError,
     apply_temperature,
@@ -497,3 +498,18 @@ def test_frechet_distance_is_zero_for_one_set_and_grows_with_a_shift():
     assert frechet_distance(a, wide) > 4 * (3 - 1) ** 2 * 0.8
     with pytest.raises(ValueError, match="feature sets"):
         frechet_distance(a, a[:, :3])
+
+
+def test_wilson_interval_matches_statsmodels_and_stays_inside_zero_and_one():
+    from statsmodels.stats.proportion import proportion_confint
+
+    for successes, n in ((0, 10), (3, 10), (10, 10), (601, 782)):
+        interval = metrics.wilson_ci(successes, n)
+        low, high = proportion_confint(successes, n, method="wilson")
+        assert interval.point == successes / n
+        assert interval.low == pytest.approx(low) and interval.high == pytest.approx(high)
+        assert 0 <= interval.low <= interval.point <= interval.high <= 1
+    with pytest.raises(metrics.UndefinedMetricError):
+        metrics.wilson_ci(0, 0)
+    with pytest.raises(ValueError):
+        metrics.wilson_ci(11, 10)

@@ -1,0 +1,41 @@
+"""The rule-based rhythm read on real ECGs: PTB-XL's atrial fibrillation records are irregular with no P wave;
+its sinus-rhythm healthy adults are regular with P waves."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cardionets.ecg import load
+from cardionets.ecg.measure import MeasurementError
+from cardionets.ecg.rhythm import AF_IRREGULARITY, read_rhythm
+
+PTBXL = Path(__file__).resolve().parent / "data" / "real-ecg" / "ptbxl" / "records100" / "00000"
+AF = ("00282_lr", "00307_lr", "00321_lr")
+SINUS = ("00001_lr", "00007_lr", "00012_lr", "00016_lr")
+
+
+@pytest.mark.parametrize("record", AF)
+def test_real_atrial_fibrillation_reads_as_irregular_without_p_waves(record):
+    read = read_rhythm(load(PTBXL / f"{record}.hea"))
+    assert read.rr_irregularity > AF_IRREGULARITY and not read.p_wave_present and read.rule_says_af
+
+
+@pytest.mark.parametrize("record", SINUS)
+def test_real_sinus_rhythm_reads_as_regular_with_p_waves(record):
+    read = read_rhythm(load(PTBXL / f"{record}.hea"))
+    assert read.rr_irregularity < AF_IRREGULARITY and read.p_wave_present and not read.rule_says_af
+    assert read.n_beats >= 6
+
+
+def test_the_af_score_ranks_every_af_record_above_every_sinus_one():
+    af = [read_rhythm(load(PTBXL / f"{r}.hea")).af_score for r in AF]
+    sinus = [read_rhythm(load(PTBXL / f"{r}.hea")).af_score for r in SINUS]
+    assert min(af) > max(sinus)
+
+
+def test_too_few_beats_cannot_be_read(mortara_ecg):
+    two_seconds = mortara_ecg.with_signal(mortara_ecg.signal_mv[:, :2000])
+    with pytest.raises(MeasurementError):
+        read_rhythm(two_seconds)
+    assert np.isfinite(read_rhythm(mortara_ecg).rr_irregularity)
