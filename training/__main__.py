@@ -1,6 +1,7 @@
 """``python -m training <stage> --config training/configs/<name>.yaml [--output DIR]``.
 
-Stages: data, pretrain-ecg, pretrain-cmr, align, finetune, evaluate, all. Under ``torchrun --nproc_per_node N``
+Stages: data, pretrain-ecg, pretrain-cmr, align, finetune, evaluate, all. ``python -m training evaluate-real``
+runs a weights bundle on the real ECG sets instead (`training.evaluate_real`). Under ``torchrun --nproc_per_node N``
 each stage trains with DistributedDataParallel (gloo on CPU, NCCL on GPUs).
 """
 
@@ -17,6 +18,11 @@ from .stages import Run, run_stage, stage_names
 
 
 def main(argv: list[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments[:1] == ["evaluate-real"]:  # runs a weights bundle on the real ECG sets; it needs no recipe
+        from .evaluate_real import main as evaluate_real
+
+        return evaluate_real(arguments[1:])
     parser = argparse.ArgumentParser(prog="python -m training", description="Train CardioNets.")
     parser.add_argument("stage", choices=stage_names())
     parser.add_argument("--config", type=Path, required=True)
@@ -24,10 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-root", help="prepared-data folder (default: the config's)")
     parser.add_argument("--regimes", nargs="+", help="data stage only: make just these regimes (e.g. paired "
                         "downstream generator_extra, what the generator stage reads)")
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     config = load_run_config(args.config, args.output, args.data_root)
     context = init_from_environment()
-    arguments = sys.argv[1:] if argv is None else argv
     run = Run(config, context, command=" ".join(["python -m training", *arguments]))
     if context.is_main:
         run.directory.mkdir(parents=True, exist_ok=True)

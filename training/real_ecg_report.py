@@ -1,0 +1,130 @@
+"""results.md and real_ecg.md pages of the real-ECG benchmark, written from its ``real_ecg`` section alone (the
+section `training.evaluate_real` computes), so any command that rewrites the results can render it again."""
+
+from __future__ import annotations
+
+from cardionets.presentation import DISEASE_LABELS
+from cardionets.sim.reference_ranges import PETERSEN_2017
+
+PHENOTYPES = ("lvedv_ml", "lvesv_ml", "lvef_pct", "lvm_g", "rvedv_ml", "wt_max_mm")
+SEXES = {"M": "men", "F": "women"}
+
+
+def real_ecg_markdown(section: dict) -> str:
+    lines = ["# Real ECGs: the shipped models on recordings no part of this project produced", "",
+             f"Command: `{section.get('command', 'python -m training evaluate-real')}`; bundle "
+             f"`{section.get('bundle')}` (created {section.get('bundle_created')}); {section.get('seconds', 0):.0f} s. "
+             "Nothing here was tuned on these records. A healthy adult is 18 or older with a normal ECG and none "
+             "of the other labels (AF, MI, LVH, LBBB, RBBB, paced). 95 % CIs: Wilson for shares, DeLong for AUROC.",
+             "", "Records: " + ", ".join(f"{name} {n} ({section['unreadable'][name]} unreadable)"
+                                        for name, n in section["records"].items()) + ". "
+             f"'All sets' leaves out the {section['rescaled']} records whose leads were rescaled to one span "
+             "(the quality check's normalised_amplitudes: all of LUDB's release), since every model output reads "
+             "amplitudes; their set's own rows show them.", ""]
+    lines += ["## Healthy adults: disease calls", "",
+              "| set | sex | n | any call | " + " | ".join(DISEASE_LABELS.get(d, d) for d in section["diseases"])
+              + " |",
+              "|---|---|---|---|" + "---|" * len(section["diseases"])]
+    for row in section["healthy"]:
+        lines.append(f"| {row['set']} | {row['sex']} | {row['n']} | {_pct(row['any_call'])} | "
+                     + " | ".join(_pct(row["calls"].get(d)) for d in section["diseases"]) + " |")
+    lines += ["", "## Healthy adults: out-of-distribution warnings and quality", "",
+              "'Any warning' counts every warning that the ECG or patient is unlike the training data (age outside "
+              "40-80 years included); 'embedding score > 1' only the learnt score.", "",
+              "| set | sex | n | any warning | embedding score > 1 | QC rejected | QC warned | QC reasons |",
+              "|---|---|---|---|---|---|---|---|"]
+    for row in section["healthy"]:
+        reasons = ", ".join(f"{code} {count}" for code, count in list(row["qc_reasons"].items())[:4])
+        lines.append(f"| {row['set']} | {row['sex']} | {row['n']} | {_pct(row['ood_flag'])} | "
+                     f"{_pct(row['ood_score_flag'])} | {_pct(row['qc_rejected'])} | {_pct(row['qc_warned'])} | "
+                     f"{reasons} |")
+    lines += ["", "## Real findings against healthy adults (AUROC)", "",
+              "| set | task | score | positives | healthy | AUROC [95 % CI] |", "|---|---|---|---|---|---|"]
+    for row in section["discrimination"]:
+        auroc = "too few" if row["auroc"] is None else f"{row['auroc']:.3f} [{row['ci'][0]:.3f}, {row['ci'][1]:.3f}]"
+        lines.append(f"| {row['set']} | {row['task']} | {row['what']} | {row['n_positive']} | {row['n_healthy']} | "
+                     f"{auroc} |")
+    lines += ["", "## Calls at the shipped thresholds (and the rules that need no model)", "",
+              "| set | call | finding | sensitivity | specificity (healthy adults) |", "|---|---|---|---|---|"]
+    for row in section["calls"]:
+        lines.append(f"| {row['set']} | {row['what']} | {row['label'].upper()} | {_pct(row['sensitivity'])} | "
+                     f"{_pct(row['specificity'])} |")
+    lines += ["", "## Predicted phenotypes of healthy adults (mean ± SD) against UK Biobank", "",
+              "UK Biobank healthy adults aged 45-74 (Petersen et al. 2017): LVEDV "
+              + ", ".join(f"{who} {PETERSEN_2017[sex]['lvedv_ml'].mean:g} ± {PETERSEN_2017[sex]['lvedv_ml'].sd:g} mL"
+                          for sex, who in SEXES.items())
+              + "; LVEF " + ", ".join(f"{who} {PETERSEN_2017[sex]['lvef_pct'].mean:g} %" for sex, who in SEXES.items())
+              + ". Its tables by age band could not be read, so every band is set against the sex's mean.", "",
+              "| sex | age | n | " + " | ".join(PHENOTYPES) + " |", "|---|---|---|" + "---|" * len(PHENOTYPES)]
+    for row in section["phenotypes"]:
+        lines.append(f"| {row['sex']} | {row['age_band']} | {row['n']} | " + " | ".join(
+            "" if row[name] is None else f"{row[name]['mean']:.1f} ± {row[name]['sd']:.1f}" for name in PHENOTYPES)
+            + " |")
+    if section.get("delineation"):
+        lines += ["", delineation_markdown(section["delineation"])]
+    return "\n".join(lines) + "\n"
+
+
+def _pct(share: dict | None) -> str:
+    if not share:
+        return ""
+    return f"{share['share']:.1%} [{share['ci'][0]:.1%}, {share['ci'][1]:.1%}] ({share['count']}/{share['n']})"
+
+
+def delineation_markdown(section: dict) -> str:
+    lines = ["## LUDB: our global intervals against the cardiologists' boundaries", "",
+             f"{section['records']} records ({section['unmeasured']} could not be measured; {section['paced']} paced, "
+             "left out of the figures below and shown apart). Reference: per beat, the median over the annotated "
+             "leads of each onset and offset; per record, the median over its beats. Ours: the cart measurements "
+             "on the median beat. Difference = ours - reference.", "",
+             "| interval | records | mean difference (ms) | SD (ms) | IEC 60601-2-25 tolerance (mean / SD) | within "
+             "| with paced records |", "|---|---|---|---|---|---|---|"]
+    for name, row in section["intervals"].items():
+        both = section["intervals_with_paced"][name]
+        with_paced = ("" if both["sd_ms"] is None
+                      else f"{both['mean_difference_ms']:+.1f} ± {both['sd_ms']:.1f} ({both['n']})")
+        if row["sd_ms"] is None:
+            lines.append(f"| {name} | {row['n']} | | | | | {with_paced} |")
+            continue
+        lines.append(f"| {name.removesuffix('_ms').upper()} | {row['n']} | {row['mean_difference_ms']:+.1f} | "
+                     f"{row['sd_ms']:.1f} | ±{row['tolerance_mean_ms']:g} / {row['tolerance_sd_ms']:g} | "
+                     f"{'yes' if row['within'] else 'no'} | {with_paced} |")
+    lines += ["", "| wave (unpaced records) | annotated beats | detected | rate |", "|---|---|---|---|"]
+    for wave, row in section["detection"].items():
+        rate = "" if row["rate"] is None else f"{row['rate']:.1%}"
+        lines.append(f"| {wave.upper()} | {row['annotated']} | {row['detected']} | {rate} |")
+    lines += ["", "A P wave counts as detected when its QRS is detected and our median beat has a P wave (the "
+              "measurements look for the P wave once per record)."]
+    return "\n".join(lines)
+
+
+
+
+def real_ecg_summary(section: dict) -> str:
+    """The headline rows for results.md: each beside the reference that needs no model; details in real_ecg.md."""
+    def auroc(task: str, score: str) -> str:
+        row = next((r for r in section["discrimination"] if r["set"] == "all sets" and r["task"] == task
+                    and r["score"] == score), None)
+        if row is None or row["auroc"] is None:
+            return "n/a"
+        interval = f"[{row['ci'][0]:.3f}, {row['ci'][1]:.3f}]"
+        return f"{row['auroc']:.3f} {interval} ({row['n_positive']} vs {row['n_healthy']})"
+
+    healthy = next(r for r in section["healthy"] if r["set"] == "all sets" and r["sex"] == "both")
+    lvedv = {r["sex"]: r["lvedv_ml"] for r in section["phenotypes"] if r["age_band"] == "all ages" and r["lvedv_ml"]}
+    lines = ["# Real ECGs (the shipped weights; every figure in real_ecg.md)", "",
+             f"Command: `{section.get('command')}`. Nothing was tuned on these records.", "",
+             "| on real development ECGs | model | reference without a model |", "|---|---|---|",
+             f"| healthy adults with any disease call | {_pct(healthy['any_call'])} | |",
+             "| healthy adults flagged unlike the training ECGs (embedding score) | "
+             f"{_pct(healthy['ood_score_flag'])} | |",
+             f"| AF vs healthy, AUROC | {auroc('AF vs healthy', 'p_af')} | rhythm rule: "
+             f"{auroc('AF vs healthy', 'rhythm_af_score')} |",
+             f"| MI vs healthy, AUROC | {auroc('MI vs healthy', 'p_mi')} | |",
+             f"| LVH vs healthy, AUROC (predicted LV mass) | {auroc('LVH vs healthy', 'lvm_g')} | Sokolow-Lyon: "
+             f"{auroc('LVH vs healthy', 'sokolow_lyon_mv')} |"]
+    for sex, who in SEXES.items():
+        if sex in lvedv:
+            lines.append(f"| healthy {who}: mean predicted LVEDV | {lvedv[sex]['mean']:.0f} mL | UK Biobank "
+                         f"{PETERSEN_2017[sex]['lvedv_ml'].mean:g} mL |")
+    return "\n".join(lines) + "\n"
