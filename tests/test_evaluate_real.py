@@ -14,8 +14,8 @@ from sklearn.metrics import roc_auc_score
 
 from cardionets import CardioNets
 from cardionets.ecg import load, measure
+from cardionets.ecg.real_sets import real_ecg_table
 from training.__main__ import main as training_main
-from training.data.real_ecg import real_ecg_table
 
 REAL = Path(__file__).resolve().parent / "data" / "real-ecg"
 

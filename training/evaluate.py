@@ -23,7 +23,7 @@ from cardionets.models.predictor import SUBTYPES, CardioNetsPredictor, subtype_t
 from .datasets import PreparedTorchDataset
 from .evaluate_generative import evaluate_generative, generative_markdown
 from .predictions import collect
-from .real_ecg_report import real_ecg_summary
+from .real_ecg_report import delineation_cv_markdown, real_ecg_summary
 from .stages import FINETUNE_VARIANTS, GENERATOR_EXTRA, VALIDATION_SHARE, Run, recipe_regimes, split_indices
 
 SPLITS = ("internal_test", "external_test")
@@ -31,7 +31,9 @@ SPLIT_NAMES = {"internal_test": "internal", "external_test": "external"}
 CART_FEATURES = ("hr_bpm", "pr_ms", "qrs_ms", "qt_ms", "qtc_bazett_ms", "p_axis_deg", "qrs_axis_deg",
                  "t_axis_deg", "sokolow_lyon_mv", "cornell_mv")
 ECG_BASELINES = ("scratch", "mae_only", "ridge_measurements")
-SECTIONS_OF_OTHER_COMMANDS = ("real_ecg",)  # `python -m training evaluate-real` writes it
+# written by `python -m training evaluate-real`, `python -m training.tune_delineation`, `python -m cardionets.sim
+# realism`
+SECTIONS_OF_OTHER_COMMANDS = ("real_ecg", "delineation_cv", "realism")
 
 
 def evaluate(run: Run) -> dict:
@@ -114,6 +116,8 @@ def write_results(out_dir: Path, results: dict) -> None:
     markdown = results_markdown(results) if "setup" in results else ""  # the virtual cohort's, when evaluated
     if "real_ecg" in results:
         markdown += "\n" + real_ecg_summary(results["real_ecg"])
+    if "delineation_cv" in results:
+        markdown += "\n" + delineation_cv_markdown(results["delineation_cv"])
     if "generative" in results:
         markdown += "\n" + generative_markdown(results["generative"]).replace("# Results:", "# Results, continued:", 1)
     if "site_shift" in results:

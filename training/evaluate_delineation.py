@@ -1,7 +1,7 @@
 """Our global intervals against the cardiologists' wave boundaries of LUDB.
 
 For each record the reference PR, QRS and QT are the medians over its annotated beats, each beat's boundaries
-being the medians over the leads that annotated them (`training.data.real_ecg.ludb_reference_beats`); ours are
+being the medians over the leads that annotated them (`cardionets.ecg.real_sets.ludb_reference_beats`); ours are
 the cart measurements on the median beat (`cardionets.ecg.measure`). The differences (ours minus reference) are
 summarised by their mean and SD over records, next to the IEC 60601-2-25 tolerances for global intervals.
 
@@ -18,8 +18,7 @@ import numpy as np
 
 from cardionets.ecg import ECGError, load
 from cardionets.ecg.measure import MeasurementError, measure_with_beat
-
-from .data.real_ecg import ludb_reference_beats
+from cardionets.ecg.real_sets import ludb_reference_beats
 
 # IEC 60601-2-25 (2011), global intervals: the largest allowed |mean difference| and SD, in ms.
 IEC_TOLERANCE_MS = {"pr_ms": (10.0, 10.0), "qrs_ms": (10.0, 10.0), "qt_ms": (25.0, 30.0)}
@@ -29,7 +28,7 @@ DETECTION_WINDOW_MS = 150.0
 def record_comparison(record: Path) -> dict:
     """One record: our intervals, the reference's (median over its beats) and how many waves we found."""
     beats = ludb_reference_beats(record)
-    reference = {name: _median([getattr(beat, name) for beat in beats]) for name in IEC_TOLERANCE_MS}
+    reference = reference_intervals(beats)
     row = {"record": Path(record).stem, "reference": reference, "ours": None, "error": "",
            "qrs_annotated": len(beats), "qrs_detected": 0,
            "p_annotated": sum(beat.p_onset_ms is not None for beat in beats), "p_detected": 0}
@@ -46,6 +45,11 @@ def record_comparison(record: Path) -> dict:
     if m.pr_ms is not None:
         row["p_detected"] = int(sum(hit for hit, beat in zip(found, beats) if beat.p_onset_ms is not None))
     return row
+
+
+def reference_intervals(beats: list) -> dict[str, float | None]:
+    """A record's reference PR, QRS and QT: the median over its annotated beats (`ReferenceBeat`)."""
+    return {name: _median([getattr(beat, name) for beat in beats]) for name in IEC_TOLERANCE_MS}
 
 
 def delineation_section(records: list[str | Path], paced: list[bool] | None = None) -> dict:

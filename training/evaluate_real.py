@@ -2,7 +2,7 @@
 
     python -m training evaluate-real [--data ../shared/data/real-ecg] [--bundle weights] [--out docs]
 
-Runs a weights bundle on every record of the real sets (`training.data.real_ecg`), with each record's age and
+Runs a weights bundle on every record of the real sets (`cardionets.ecg.real_sets`), with each record's age and
 sex, and writes the ``real_ecg`` section of ``OUT/results.json`` and ``OUT/real_ecg.md``:
 
 - healthy adults, per set and sex: the share with each disease call and with any call (Wilson 95 % CIs), the
@@ -29,11 +29,11 @@ import pandas as pd
 from cardionets import metrics
 from cardionets.ecg import ECGError, load
 from cardionets.ecg.measure import MeasurementError
+from cardionets.ecg.real_sets import ADULT_YEARS, real_ecg_table
 from cardionets.ecg.rhythm import read_rhythm
 from cardionets.inference import CardioNets
 from cardionets.ood import UNUSUAL_SCORE
 
-from .data.real_ecg import ADULT_YEARS, real_ecg_table
 from .evaluate_delineation import delineation_section
 from .real_ecg_report import PHENOTYPES, SEXES, real_ecg_markdown
 
@@ -238,7 +238,7 @@ def _phenotype_rows(healthy: pd.DataFrame) -> list[dict]:
 # --- the command -------------------------------------------------------------------------------------------------
 def evaluate_real(model: CardioNets, data: Path, sets: tuple[str, ...] | None = None) -> tuple[dict, pd.DataFrame]:
     """The ``real_ecg`` section for the real sets under ``data``, and the per-record scores it was made from."""
-    from .data.real_ecg import SETS
+    from cardionets.ecg.real_sets import SETS
 
     started = time.perf_counter()
     table = real_ecg_table(data, sets or SETS)

@@ -94,7 +94,10 @@ def delineation_markdown(section: dict) -> str:
         rate = "" if row["rate"] is None else f"{row['rate']:.1%}"
         lines.append(f"| {wave.upper()} | {row['annotated']} | {row['detected']} | {rate} |")
     lines += ["", "A P wave counts as detected when its QRS is detected and our median beat has a P wave (the "
-              "measurements look for the P wave once per record)."]
+              "measurements look for the P wave once per record).", "",
+              "The T-end and P-wave thresholds were chosen on these same records (`python -m "
+              "training.tune_delineation`), so the figures above are in-sample. The honest ones, for patients the "
+              "choice was not made on, are that command's patient-grouped cross-validated figures in results.md."]
     return "\n".join(lines)
 
 
@@ -127,4 +130,25 @@ def real_ecg_summary(section: dict) -> str:
         if sex in lvedv:
             lines.append(f"| healthy {who}: mean predicted LVEDV | {lvedv[sex]['mean']:.0f} mL | UK Biobank "
                          f"{PETERSEN_2017[sex]['lvedv_ml'].mean:g} mL |")
+    return "\n".join(lines) + "\n"
+
+
+def delineation_cv_markdown(section: dict) -> str:
+    """The delineation thresholds chosen on LUDB by patient-grouped cross-validation (`training.tune_delineation`),
+    with the held-out figures that say how the choice does on patients it was not chosen on."""
+    grid = "; ".join(f"{name} {', '.join(map(str, values))}" for name, values in section["grid"].items())
+    chosen = ", ".join(f"{name} {value}" for name, value in section["chosen_on_all"].items())
+    shipped = ", ".join(f"{name} {value}" for name, value in section["shipped"].items())
+    lines = ["## Delineation thresholds chosen on LUDB by patient-grouped cross-validation", "",
+             f"Command: `{section['command']}`. {section['records']} unpaced LUDB records, {section['folds']} folds "
+             f"grouped by patient; grid: {grid}. In each fold the setting with the best IEC score on the other "
+             "folds is applied to the held-out patients; the pooled held-out differences are the honest figures. "
+             f"Chosen on all records: {chosen}; shipped: {shipped}.", "",
+             "| interval | held-out mean difference (ms) | held-out SD (ms) | IEC tolerance | in-sample, shipped |",
+             "|---|---|---|---|---|"]
+    tolerances = {"pr_ms": "±10 / 10", "qrs_ms": "±10 / 10", "qt_ms": "±25 / 30"}
+    for name, row in section["cross_validated"].items():
+        shipped = section["shipped_in_sample"][name]
+        lines.append(f"| {name.removesuffix('_ms').upper()} | {row['mean_difference_ms']:+.1f} | {row['sd_ms']:.1f} | "
+                     f"{tolerances[name]} | {shipped['mean_difference_ms']:+.1f} ± {shipped['sd_ms']:.1f} |")
     return "\n".join(lines) + "\n"

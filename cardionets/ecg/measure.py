@@ -22,14 +22,30 @@ from .resample import resample
 
 MEASURE_FS_HZ = 500.0  # one working rate so that every window and smoothing length means the same everywhere
 
-# Fractions of each wave's peak spatial velocity (above the quiet level) that mark its onset and offset.
-QRS_ONSET_FRACTION = 0.03
-QRS_OFFSET_FRACTION = 0.03
-T_END_FRACTION = 0.18
-P_EDGE_FRACTION = 0.15
-# A P wave must move the heart vector clearly faster than the quiet level to count as present (absent in AF).
-MIN_P_TO_QUIET_RATIO = 2.5
-MIN_P_AMPLITUDE_MV = 0.04
+@dataclass(frozen=True)
+class DelineationSettings:
+    """The thresholds of the global delineation, as data so that they can be tuned without touching the code.
+    Onsets and offsets are where the spatial velocity crosses a fraction of the wave's own peak speed above the
+    beat's quiet level. The T-end, P-edge and P-hump fractions are the ones `training.tune_delineation` chose
+    on LUDB's development records (its cross-validated figures are in docs/results.md)."""
+
+    qrs_onset_fraction: float = 0.03
+    qrs_offset_fraction: float = 0.03
+    t_end_fraction: float = 0.12
+    p_edge_fraction: float = 0.20
+    # A P wave must move the heart vector clearly faster than the quiet level to count as present (absent in AF).
+    min_p_to_quiet_ratio: float = 2.5
+    min_p_amplitude_mv: float = 0.04
+    # P waves last up to about 120 ms: speed humps further than that from the one nearest the QRS belong to
+    # something else (the previous T wave, a U wave, noise) and would pull the onset far too early.
+    p_wave_widest_ms: float = 120.0
+    p_hump_fraction: float = 0.3  # a speed hump of the P wave rises at least this far from quiet to the peak
+    # The T-wave search ends where a QT with this QTc would (Bazett), at most 600 ms after the QRS onset: at
+    # 85 bpm the next beat's P wave starts about 500 ms after the R peak and would otherwise pass for the T wave.
+    longest_qtc_s: float = 0.55
+
+
+DELINEATION = DelineationSettings()
 
 
 @dataclass(frozen=True)
@@ -82,21 +98,21 @@ class MeasurementError(SignalError):
     """No measurable beats: too few QRS complexes or a signal too noisy to align."""
 
 
-def measure(ecg: ECG) -> Measurements:
+def measure(ecg: ECG, settings: DelineationSettings = DELINEATION) -> Measurements:
     """Global cart measurements of an ECG (raw or filtered; it is filtered here for measurement)."""
-    return measure_with_beat(ecg).measurements
+    return measure_with_beat(ecg, settings).measurements
 
 
-def measure_with_beat(ecg: ECG) -> MeasuredBeat:
+def measure_with_beat(ecg: ECG, settings: DelineationSettings = DELINEATION) -> MeasuredBeat:
     work = resample(preprocess(ecg, MEASUREMENT_PREPROCESS), MEASURE_FS_HZ)
     beat = median_beat(work.signal_mv, work.fs_hz)
     if beat is None:
         raise MeasurementError("Fewer than two complete heartbeats were found; the ECG cannot be measured.")
-    fiducials = delineate(beat.waveform_mv, beat.fs_hz, beat.r_index)
     rr_s = float(np.mean(beat.rr_intervals_s))
+    fiducials = delineate(beat.waveform_mv, beat.fs_hz, beat.r_index, rr_s, settings)
     ms = 1000.0 / beat.fs_hz
     qt_ms = (fiducials.t_offset - fiducials.qrs_onset) * ms
-    waveform = beat.waveform_mv - _isoelectric_level(beat.waveform_mv, fiducials.qrs_onset, beat.fs_hz)
+    waveform = beat.waveform_mv - isoelectric_level(beat.waveform_mv, fiducials.qrs_onset, beat.fs_hz)
     has_p = fiducials.p_onset is not None and fiducials.p_offset is not None
     measurements = Measurements(
         hr_bpm=60.0 / rr_s,
@@ -116,20 +132,22 @@ def measure_with_beat(ecg: ECG) -> MeasuredBeat:
     return MeasuredBeat(measurements, beat, fiducials)
 
 
-def delineate(waveform_mv: np.ndarray, fs_hz: float, r_index: int) -> Fiducials:
-    """Global onsets and offsets on a (12, L) median beat whose R peak is at ``r_index``."""
+def delineate(waveform_mv: np.ndarray, fs_hz: float, r_index: int, rr_s: float | None = None,
+              settings: DelineationSettings = DELINEATION) -> Fiducials:
+    """Global onsets and offsets on a (12, L) median beat whose R peak is at ``r_index``; ``rr_s``, the mean
+    RR interval, keeps the T-wave search before the next beat's P wave at fast rates."""
     ms = fs_hz / 1000.0
     qrs_speed = spatial_velocity(waveform_mv, fs_hz, smooth_ms=8)
     quiet = float(np.percentile(qrs_speed, 25))
     around_r = slice(int(r_index - 60 * ms), int(r_index + 60 * ms))
     peak = around_r.start + int(np.argmax(qrs_speed[around_r]))
-    qrs_onset = _crossing(qrs_speed, peak, -1, quiet, QRS_ONSET_FRACTION, limit=int(r_index - 120 * ms))
-    qrs_offset = _crossing(qrs_speed, peak, +1, quiet, QRS_OFFSET_FRACTION, limit=int(r_index + 140 * ms))
+    qrs_onset = _crossing(qrs_speed, peak, -1, quiet, settings.qrs_onset_fraction, limit=int(r_index - 120 * ms))
+    qrs_offset = _crossing(qrs_speed, peak, +1, quiet, settings.qrs_offset_fraction, limit=int(r_index + 140 * ms))
 
     slow_speed = spatial_velocity(waveform_mv, fs_hz, smooth_ms=20, lowpass_hz=25.0)
     slow_quiet = float(np.percentile(slow_speed, 20))
-    t_peak, t_offset = _t_wave(waveform_mv, slow_speed, slow_quiet, qrs_onset, qrs_offset, fs_hz)
-    p_onset, p_offset = _p_wave(waveform_mv, slow_speed, slow_quiet, qrs_onset, fs_hz)
+    t_peak, t_offset = _t_wave(waveform_mv, slow_speed, slow_quiet, qrs_onset, qrs_offset, fs_hz, rr_s, settings)
+    p_onset, p_offset = _p_wave(waveform_mv, slow_speed, slow_quiet, qrs_onset, fs_hz, settings)
     return Fiducials(p_onset, p_offset, qrs_onset, qrs_offset, t_peak, t_offset)
 
 
@@ -163,46 +181,51 @@ def _crossing(speed: np.ndarray, start: int, step: int, quiet: float, fraction: 
     return previous + step * float(np.clip(part, 0.0, 1.0))
 
 
-def _t_wave(waveform, slow_speed, quiet, qrs_onset, qrs_offset, fs_hz) -> tuple[float, float]:
+def _t_wave(waveform, slow_speed, quiet, qrs_onset, qrs_offset, fs_hz, rr_s, settings) -> tuple[float, float]:
     """T peak (largest deviation of the heart vector from the isoelectric level) and T end (speed falls quiet)."""
     ms = fs_hz / 1000.0
-    level = _isoelectric_level(waveform, qrs_onset, fs_hz)
+    level = isoelectric_level(waveform, qrs_onset, fs_hz)
     magnitude = np.linalg.norm((waveform - level)[list(INDEPENDENT_LEADS)], axis=0)
     start = int(qrs_offset + 60 * ms)
-    stop = min(waveform.shape[1] - 1, int(qrs_onset + 600 * ms))
+    longest_qt_ms = 600.0 if rr_s is None else min(600.0, 1000.0 * settings.longest_qtc_s * np.sqrt(rr_s))
+    stop = min(waveform.shape[1] - 1, int(qrs_onset + longest_qt_ms * ms))
+    stop = max(stop, start + int(40 * ms))  # a very fast rate still leaves a window to search
     t_peak = start + int(np.argmax(magnitude[start:stop]))
     # The descending limb is where the vector moves fastest on its way back; T ends when that speed settles.
     descent = t_peak + int(np.argmax(slow_speed[t_peak : min(stop, t_peak + int(150 * ms))]))
-    t_offset = _crossing(slow_speed, descent, +1, quiet, T_END_FRACTION, limit=stop)
+    t_offset = _crossing(slow_speed, descent, +1, quiet, settings.t_end_fraction, limit=stop)
     return float(t_peak), t_offset
 
 
-def _p_wave(waveform, slow_speed, quiet, qrs_onset, fs_hz) -> tuple[float | None, float | None]:
+def _p_wave(waveform, slow_speed, quiet, qrs_onset, fs_hz, settings) -> tuple[float | None, float | None]:
     """P onset and offset in the 300 ms before the QRS, or (None, None) when no P wave stands out."""
     ms = fs_hz / 1000.0
     start = max(0, int(qrs_onset - 300 * ms))
     stop = int(qrs_onset - 20 * ms)
     if stop - start < 40 * ms:
         return None, None
-    level = _isoelectric_level(waveform, qrs_onset, fs_hz)
+    level = isoelectric_level(waveform, qrs_onset, fs_hz)
     magnitude = np.linalg.norm((waveform - level)[list(INDEPENDENT_LEADS), start:stop], axis=0)
     window = slow_speed[start:stop]
     peak = start + int(np.argmax(window))
-    if window.max() < MIN_P_TO_QUIET_RATIO * quiet or np.ptp(magnitude) < MIN_P_AMPLITUDE_MV:
+    if window.max() < settings.min_p_to_quiet_ratio * quiet or np.ptp(magnitude) < settings.min_p_amplitude_mv:
         return None, None
-    # The P wave has two speed humps (up- and down-stroke); onset from the first hump, offset from the last.
-    humps, _ = signal.find_peaks(window, height=quiet + 0.5 * (window.max() - quiet), distance=int(20 * ms))
+    # The P wave has two speed humps (up- and down-stroke); onset from the first hump, offset from the last, of
+    # those within a P wave's width of the hump nearest the QRS.
+    height = quiet + settings.p_hump_fraction * (window.max() - quiet)
+    humps, _ = signal.find_peaks(window, height=height, distance=int(20 * ms))
+    humps = humps[humps >= humps[-1] - settings.p_wave_widest_ms * ms] if humps.size else humps
     first = start + int(humps[0]) if humps.size else peak
     last = start + int(humps[-1]) if humps.size else peak
-    p_onset = _crossing(slow_speed, first, -1, quiet, P_EDGE_FRACTION, limit=start)
-    p_offset = _crossing(slow_speed, last, +1, quiet, P_EDGE_FRACTION, limit=stop)
+    p_onset = _crossing(slow_speed, first, -1, quiet, settings.p_edge_fraction, limit=start)
+    p_offset = _crossing(slow_speed, last, +1, quiet, settings.p_edge_fraction, limit=stop)
     if p_onset <= start + 1:
         # Still moving at the window's edge: the previous beat's T wave or fibrillatory waves, not a P wave.
         return None, None
     return p_onset, p_offset
 
 
-def _isoelectric_level(waveform: np.ndarray, qrs_onset: float, fs_hz: float) -> np.ndarray:
+def isoelectric_level(waveform: np.ndarray, qrs_onset: float, fs_hz: float) -> np.ndarray:
     """Per-lead level just before the QRS (the PR segment's end), the reference for amplitudes."""
     stop = int(qrs_onset - 0.004 * fs_hz)
     start = max(0, stop - int(0.016 * fs_hz))
