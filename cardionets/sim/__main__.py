@@ -37,6 +37,12 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--out", type=Path, default=Path("docs"))
     samples = commands.add_parser("samples", help="rebuild the committed sample set (one subject per disease)")
     samples.add_argument("--out", type=Path, default=Path("samples"))
+    realism = commands.add_parser("realism", help="simulated against real ECGs: distributions and a classifier")
+    realism.add_argument("--real", type=Path, default=Path("../shared/data/real-ecg"),
+                         help="folder of the real sets (ptbxl/, cinc2021/, each with its labels.csv)")
+    realism.add_argument("--n", type=int, default=1000, help="simulated healthy adults to draw from")
+    realism.add_argument("--seed", type=int, default=17)
+    realism.add_argument("--out", type=Path, default=Path("docs"))
     export = commands.add_parser("export", help="write one subject as WFDB, DICOM, MUSE XML, NIfTI and GIF")
     export.add_argument("--seed", type=int, default=0)
     export.add_argument("--index", type=int, required=True)
@@ -51,6 +57,17 @@ def main(argv: list[str] | None = None) -> int:
         manifest = write_cohort(args.out, args.n, config, workers=args.workers, export_ecg=args.export_ecg)
         elapsed = time.perf_counter() - started
         print(f"{args.n} subjects in {elapsed:.1f} s -> {manifest}")
+        return 0
+    if args.command == "realism":
+        from .realism import realism_report, write_realism
+
+        if not args.real.is_dir():
+            parser.error(f"no real ECG data at {args.real} (see ../shared/data/README.md)")
+        report = realism_report(args.real, args.n, args.seed)
+        report["command"] = " ".join(["python -m cardionets.sim", *(argv if argv is not None else sys.argv[1:])])
+        write_realism(report, args.out)
+        print(f"real vs simulated AUROC: healthy {report['healthy']['classifier']['auroc']:.3f}, "
+              f"AF {report['af']['classifier']['auroc']:.3f} -> {args.out / 'realism.md'}")
         return 0
     if args.command == "samples":
         from .samples import write_samples
