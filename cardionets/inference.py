@@ -37,6 +37,7 @@ from .device import autocast, select_device
 from .ecg import ECG, MeasurementError, check_quality, load, measure, model_view
 from .ecg.errors import ECGError
 from .ecg.pacing import PacingEvidence
+from .ecg.rhythm import AF_IRREGULARITY
 from .models.cine_tokenizer import CineTokenizer
 from .models.mar import CineMAR
 from .models.mar_sampler import (
@@ -261,6 +262,8 @@ class CardioNets:
         metadata = self.manifest.metadata
         timing = {"preparation": item.prepare_ms, "models": models_ms if out is not None else 0.0}
         return Prediction(
+            rhythm=summary.get("rhythm"), interpretation=list(summary.get("interpretation", [])),
+            disagreements=rhythm_disagreements(diseases, summary.get("rhythm")),
             qc=summary["qc"], measurements=summary["measurements"],
             device_measurements=summary["device_measurements"], patient={"age_years": age_years, "sex": sex},
             phenotypes=phenotypes, diseases=diseases, subtypes=subtypes,
@@ -398,6 +401,23 @@ def disease_result(config: PredictorConfig, index: int, probability: float) -> D
     return DiseaseResult(probability, threshold, bool(probability >= threshold),
                          None if screening is None else round(screening, 4), stored(config.disease_sensitivity),
                          stored(config.disease_specificity))
+
+
+def rhythm_disagreements(diseases: dict[str, DiseaseResult], rhythm: dict | None) -> list[str]:
+    """Where the AF call contradicts the rule-based rhythm read of the same tracing, in words a clinician acts
+    on: atrial fibrillation is an irregular rhythm without P waves, which the tracing either shows or not."""
+    af = diseases.get("af")
+    if af is None or af.positive is None or rhythm is None:
+        return []
+    irregularity = rhythm["rr_irregularity"]
+    if af.positive and rhythm["p_wave_present"] and irregularity <= AF_IRREGULARITY:
+        return [f"The atrial fibrillation call disagrees with the tracing: P waves are present and the rhythm is "
+                f"regular (RR irregularity {irregularity:.2f}; AF is irregular, usually above {AF_IRREGULARITY:g}). "
+                "Read the rhythm strip before acting on the call."]
+    if not af.positive and rhythm["rule_says_af"]:
+        return [f"The tracing looks like atrial fibrillation (irregular rhythm, RR irregularity {irregularity:.2f}, "
+                "and no P wave found) but the model did not call it. Read the rhythm strip."]
+    return []
 
 
 def heart_rate_bpm(record: ECG) -> float:

@@ -101,6 +101,9 @@ class Prediction:
     timing_ms: dict[str, float]
     source: str | None = None  # the file name, when read from a file
     disclaimer: str = RESEARCH_USE
+    rhythm: dict | None = None  # the rule-based rhythm read (`cardionets.ecg.rhythm`); None when not measurable
+    interpretation: list[str] = field(default_factory=list)  # the cart's own statements, verbatim
+    disagreements: list[str] = field(default_factory=list)  # where a call contradicts what the tracing shows
 
     @property
     def rejected(self) -> bool:

@@ -58,8 +58,10 @@ def _page(title: str, result: Prediction | None = None, footer: str = "") -> Fig
 def _first_page(result: Prediction, record: ECG, patient: dict) -> Figure:
     figure = _page("CardioNets: ECG-derived cardiac report", result)
     fields = {**{k: v for k, v in result.patient.items() if v is not None}, **patient}
+    interpretation = [f"The cart's own interpretation: {' / '.join(result.interpretation)}"] \
+        if result.interpretation else []
     lines = [", ".join(f"{_label(k)}: {v}" for k, v in fields.items() if v not in (None, "")) or "Patient: not given",
-             f"Signal quality: {result.qc['verdict'].upper()}",
+             *interpretation, f"Signal quality: {result.qc['verdict'].upper()}",
              *(f"  - {finding['message']}" for finding in result.qc["findings"]),
              *(f"Warning: {warning}" for warning in result.ood.warnings)]
     y = 0.92
@@ -83,6 +85,9 @@ def _tables_page(result: Prediction) -> Figure:
         figure.text(MARGIN, 0.9, "The quality check rejected this ECG, so the models gave no output.", fontsize=10)
         return figure
     y = 0.92
+    for disagreement in result.disagreements:  # beside the call it questions
+        figure.text(MARGIN, y, _wrap(disagreement, 110), fontsize=8.5, color="#b00020", va="top")
+        y -= 0.018 * (2 + len(disagreement) // 110)
     if result.ood.withheld:  # the warning travels with the tables it qualifies, not only on page 1
         reasons = " ".join(warning for warning in result.ood.warnings if warning != WITHHELD_NOTE)
         figure.text(MARGIN, y, _wrap(f"Calls and flags withheld. {reasons}", 110),

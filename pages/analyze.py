@@ -134,6 +134,8 @@ if record is not None:
 
     st.subheader("Measurements")
     st.table(frame(measurement_rows(result)).style.hide(axis="index"))
+    if result.interpretation:
+        st.caption("The cart's own interpretation: " + " · ".join(result.interpretation))
 
     if not result.rejected:
         st.subheader("CMR phenotypes estimated from the ECG")
@@ -155,6 +157,8 @@ if record is not None:
         if subtypes_apply(result):
             table.dataframe(frame(subtype_rows(result)), hide_index=True)
             table.caption("If this is a cardiomyopathy, which kind (the subtype head's distribution).")
+        for disagreement in result.disagreements:
+            st.warning(f"⚠️ {disagreement}")
         diseases = frame(disease_rows(result)).style.hide(axis="index")
         st.table(diseases.apply(withheld_style, axis=1) if result.ood.withheld else diseases)
         st.caption("Calibrated probabilities. A call is POSITIVE at or above the threshold that balanced sensitivity "

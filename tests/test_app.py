@@ -198,3 +198,20 @@ def test_admin_launches_a_tiny_training_job_whose_log_appears_and_it_finishes(mo
     assert "pretrain-ecg" in job.tail(5) and any(r.get("stage") == "pretrain-ecg" for r in job.metrics())
     app.run()
     assert "finished" in " ".join(e.label for e in app.expander)
+
+
+def test_the_cart_s_interpretation_and_a_call_that_contradicts_the_tracing_are_shown():
+    app = page("analyze")
+    app.selectbox[0].select_index(1).run()  # the real Mortara ECG, whose cart wrote "RITMO SINUSALE"
+    assert any("cart's own interpretation" in c.value and "RITMO SINUSALE" in c.value for c in app.caption)
+
+    record = ROOT / "tests" / "data" / "real-ecg" / "ptbxl" / "records100" / "00000" / "00001_lr"
+    app = page("analyze")  # a real healthy woman in sinus rhythm (PTB-XL), uploaded as WFDB's pair of files
+    for suffix in (".hea", ".dat"):
+        app.file_uploader[0].upload(f"00001_lr{suffix}", record.with_suffix(suffix).read_bytes())
+    app.run()
+    assert not app.exception
+    diseases = next(t.value for t in app.table if "Call threshold" in t.value.columns).set_index("Condition")
+    called = diseases.loc["Atrial fibrillation", "Call"] == "POSITIVE"
+    shown = any("disagrees with the tracing" in w.value for w in app.warning)
+    assert shown == called  # the shipped weights call AF here: the page must say the tracing disagrees

@@ -39,3 +39,19 @@ def test_too_few_beats_cannot_be_read(mortara_ecg):
     with pytest.raises(MeasurementError):
         read_rhythm(two_seconds)
     assert np.isfinite(read_rhythm(mortara_ecg).rr_irregularity)
+
+
+def test_an_af_call_against_a_regular_rhythm_with_p_waves_is_named_a_disagreement():
+    from cardionets.inference import rhythm_disagreements
+    from cardionets.prediction import DiseaseResult
+
+    sinus = read_rhythm(load(PTBXL / "00001_lr.hea")).to_dict()
+    af = read_rhythm(load(PTBXL / "00282_lr.hea")).to_dict()
+    called, not_called, withheld = (DiseaseResult(0.6, 0.5, True), DiseaseResult(0.2, 0.5, False),
+                                    DiseaseResult(0.6, 0.5, None))
+    (text,) = rhythm_disagreements({"af": called}, sinus)
+    assert "disagrees with the tracing" in text and "P waves are present" in text
+    (text,) = rhythm_disagreements({"af": not_called}, af)
+    assert "looks like atrial fibrillation" in text
+    assert rhythm_disagreements({"af": called}, af) == [] and rhythm_disagreements({"af": not_called}, sinus) == []
+    assert rhythm_disagreements({"af": withheld}, sinus) == [] and rhythm_disagreements({"af": called}, None) == []

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .measure import MeasurementError, measure_with_beat
+from .measure import MeasuredBeat, MeasurementError, measure_with_beat
 from .record import ECG
 
 AF_IRREGULARITY = 0.08  # normalised RMSSD above which the rule calls a rhythm without P waves AF
@@ -39,9 +39,18 @@ class RhythmRead:
         return self.rr_irregularity > AF_IRREGULARITY and not self.p_wave_present
 
 
+    def to_dict(self) -> dict:
+        return {"rr_irregularity": round(self.rr_irregularity, 4), "p_wave_present": self.p_wave_present,
+                "n_beats": self.n_beats, "rule_says_af": self.rule_says_af}
+
+
 def read_rhythm(ecg: ECG) -> RhythmRead:
     """The rule-based rhythm read of an ECG; `MeasurementError` when fewer than three beats are found."""
-    measured = measure_with_beat(ecg)
+    return rhythm_of(measure_with_beat(ecg))
+
+
+def rhythm_of(measured: MeasuredBeat) -> RhythmRead:
+    """The rhythm read from measurements already made (their beats and P wave)."""
     rr = measured.beat.rr_intervals_s
     if rr.size < 2:
         raise MeasurementError("Fewer than three heartbeats were found; the rhythm cannot be read.")

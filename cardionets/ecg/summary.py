@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
-from .measure import measure
+from .measure import MeasurementError, measure_with_beat
 from .quality import check_quality
 from .record import ECG, MEASUREMENT_KEYS
+from .rhythm import rhythm_of
 
 
 def summarize(ecg: ECG, with_measurements: bool = True) -> dict:
     """Format, leads, rate, quality verdict, our measurements (unless not wanted: screening does not report
     them) and the cart's own, JSON-ready."""
     quality = check_quality(ecg)
-    measurements = None
+    measurements = rhythm = None
     if with_measurements and (quality.verdict != "reject" or _measurable(quality)):
         try:
-            measurements = measure(ecg).to_dict()
+            measured = measure_with_beat(ecg)
         except ValueError:
-            measurements = None  # quality already explains why; no beats to measure
+            measured = None  # quality already explains why; no beats to measure
+        if measured is not None:
+            measurements = measured.measurements.to_dict()
+            try:
+                rhythm = rhythm_of(measured).to_dict()
+            except MeasurementError:
+                rhythm = None  # two beats: measurable, but no rhythm to read
     return {
         "format": ecg.meta.source_format,
         "leads": list(ecg.leads),
@@ -34,6 +41,7 @@ def summarize(ecg: ECG, with_measurements: bool = True) -> dict:
         },
         "qc": quality.to_dict(),
         "measurements": measurements,
+        "rhythm": rhythm,  # `cardionets.ecg.rhythm`: RR irregularity and P waves, the rule-based read
         "device_measurements": {
             key: value for key, value in ecg.meta.device_measurements.items() if key in (*MEASUREMENT_KEYS, "qtc_ms")
         },
