@@ -41,15 +41,23 @@ class EcgModelConfig:
 
     # Rhythm
     respiration_hz: tuple[float, float] = (0.2, 0.3)  # resting breathing, 12-18 per minute
-    sinus_arrhythmia: float = 0.05  # RR swings +-5% with breathing in the young, fading with age
+    sinus_arrhythmia: float = 0.035  # RR swings +-3.5% with breathing in the young, fading with age
+    sinus_arrhythmia_spread: float = 0.8  # log-scale spread between people: some barely vary, some a lot
+    slow_rr_drift: float = 0.025  # Mayer waves: the RR drifts with the ~0.1 Hz blood-pressure rhythm
+    slow_rr_hz: tuple[float, float] = (0.06, 0.12)
     rr_jitter: float = 0.01  # beat-to-beat RR noise beyond breathing
+    # Premature atrial beats in healthy adults: most 10 s ECGs have none, a few have one or several.
+    premature_share: float = 0.15  # of people with any premature beats during a resting ECG
+    premature_per_min: float = 4.0  # their typical rate (log-normal between people)
+    premature_rate_spread: float = 1.0
+    premature_coupling: tuple[float, float] = (0.6, 0.8)  # the premature beat comes at this share of the RR
     af_rr_cv: float = 0.2  # atrial fibrillation: RR coefficient of variation ~0.15-0.25
     min_rr_s: float = 0.3  # AV-node refractoriness caps the fastest conducted beat
     # Intervals
     pr_ms_at_50: float = 150.0  # adult PR 120-200 ms
     pr_ms_per_year: float = 0.6  # PR lengthens ~5 ms per decade
-    pr_sd_ms: float = 14.0
-    pr_range_ms: tuple[float, float] = (110.0, 240.0)
+    pr_sd_ms: float = 20.0  # real healthy adults (PTB-XL, CinC 2021): PR 163 +/- 26 ms as measured at 100 Hz
+    pr_range_ms: tuple[float, float] = (100.0, 260.0)
     pr_ms_per_amyloid: float = 30.0  # amyloid infiltrates the conduction system (first-degree block)
     p_ms_at_reference: float = 92.0  # P duration 80-110 ms
     p_ms_per_la_ml: float = 0.35  # LA enlargement widens P (>120 ms at ~150 ml)
@@ -58,7 +66,7 @@ class EcgModelConfig:
     min_pr_segment_ms: float = 40.0  # the AV node's delay: P always ends well before the QRS
     qrs_ms_male: float = 92.0  # normal 80-105 ms; men ~6 ms wider than women (larger hearts)
     qrs_ms_female: float = 86.0
-    qrs_sd_ms: float = 5.0
+    qrs_sd_ms: float = 8.0
     qrs_ms_per_dilation_doubling: float = 25.0  # a dilated LV takes longer to activate
     lvedv_index_reference: float = 80.0  # ml/m2, upper-normal LVEDV index where widening starts
     qrs_ms_per_hcm: float = 12.0
@@ -68,19 +76,20 @@ class EcgModelConfig:
     lbbb_per_dcm: float = 0.45  # about a third to half of dilated cardiomyopathy has LBBB
     qtc_ms_male: float = 410.0  # Fridericia-corrected QT; women ~10-15 ms longer
     qtc_ms_female: float = 423.0
-    qtc_sd_ms: float = 12.0
+    qtc_sd_ms: float = 18.0
     qtc_ms_per_year_over_50: float = 0.3
     qtc_ms_per_hcm: float = 30.0
     qtc_ms_per_dcm: float = 15.0
     st_fraction: float = 0.2  # T rises from this fraction of the J-to-T-end time (the ST segment)
     t_peak_fraction: float = 0.62  # T rises slowly and falls fast
     # Voltages
-    lv_mv: float = 1.75  # main LV vector at the reference mass and body size
+    lv_mv: float = 2.0  # main LV vector at the reference mass and body size
     lv_mass_reference_g: float = 120.0
     lv_mass_exponent: float = 0.6  # voltage grows less than mass (cavity and conduction effects)
     bmi_reference: float = 25.0
     bmi_exponent: float = 0.7  # fat and distance between heart and electrodes attenuate voltage
     log_voltage_per_decade: float = -0.05  # voltage falls with age (young adults have tall QRS)
+    lv_anterior_share: float = 0.45  # the apical-anterior front relative to the main (lateral) LV vector
     terminal_share: float = 0.4  # basal forces relative to the main LV vector
     lbbb_septal_share: float = 0.3  # LBBB waves relative to the main LV vector
     lbbb_lv_share: float = 0.75
@@ -112,8 +121,8 @@ class EcgModelConfig:
     f_wave_hz: tuple[float, float] = (4.5, 8.5)
     f_wave_size_sd: float = 0.3  # log-scale spread between people
     # Variability
-    direction_jitter: float = 0.1  # per-subject wave direction spread (~8 degrees)
-    lead_gain_sd: float = 0.08  # electrode placement: each lead's gain varies a little
+    direction_jitter: float = 0.15  # per-subject wave direction spread (~12 degrees)
+    lead_gain_sd: float = 0.15  # electrode placement and torso: each lead's gain varies between people
     breathing_voltage: float = 0.05  # breathing moves the heart and the lungs' impedance: +-5% voltage
     beat_voltage_jitter: float = 0.015
 
@@ -123,10 +132,13 @@ DEFAULT_CONFIG = EcgModelConfig()
 # Wave directions in the body (Frank) frame of a typical heart: X to the patient's left, Y to the feet, Z back.
 TYPICAL_DIRECTIONS: dict[str, tuple[float, float, float]] = {
     "septal": (-0.55, 0.15, -0.80),  # left to right and anterior: q in I, V5, V6; r in V1
-    "lv": (0.74, 0.42, 0.58),  # LV free wall: leftward, inferior, posterior (axis ~ +40 deg)
-    "basal": (-0.25, -0.50, 0.85),  # last to activate, posterobasal: terminal s in V1-V3 and inferior leads
+    # The LV free wall activates from the endocardium of the apex outwards: first towards the apex and the anterior
+    # wall (R growing across V2-V4), then towards the lateral and posterior walls (tall R in I, aVL, V5-V6).
+    "lv_anterior": (0.60, 0.15, -0.78),  # leftward, anterior, a little inferior
+    "lv": (0.88, 0.18, 0.45),  # leftward, posterior, a little inferior (axis ~ +30 deg with the anterior front)
+    "basal": (-0.20, -0.15, 0.97),  # last to activate, posterobasal: terminal s in V1-V3 and inferior leads
     "rv": (-0.60, 0.45, -0.65),  # RV free wall: rightward, anterior, inferior
-    "t": (0.80, 0.40, -0.20),  # normal T: left, inferior, more anterior than the QRS
+    "t": (0.70, 0.35, -0.55),  # normal T: left, inferior, more anterior than the QRS (upright in V2-V6)
     "lv_strain": (-0.80, -0.10, -0.60),  # LVH strain T: away from the lateral wall (inverted in I, aVL, V5-V6)
     "ra": (0.70, 0.60, -0.45),  # RA: down and forward from the sinus node
     "la": (0.85, 0.40, 0.35),  # LA: leftward and posterior
@@ -137,12 +149,13 @@ TYPICAL_DIRECTIONS: dict[str, tuple[float, float, float]] = {
     # Infarct territories: from the LV centre towards the scar; their forces are lost.
     "LAD": (0.20, -0.35, -0.90),  # anterior wall and septum
     "RCA": (-0.25, 1.00, 0.20),  # inferior wall
-    "LCx": (1.00, -0.10, 0.40),  # lateral wall
+    "LCx": (1.00, -0.25, 0.40),  # lateral wall (high lateral: Q in I and aVL, not in the inferior leads)
 }
 
 # Where each QRS wave sits inside the QRS, as fractions of its duration: (onset, duration, peak).
 QRS_TIMING = {
-    "septal": (0.0, 0.35, 0.45), "lv": (0.12, 0.68, 0.5), "basal": (0.5, 0.5, 0.5), "rv": (0.22, 0.7, 0.55),
+    "septal": (0.0, 0.35, 0.45), "lv_anterior": (0.1, 0.5, 0.5), "lv": (0.2, 0.62, 0.55), "basal": (0.5, 0.5, 0.5),
+    "rv": (0.22, 0.7, 0.55),
     "infarct": (0.0, 0.6, 0.45),
     "lbbb_septal": (0.0, 0.35, 0.5), "lbbb_lv": (0.08, 0.6, 0.5), "lbbb_lv_late": (0.35, 0.65, 0.5),
 }
@@ -328,9 +341,13 @@ def _rhythm(d: EcgDrivers, iv: _Intervals, recorded_s: float, rng: np.random.Gen
         sigma = np.sqrt(np.log1p(c.af_rr_cv**2))
         rr = rr_s * rng.lognormal(-sigma**2 / 2, sigma, n_beats)
     else:
-        arrhythmia = c.sinus_arrhythmia * np.clip(1.0 - (d.age_years - 20.0) / 80.0, 0.2, 1.0)
+        arrhythmia = (c.sinus_arrhythmia * np.clip(1.0 - (d.age_years - 20.0) / 80.0, 0.2, 1.0)
+                      * rng.lognormal(0.0, c.sinus_arrhythmia_spread))
+        drift = c.slow_rr_drift * rng.lognormal(0.0, c.sinus_arrhythmia_spread)
         rr = rr_s * (1 + arrhythmia * np.sin(2 * np.pi * respiration_hz * approx_times + breathing_phase)
+                     + drift * np.sin(2 * np.pi * rng.uniform(*c.slow_rr_hz) * approx_times + rng.uniform(0, 7))
                      + c.rr_jitter * rng.standard_normal(n_beats))
+        rr = _premature_beats(rr, rng, c)
     rr = np.maximum(rr, c.min_rr_s)
     onsets = first_onset_s + np.concatenate(([0.0], np.cumsum(rr[:-1])))
     keep = onsets < recorded_s + 0.4
@@ -338,6 +355,18 @@ def _rhythm(d: EcgDrivers, iv: _Intervals, recorded_s: float, rng: np.random.Gen
                + c.beat_voltage_jitter * rng.standard_normal(n_beats))
     preceding_rr = np.concatenate(([rr_s], rr[:-1]))
     return _Rhythm(onsets[keep], np.cbrt(preceding_rr / rr_s)[keep], voltage[keep], respiration_hz)
+
+
+def _premature_beats(rr: np.ndarray, rng: np.random.Generator, c: EcgModelConfig) -> np.ndarray:
+    """Premature atrial beats: an RR cut short to the coupling interval; the sinus node resets, so the next RR
+    is an ordinary one (no compensatory pause). ``rr[i]`` is the interval from beat i to beat i + 1."""
+    if rng.random() >= c.premature_share:
+        return rr
+    per_beat = c.premature_per_min * rng.lognormal(0.0, c.premature_rate_spread) * np.mean(rr) / 60.0
+    early = np.flatnonzero(rng.random(rr.size) < min(per_beat, 0.3))
+    rr = rr.copy()
+    rr[early] *= rng.uniform(*c.premature_coupling, early.size)
+    return rr
 
 
 # --- Waves ----------------------------------------------------------------------------------------------------
@@ -389,7 +418,8 @@ def _qrs_waves(d: EcgDrivers, iv: _Intervals, directions: dict[str, np.ndarray],
         septal_mv = (c.septal_mv * body * (d.septal_thickness_mm / c.septal_thickness_reference_mm)
                      ** c.septal_thickness_exponent * (1.0 - c.amyloid_septal_loss * d.rcm)
                      * (1.0 - c.dcm_septal_loss * d.dcm))
-        waves = [wave("septal", septal_mv), wave("lv", lv_mv), wave("basal", c.terminal_share * lv_mv)]
+        waves = [wave("septal", septal_mv), wave("lv_anterior", c.lv_anterior_share * lv_mv), wave("lv", lv_mv),
+                 wave("basal", c.terminal_share * lv_mv)]
     rv_mv = body * (c.rv_mv * d.rv_mass_g / c.rv_mass_reference_g + c.rv_mv_per_ph * d.ph)
     waves.append(wave("rv", rv_mv))
     if d.mi > 0 and d.mi_territory:  # the scar's share of the early forces is lost: the vector turns away
