@@ -17,6 +17,7 @@ from cardionets.presentation import (
     measurement_rows,
     phenotype_label,
     phenotype_rows,
+    recording_description,
     subtype_rows,
     subtypes_apply,
 )
@@ -129,8 +130,7 @@ if record is not None:
     st.image(ecg_printout(key, record), width="stretch")
     if st.toggle("Zoomable 12-lead", key=f"zoom-{key}"):
         st.plotly_chart(ecg_paper_figure(preprocess(record)))
-    st.caption(f"{record.meta.source_format} · {record.fs_hz:g} Hz · {record.duration_s:g} s · "
-               + (" · ".join(record.meta.notes) if record.meta.notes else "no conversions"))
+    st.caption(recording_description(record))
 
     st.subheader("Measurements")
     st.table(frame(measurement_rows(result)).style.hide(axis="index"))

@@ -144,3 +144,24 @@ def test_a_record_longer_than_10_s_prints_its_first_10_s():
     layout = paper_layout(synthetic_ecg(duration_s=15.0))
     assert layout.panels[-1].stop_s == pytest.approx(10.0)
     assert "first 10 s of 15.0 s" in layout.legend
+
+
+def test_leads_computed_from_others_are_labelled_derived_on_the_paper_and_in_the_caption(tmp_path, mortara_500hz):
+    """A WFDB record of I, II and V1-V6 only: aVR, aVL, aVF (and III) are computed, and the printout says so."""
+    import wfdb
+
+    from cardionets.presentation import recording_description
+
+    stored = ["I", "II", "V1", "V2", "V3", "V4", "V5", "V6"]
+    signal = np.stack([mortara_500hz.lead(name) for name in stored], axis=1).astype(float)
+    wfdb.wrsamp("eight", fs=500, units=["mV"] * 8, sig_name=stored, p_signal=signal, fmt=["16"] * 8,
+                write_dir=str(tmp_path))
+    ecg = load(tmp_path / "eight.hea")
+    labels = {trace.name for trace in lead_traces(ecg_paper_figure(ecg))}
+    assert {"aVR (derived)", "aVL (derived)", "aVF (derived)"} <= labels and "I" in labels and "V1" in labels
+    caption = recording_description(ecg)
+    assert "computed from the other limb leads, not recorded" in caption and "no conversions" not in caption
+    assert "aVR" in caption
+    original = recording_description(load(get_testdata_file("waveform_ecg.dcm")))
+    assert original.endswith("as recorded, no conversions")
+    assert "resampled from the recorded 1000 Hz" in recording_description(mortara_500hz)

@@ -68,7 +68,7 @@ class LeadPanel:
     """One strip of one lead on the paper: which seconds of the record it shows and where they are drawn."""
 
     lead: str  # standard name, "V3"
-    label: str  # printed name: "V3", or "V3 (missing)" when the file had no such lead
+    label: str  # printed name: "V3", "V3 (missing)" when the file had no such lead, "aVR (derived)" when computed
     start_s: float
     stop_s: float
     x_mm: float  # where start_s is drawn
@@ -128,10 +128,10 @@ def paper_layout(ecg: ECG, title: str | None = None) -> PaperLayout:
     n_rows = len(LEAD_ROWS) + 1
     height = _HEADER_MM + n_rows * _ROW_PITCH_MM + _FOOTER_MM
     baselines = [height - _HEADER_MM - (row + 0.5) * _ROW_PITCH_MM for row in range(n_rows)]
-    missing = set(ecg.meta.missing_leads)
+    missing, derived = set(ecg.meta.missing_leads), set(ecg.meta.derived_leads)
 
     def panel(lead: str, start_s: float, stop_s: float, baseline: float) -> LeadPanel:
-        label = f"{lead} (missing)" if lead in missing else lead
+        label = f"{lead} (missing)" if lead in missing else f"{lead} (derived)" if lead in derived else lead
         x = trace_x0 + start_s * PAPER_SPEED_MM_PER_S
         return LeadPanel(lead, label, start_s, stop_s, x, baseline, lead in missing)
 
@@ -245,7 +245,9 @@ def _legend(ecg: ECG, printed_s: float) -> str:
     filtering = [note for note in ecg.meta.notes if note.startswith("filtered")] or ["unfiltered"]
     truncated = ecg.duration_s > printed_s
     span = f"first {printed_s:g} s of {ecg.duration_s:.1f} s" if truncated else f"{printed_s:.1f} s"
-    return (f"{PAPER_SPEED_MM_PER_S:g} mm/s, {GAIN_MM_PER_MV:g} mm/mV   {ecg.fs_hz:g} Hz   "
+    rate = (f"{ecg.fs_hz:g} Hz" if ecg.meta.original_fs_hz == ecg.fs_hz
+            else f"{ecg.fs_hz:g} Hz (recorded at {ecg.meta.original_fs_hz:g} Hz)")
+    return (f"{PAPER_SPEED_MM_PER_S:g} mm/s, {GAIN_MM_PER_MV:g} mm/mV   {rate}   "
             f"{'; '.join(filtering)}   {span}")
 
 
