@@ -57,7 +57,7 @@ class EcgModelConfig:
     pr_ms_at_50: float = 150.0  # adult PR 120-200 ms
     pr_ms_per_year: float = 0.6  # PR lengthens ~5 ms per decade
     pr_sd_ms: float = 20.0  # real healthy adults (PTB-XL, CinC 2021): PR 163 +/- 26 ms as measured at 100 Hz
-    pr_range_ms: tuple[float, float] = (100.0, 260.0)
+    pr_range_ms: tuple[float, float] = (120.0, 240.0)
     pr_ms_per_amyloid: float = 30.0  # amyloid infiltrates the conduction system (first-degree block)
     p_ms_at_reference: float = 92.0  # P duration 80-110 ms
     p_ms_per_la_ml: float = 0.35  # LA enlargement widens P (>120 ms at ~150 ml)
@@ -89,6 +89,7 @@ class EcgModelConfig:
     bmi_reference: float = 25.0
     bmi_exponent: float = 0.7  # fat and distance between heart and electrodes attenuate voltage
     log_voltage_per_decade: float = -0.05  # voltage falls with age (young adults have tall QRS)
+    qrs_sharpness: float = 1.8  # activation fronts rise and fall steeply: real QRS carry energy up to ~45 Hz
     lv_anterior_share: float = 0.45  # the apical-anterior front relative to the main (lateral) LV vector
     terminal_share: float = 0.4  # basal forces relative to the main LV vector
     lbbb_septal_share: float = 0.3  # LBBB waves relative to the main LV vector
@@ -409,7 +410,8 @@ def _qrs_waves(d: EcgDrivers, iv: _Intervals, directions: dict[str, np.ndarray],
                c: EcgModelConfig) -> list[Wave]:
     def wave(name: str, amplitude_mv: float, direction: str | None = None) -> Wave:
         onset, duration, peak = QRS_TIMING[name]
-        return Wave(directions[direction or name], amplitude_mv, onset * iv.qrs_ms, duration * iv.qrs_ms, peak)
+        return Wave(directions[direction or name], amplitude_mv, onset * iv.qrs_ms, duration * iv.qrs_ms, peak,
+                    sharpness=c.qrs_sharpness)
 
     if iv.lbbb:  # activation crosses the septum from the right, then creeps through the LV in two fronts
         waves = [wave("lbbb_septal", c.lbbb_septal_share * lv_mv), wave("lbbb_lv", c.lbbb_lv_share * lv_mv),

@@ -46,7 +46,7 @@ class Wave:
     duration_ms: float
     peak_fraction: float = 0.5
     repolarising: bool = False
-
+    sharpness: float = 1.0  # the bump raised to this power: above 1 a narrower crest and steeper flanks
 
 def bump(u: np.ndarray, peak_fraction: np.ndarray | float) -> np.ndarray:
     """Raised-cosine rise to 1 at ``peak_fraction`` and fall back, for u in [0, 1]; exactly 0 elsewhere.
@@ -67,19 +67,19 @@ def render_heart_vector(
     voltage factor (breathing); ``qt_stretch`` (B,) each beat's repolarisation time scale.
     """
     directions = np.array([w.direction for w in waves])  # (K, 3)
-    amplitude_mv, onset_ms, duration_ms, peak, repolarising = np.array(
-        [(w.amplitude_mv, w.onset_ms, w.duration_ms, w.peak_fraction, w.repolarising) for w in waves]
+    amplitude_mv, onset_ms, duration_ms, peak, repolarising, sharpness = np.array(
+        [(w.amplitude_mv, w.onset_ms, w.duration_ms, w.peak_fraction, w.repolarising, w.sharpness) for w in waves]
     ).T[..., None]  # each (K, 1)
     amplitude = amplitude_mv * amplitude_scale  # (K, B)
     stretch = np.where(repolarising > 0, qt_stretch, 1.0)  # (K, B)
     onset_s = qrs_onsets_s + onset_ms / 1000.0 * stretch  # (K, B)
     duration_s = duration_ms / 1000.0 * stretch
-    peak = peak[..., None]  # (K, 1, 1)
+    peak, sharpness = peak[..., None], sharpness[..., None]  # (K, 1, 1)
 
     span = int(np.ceil(duration_s.max() * fs_hz)) + 2
     index = np.ceil(onset_s * fs_hz).astype(int)[..., None] + np.arange(span)  # (K, B, span)
     u = (index / fs_hz - onset_s[..., None]) / duration_s[..., None]
-    values = bump(u, peak) * amplitude[..., None]
+    values = bump(u, peak) ** sharpness * amplitude[..., None]
     inside = (index >= 0) & (index < n_samples)
     flat_index = (np.arange(len(waves))[:, None, None] * n_samples + index)[inside]
     courses = np.bincount(flat_index, values[inside], minlength=len(waves) * n_samples)  # (K * n_samples,)
