@@ -28,9 +28,8 @@ import pandas as pd
 
 from cardionets import metrics
 from cardionets.ecg import ECGError, load
-from cardionets.ecg.measure import MeasurementError
 from cardionets.ecg.real_sets import ADULT_YEARS, real_ecg_table
-from cardionets.ecg.rhythm import read_rhythm
+from cardionets.ecg.rhythm import RhythmRead
 from cardionets.inference import CardioNets
 from cardionets.ood import UNUSUAL_SCORE
 
@@ -87,7 +86,7 @@ def score_records(model: CardioNets, table: pd.DataFrame) -> pd.DataFrame:
         for i, (_, label_row) in enumerate(batch.iterrows()):
             row = label_row.to_dict() | {"error": errors[i]}
             if i in results:
-                row |= _outputs(results[i]) | _rhythm(records[i])
+                row |= _outputs(results[i]) | _rhythm(results[i].rhythm)
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -112,11 +111,11 @@ def _outputs(result) -> dict:
     return row
 
 
-def _rhythm(record) -> dict:
-    try:
-        read = read_rhythm(record)
-    except (MeasurementError, ValueError):
+def _rhythm(rhythm: dict | None) -> dict:
+    """The rule-based rhythm read the prediction already made (`cardionets.ecg.rhythm`), as score columns."""
+    if rhythm is None:
         return {}
+    read = RhythmRead(rhythm["rr_irregularity"], rhythm["p_wave_present"], rhythm["n_beats"])
     return {"rr_irregularity": read.rr_irregularity, "p_wave_present": read.p_wave_present,
             "rhythm_af_score": read.af_score, "rhythm_rule_af": read.rule_says_af}
 
