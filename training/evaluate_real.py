@@ -173,7 +173,7 @@ def _share(flags: pd.Series) -> dict | None:
 
 def _healthy_row(name: str, sex: str, part: pd.DataFrame, diseases: tuple[str, ...]) -> dict:
     analysed = part[part["error"] == ""]
-    modelled = analysed[analysed.get("qc_verdict", pd.Series(dtype=str)) != "reject"] if len(analysed) else analysed
+    modelled = analysed[analysed["qc_verdict"] != "reject"] if "qc_verdict" in analysed else analysed
     reasons: dict[str, int] = {}
     for text in analysed.get("qc_reasons", pd.Series(dtype=str)).fillna(""):
         for code in filter(None, str(text).split(";")):

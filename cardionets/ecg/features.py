@@ -86,8 +86,8 @@ def _noise(ecg: ECG) -> dict[str, float]:
     """RMS amplitude (mV, median over leads) in each band of NOISE_BANDS_HZ that the rate can show. Baseline
     wander lies below the 0.5 Hz resolution of the record's 2 s Welch spectrum, so it is low-passed instead."""
     freqs, power = ecg.spectrum  # Welch densities (leads, F)
-    low, high = NOISE_BANDS_HZ["wander"]
-    baseline = signal.sosfiltfilt(signal.butter(2, high, "lowpass", fs=ecg.fs_hz, output="sos"),
+    wander_hz = NOISE_BANDS_HZ["wander"][1]
+    baseline = signal.sosfiltfilt(signal.butter(2, wander_hz, "lowpass", fs=ecg.fs_hz, output="sos"),
                                   ecg.signal_mv.astype(np.float64), axis=-1)
     out = {"noise_wander_mv": float(np.median(np.std(baseline, axis=-1)))}
     for band, (low, high) in list(NOISE_BANDS_HZ.items())[1:]:
