@@ -25,7 +25,7 @@ from cardionets.ecg.record import ECG, ECGMetadata
 from cardionets.ecg.resample import resample
 
 from .drivers import EcgDrivers
-from .ecg_noise import cart_filter, recording_noise
+from .ecg_noise import cart_filter, electrode_noise, recording_noise
 from .ecg_waves import DOWER_XYZ_TO_8, RECORDED_LEADS, Wave, render_heart_vector, twelve_leads
 from .sites import EcgDevice
 
@@ -41,17 +41,18 @@ class EcgModelConfig:
 
     # Rhythm
     respiration_hz: tuple[float, float] = (0.2, 0.3)  # resting breathing, 12-18 per minute
-    sinus_arrhythmia: float = 0.035  # RR swings +-3.5% with breathing in the young, fading with age
-    sinus_arrhythmia_spread: float = 0.8  # log-scale spread between people: some barely vary, some a lot
+    sinus_arrhythmia: float = 0.022  # RR swings +-3.5% with breathing in the young, fading with age
+    sinus_arrhythmia_spread: float = 1.1  # log-scale spread between people: some barely vary, some a lot
     slow_rr_drift: float = 0.025  # Mayer waves: the RR drifts with the ~0.1 Hz blood-pressure rhythm
     slow_rr_hz: tuple[float, float] = (0.06, 0.12)
-    rr_jitter: float = 0.01  # beat-to-beat RR noise beyond breathing
+    rr_jitter: float = 0.006  # beat-to-beat RR noise beyond breathing
     # Premature atrial beats in healthy adults: most 10 s ECGs have none, a few have one or several.
-    premature_share: float = 0.15  # of people with any premature beats during a resting ECG
-    premature_per_min: float = 4.0  # their typical rate (log-normal between people)
+    premature_share: float = 0.08  # of people with any premature beats during a resting ECG
+    premature_per_min: float = 3.0  # their typical rate (log-normal between people)
     premature_rate_spread: float = 1.0
     premature_coupling: tuple[float, float] = (0.6, 0.8)  # the premature beat comes at this share of the RR
-    af_rr_cv: float = 0.2  # atrial fibrillation: RR coefficient of variation ~0.15-0.25
+    af_rr_cv: float = 0.2  # atrial fibrillation: RR coefficient of variation ~0.15-0.25 ...
+    af_rr_cv_spread: float = 0.4  # ... log-normal between people: real AF's RMSSD/RR spreads 0.11-0.45 (p5-p95)
     min_rr_s: float = 0.3  # AV-node refractoriness caps the fastest conducted beat
     # Intervals
     pr_ms_at_50: float = 150.0  # adult PR 120-200 ms
@@ -81,7 +82,9 @@ class EcgModelConfig:
     qtc_ms_per_hcm: float = 30.0
     qtc_ms_per_dcm: float = 15.0
     st_fraction: float = 0.2  # T rises from this fraction of the J-to-T-end time (the ST segment)
+    st_fraction_sd: float = 0.05  # between people
     t_peak_fraction: float = 0.62  # T rises slowly and falls fast
+    t_peak_sd: float = 0.04  # between people: real T rise-to-fall ratios spread ~2.5x wider than a fixed shape's
     # Voltages
     lv_mv: float = 2.0  # main LV vector at the reference mass and body size
     lv_mass_reference_g: float = 120.0
@@ -90,11 +93,11 @@ class EcgModelConfig:
     bmi_exponent: float = 0.7  # fat and distance between heart and electrodes attenuate voltage
     log_voltage_per_decade: float = -0.05  # voltage falls with age (young adults have tall QRS)
     qrs_sharpness: float = 1.8  # activation fronts rise and fall steeply: real QRS carry energy up to ~45 Hz
-    lv_anterior_share: float = 0.45  # the apical-anterior front relative to the main (lateral) LV vector
-    terminal_share: float = 0.4  # basal forces relative to the main LV vector
+    lv_anterior_share: float = 0.38  # the apical-anterior front relative to the main (lateral) LV vector
+    terminal_share: float = 0.42  # basal forces relative to the main LV vector
     lbbb_septal_share: float = 0.3  # LBBB waves relative to the main LV vector
     lbbb_lv_share: float = 0.75
-    septal_mv: float = 0.22  # small septal q in I, V5-V6 and r in V1
+    septal_mv: float = 0.18  # small septal q in I, V5-V6 and r in V1
     septal_thickness_reference_mm: float = 9.0
     septal_thickness_exponent: float = 1.2  # septal hypertrophy (HCM) makes deep, narrow septal Q waves
     rv_mv: float = 0.2  # the normal RV is masked by the LV
@@ -119,13 +122,24 @@ class EcgModelConfig:
     ra_p_share: float = 0.6  # of the P duration: RA activation comes first ...
     la_p_share: float = 0.65  # ... the LA's overlaps it and ends the P wave
     f_wave_mv: float = 0.05  # fibrillatory waves, best seen in V1
-    f_wave_hz: tuple[float, float] = (4.5, 8.5)
-    f_wave_size_sd: float = 0.3  # log-scale spread between people
+    f_wave_hz: tuple[float, float] = (4.0, 7.5)
+    f_wave_size_sd: float = 0.8  # log-scale spread between people: real AF spans fine to coarse
     # Variability
     direction_jitter: float = 0.15  # per-subject wave direction spread (~12 degrees)
-    lead_gain_sd: float = 0.15  # electrode placement and torso: each lead's gain varies between people
+    t_direction_jitter: float = 0.07  # the T strays less from its typical direction than the QRS fronts ...
+    t_turn_with_heart: float = 0.4  # ... and turns only partly with the heart: real T axes spread 19 deg, QRS 27
+    lead_gain_sd: float = 0.12  # electrode placement and torso: each limb lead's gain varies between people ...
+    chest_lead_gain_sd: float = 0.22  # ... and chest leads' more (a chest electrode 2 cm off changes a lot)
+    v1_gain: float = 0.8  # V1 lies over the RV, further from the LV than Dower's typical torso has it: real S in
+    # V1 is ~20 % smaller than in V2, Dower's coefficients make them alike
     breathing_voltage: float = 0.05  # breathing moves the heart and the lungs' impedance: +-5% voltage
     beat_voltage_jitter: float = 0.015
+    # Breathing also turns the heart, so each wave swells and shrinks in its own phase, and no two beats are
+    # activated quite alike: real QRS differ from their median beat by ~9 % RMS (PTB-XL, CinC 2021), more in some
+    # people than others.
+    breathing_turn: float = 0.04
+    beat_morphology_jitter: float = 0.035
+    beat_variation_spread: float = 0.55  # log-scale spread of both between people
 
 
 DEFAULT_CONFIG = EcgModelConfig()
@@ -136,12 +150,12 @@ TYPICAL_DIRECTIONS: dict[str, tuple[float, float, float]] = {
     # The LV free wall activates from the endocardium of the apex outwards: first towards the apex and the anterior
     # wall (R growing across V2-V4), then towards the lateral and posterior walls (tall R in I, aVL, V5-V6).
     "lv_anterior": (0.60, 0.15, -0.78),  # leftward, anterior, a little inferior
-    "lv": (0.88, 0.18, 0.45),  # leftward, posterior, a little inferior (axis ~ +30 deg with the anterior front)
-    "basal": (-0.20, -0.15, 0.97),  # last to activate, posterobasal: terminal s in V1-V3 and inferior leads
+    "lv": (0.85, 0.22, 0.50),  # leftward, posterior, a little inferior (axis ~ +30 deg with the anterior front)
+    "basal": (-0.20, 0.05, 0.97),  # last to activate, posterobasal: terminal s in V1-V3 and inferior leads
     "rv": (-0.60, 0.45, -0.65),  # RV free wall: rightward, anterior, inferior
-    "t": (0.70, 0.35, -0.55),  # normal T: left, inferior, more anterior than the QRS (upright in V2-V6)
+    "t": (0.68, 0.27, -0.68),  # normal T: left, inferior, more anterior than the QRS (upright in V2-V6)
     "lv_strain": (-0.80, -0.10, -0.60),  # LVH strain T: away from the lateral wall (inverted in I, aVL, V5-V6)
-    "ra": (0.70, 0.60, -0.45),  # RA: down and forward from the sinus node
+    "ra": (0.80, 0.50, -0.45),  # RA: down and forward from the sinus node
     "la": (0.85, 0.40, 0.35),  # LA: leftward and posterior
     "f_wave": (-0.30, 0.60, -0.75),  # fibrillating atria project most on V1 and II
     "lbbb_septal": (0.55, -0.15, 0.80),  # septum activated from the right: no septal q, QS in V1
@@ -150,7 +164,7 @@ TYPICAL_DIRECTIONS: dict[str, tuple[float, float, float]] = {
     # Infarct territories: from the LV centre towards the scar; their forces are lost.
     "LAD": (0.20, -0.35, -0.90),  # anterior wall and septum
     "RCA": (-0.25, 1.00, 0.20),  # inferior wall
-    "LCx": (1.00, -0.25, 0.40),  # lateral wall (high lateral: Q in I and aVL, not in the inferior leads)
+    "LCx": (1.00, -0.32, 0.40),  # lateral wall (high lateral: Q in I and aVL, not in the inferior leads)
 }
 
 # Where each QRS wave sits inside the QRS, as fractions of its duration: (onset, duration, peak).
@@ -261,6 +275,14 @@ class _Intervals:
 
 
 @dataclass(frozen=True)
+class _Shape:
+    """This person's T-wave shape, as fractions of the J-to-T-end time."""
+
+    st_fraction: float
+    t_peak_fraction: float
+
+
+@dataclass(frozen=True)
 class _Rhythm:
     qrs_onsets_s: np.ndarray  # (B,)
     qt_stretch: np.ndarray  # (B,) repolarisation time scale from the preceding RR
@@ -273,21 +295,26 @@ def simulate_ecg(
     config: EcgModelConfig = DEFAULT_CONFIG,
 ) -> SimulatedEcg:
     """Simulate one resting 12-lead ECG of this subject as recorded by ``device``."""
+    # Sources of variation added later draw from a stream of their own, so that adding one does not reshuffle
+    # the draws behind each subject's intervals, directions and rhythm.
+    variation_rng = rng.spawn(1)[0]
     intervals = _intervals(drivers, rng, config)
     directions = _subject_directions(drivers.heart_rotation, rng, config)
     skin_gain = rng.lognormal(0.0, device.gain_sd)
-    waves = _heart_waves(drivers, intervals, directions, skin_gain, config)
-    lead_gain = rng.lognormal(0.0, config.lead_gain_sd, (len(RECORDED_LEADS), 1))
+    waves = _heart_waves(drivers, intervals, directions, skin_gain, _shape(variation_rng, config), config)
+    lead_gain = _typical_lead_gain(config) * rng.lognormal(0.0, _lead_gain_sd(config))
     stored_s = (CART_SETTLE_S, CART_SETTLE_S + duration_s)  # the window the cart keeps of what it records
-    rhythm = _rhythm(drivers, intervals, stored_s[1] + CART_SETTLE_S, rng, config)
+    rhythm = _rhythm(drivers, intervals, stored_s[1] + CART_SETTLE_S, rng, variation_rng, config)
 
     n_recorded, n_settle = (round(s * device.fs_hz) for s in (duration_s + 2 * CART_SETTLE_S, CART_SETTLE_S))
-    heart_vector = render_heart_vector(waves, rhythm.qrs_onsets_s, rhythm.voltage_scale, rhythm.qt_stretch,
+    wave_scale = _wave_scale_per_beat(len(waves), rhythm, variation_rng, config)
+    heart_vector = render_heart_vector(waves, rhythm.qrs_onsets_s, wave_scale, rhythm.qt_stretch,
                                        device.fs_hz, n_recorded)  # (3, T)
     if drivers.af:
         heart_vector += _fibrillatory_waves(directions["f_wave"], n_recorded, device.fs_hz, rng, config)
     recorded = lead_gain * (DOWER_XYZ_TO_8 @ heart_vector)  # (8, T)
     recorded += recording_noise(len(RECORDED_LEADS), n_recorded, device.fs_hz, device, rhythm.respiration_hz, rng)
+    recorded += electrode_noise(len(RECORDED_LEADS), n_recorded, device.fs_hz, variation_rng)
     stored = cart_filter(recorded, device, device.fs_hz)[:, n_settle : n_recorded - n_settle]
 
     device_ecg = ECG(twelve_leads(stored).astype(np.float32), device.fs_hz, _metadata(drivers, device))
@@ -329,7 +356,7 @@ def _intervals(d: EcgDrivers, rng: np.random.Generator, c: EcgModelConfig) -> _I
 
 
 def _rhythm(d: EcgDrivers, iv: _Intervals, recorded_s: float, rng: np.random.Generator,
-            c: EcgModelConfig) -> _Rhythm:
+            variation_rng: np.random.Generator, c: EcgModelConfig) -> _Rhythm:
     """Beats from before the recording starts (a T wave ends up to ~0.6 s after its QRS onset) to just after it ends
     (a P wave starts up to ~0.3 s before)."""
     rr_s = iv.rr_ms / 1000.0
@@ -339,7 +366,7 @@ def _rhythm(d: EcgDrivers, iv: _Intervals, recorded_s: float, rng: np.random.Gen
     first_onset_s = -0.6 - rng.uniform(0.0, rr_s)
     approx_times = first_onset_s + rr_s * np.arange(n_beats)
     if d.af:
-        sigma = np.sqrt(np.log1p(c.af_rr_cv**2))
+        sigma = np.sqrt(np.log1p((c.af_rr_cv * variation_rng.lognormal(0.0, c.af_rr_cv_spread)) ** 2))
         rr = rr_s * rng.lognormal(-sigma**2 / 2, sigma, n_beats)
     else:
         arrhythmia = (c.sinus_arrhythmia * np.clip(1.0 - (d.age_years - 20.0) / 80.0, 0.2, 1.0)
@@ -356,6 +383,30 @@ def _rhythm(d: EcgDrivers, iv: _Intervals, recorded_s: float, rng: np.random.Gen
                + c.beat_voltage_jitter * rng.standard_normal(n_beats))
     preceding_rr = np.concatenate(([rr_s], rr[:-1]))
     return _Rhythm(onsets[keep], np.cbrt(preceding_rr / rr_s)[keep], voltage[keep], respiration_hz)
+
+
+def _typical_lead_gain(c: EcgModelConfig) -> np.ndarray:
+    return np.array([[c.v1_gain if lead == "V1" else 1.0] for lead in RECORDED_LEADS])
+
+
+def _lead_gain_sd(c: EcgModelConfig) -> np.ndarray:
+    return np.array([[c.chest_lead_gain_sd if lead.startswith("V") else c.lead_gain_sd] for lead in RECORDED_LEADS])
+
+
+def _wave_scale_per_beat(n_waves: int, rhythm: _Rhythm, rng: np.random.Generator, c: EcgModelConfig) -> np.ndarray:
+    """(waves, beats) each wave's voltage factor in each beat: the shared breathing swing, each wave's own
+    breathing phase (the heart turning) and beat-to-beat jitter."""
+    turn, jitter = np.array([c.breathing_turn, c.beat_morphology_jitter]) * rng.lognormal(
+        0.0, c.beat_variation_spread, 2)
+    phases = rng.uniform(0, 2 * np.pi, (n_waves, 1))
+    own = (turn * np.sin(2 * np.pi * rhythm.respiration_hz * rhythm.qrs_onsets_s + phases)
+           + jitter * rng.standard_normal((n_waves, rhythm.qrs_onsets_s.size)))
+    return rhythm.voltage_scale * np.maximum(1.0 + own, 0.0)
+
+
+def _shape(rng: np.random.Generator, c: EcgModelConfig) -> _Shape:
+    st_fraction, t_peak = rng.normal((c.st_fraction, c.t_peak_fraction), (c.st_fraction_sd, c.t_peak_sd))
+    return _Shape(float(np.clip(st_fraction, 0.05, 0.35)), float(np.clip(t_peak, 0.5, 0.75)))
 
 
 def _premature_beats(rr: np.ndarray, rng: np.random.Generator, c: EcgModelConfig) -> np.ndarray:
@@ -375,14 +426,17 @@ def _premature_beats(rr: np.ndarray, rng: np.random.Generator, c: EcgModelConfig
 
 def _subject_directions(rotation: np.ndarray, rng: np.random.Generator, c: EcgModelConfig) -> dict[str, np.ndarray]:
     """Each wave's direction in this subject's body frame: the typical one, turned with the heart, plus jitter."""
-    turned = _HEART_FRAME_DIRECTIONS @ rotation.T + c.direction_jitter * rng.standard_normal(
-        _HEART_FRAME_DIRECTIONS.shape)  # (N, 3)
+    jitter = np.where(np.array(_DIRECTION_NAMES)[:, None] == "t", c.t_direction_jitter, c.direction_jitter)
+    turned = _HEART_FRAME_DIRECTIONS @ rotation.T + jitter * rng.standard_normal(_HEART_FRAME_DIRECTIONS.shape)
     turned /= np.linalg.norm(turned, axis=1, keepdims=True)
-    return dict(zip(_DIRECTION_NAMES, turned))
+    directions = dict(zip(_DIRECTION_NAMES, turned))
+    typical_t = np.asarray(TYPICAL_DIRECTIONS["t"]) / np.linalg.norm(TYPICAL_DIRECTIONS["t"])
+    t = c.t_turn_with_heart * directions["t"] + (1.0 - c.t_turn_with_heart) * typical_t
+    return directions | {"t": t / np.linalg.norm(t)}
 
 
 def _heart_waves(d: EcgDrivers, iv: _Intervals, directions: dict[str, np.ndarray], skin_gain: float,
-                 c: EcgModelConfig) -> list[Wave]:
+                 shape: _Shape, c: EcgModelConfig) -> list[Wave]:
     """Every wave of one beat, sized and timed for this subject."""
     # What reaches the skin: electrode contact and torso conductivity (skin_gain), fat, age, amyloid infiltration.
     body = skin_gain * (d.bmi / c.bmi_reference) ** -c.bmi_exponent * np.exp(
@@ -390,7 +444,7 @@ def _heart_waves(d: EcgDrivers, iv: _Intervals, directions: dict[str, np.ndarray
     active_lv_mass_g = d.lv_mass_g * (1.0 - c.amyloid_inert_share * d.rcm)
     lv_mv = c.lv_mv * body * (active_lv_mass_g / c.lv_mass_reference_g) ** c.lv_mass_exponent
     return [*_p_waves(d, iv, directions, body, c), *_qrs_waves(d, iv, directions, body, lv_mv, c),
-            _t_wave(d, iv, directions, lv_mv, c)]
+            _t_wave(d, iv, directions, lv_mv, shape, c)]
 
 
 def _p_waves(d: EcgDrivers, iv: _Intervals, directions: dict[str, np.ndarray], body: float,
@@ -429,7 +483,7 @@ def _qrs_waves(d: EcgDrivers, iv: _Intervals, directions: dict[str, np.ndarray],
     return waves
 
 
-def _t_wave(d: EcgDrivers, iv: _Intervals, directions: dict[str, np.ndarray], lv_mv: float,
+def _t_wave(d: EcgDrivers, iv: _Intervals, directions: dict[str, np.ndarray], lv_mv: float, shape: _Shape,
             c: EcgModelConfig) -> Wave:
     """The ventricular gradient, pulled away from a strained or scarred region (T inverted in the leads facing it)."""
     lv_strain = max(_ramp(d.lv_mass_g / d.bsa_m2, *c.lv_mass_index_strain), _ramp(d.hcm, *c.hcm_strain))
@@ -441,10 +495,10 @@ def _t_wave(d: EcgDrivers, iv: _Intervals, directions: dict[str, np.ndarray], lv
     pulled = sum(weight for weight, _ in pulls)
     vector = max(0.0, 1.0 - pulled) * directions["t"] + sum(weight * v for weight, v in pulls)
     # Strain repolarises early: the ST segment slopes straight down into the inverted T.
-    st_ms = c.st_fraction * (iv.qt_ms - iv.qrs_ms) * max(0.0, 1.0 - pulled)
+    st_ms = shape.st_fraction * (iv.qt_ms - iv.qrs_ms) * max(0.0, 1.0 - pulled)
     onset_ms = iv.qrs_ms + st_ms
     return Wave(vector / np.linalg.norm(vector), c.t_share * lv_mv * (1.0 + c.strain_t_gain * lv_strain),
-                onset_ms, iv.qt_ms - onset_ms, c.t_peak_fraction, repolarising=True)
+                onset_ms, iv.qt_ms - onset_ms, shape.t_peak_fraction, repolarising=True)
 
 
 def _ramp(value: float, start: float, full: float) -> float:

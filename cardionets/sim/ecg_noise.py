@@ -28,6 +28,11 @@ MUSCLE_ENVELOPE_HZ = (0.1, 0.6)
 MOTION_PROBABILITY = 0.1  # per recording
 MOTION_STEP_MV = 0.3
 MOTION_SETTLE_S = (0.3, 1.0)
+# Skin-electrode and tissue noise between wander and muscle: real ECGs keep ~0.01 mV (RMS) in 3-12 Hz once each
+# beat's median is taken away, a clean simulation almost none. Log-normal between recordings.
+ELECTRODE_BAND_HZ = (1.0, 12.0)
+ELECTRODE_NOISE_MV = 0.008
+ELECTRODE_NOISE_SPREAD = 0.5
 
 
 def recording_noise(
@@ -43,6 +48,13 @@ def recording_noise(
     )
 
 
+def electrode_noise(n_leads: int, n_samples: int, fs_hz: float, rng: np.random.Generator) -> np.ndarray:
+    """(n_leads, n_samples) low-frequency electrode noise in mV, independent from lead to lead."""
+    band = signal.sosfilt(_band_sos(*ELECTRODE_BAND_HZ, fs_hz), rng.standard_normal((n_leads, n_samples)), axis=-1)
+    level = ELECTRODE_NOISE_MV * rng.lognormal(0.0, ELECTRODE_NOISE_SPREAD)
+    return band * (level / max(float(np.sqrt(np.mean(band**2))), 1e-12))
+
+
 def cart_filter(signal_mv: np.ndarray, device: EcgDevice, fs_hz: float) -> np.ndarray:
     """The cart's own band-pass along the last axis (zero phase, as linear-phase digital carts behave)."""
     return signal.sosfiltfilt(_cart_sos(device.highpass_hz, device.lowpass_hz, fs_hz), signal_mv, axis=-1)
@@ -56,9 +68,8 @@ def _cart_sos(highpass_hz: float, lowpass_hz: float, fs_hz: float) -> np.ndarray
 
 
 @lru_cache(maxsize=16)
-def _muscle_sos(fs_hz: float) -> np.ndarray:
-    return signal.butter(2, (MUSCLE_BAND_HZ[0], min(MUSCLE_BAND_HZ[1], 0.45 * fs_hz)), btype="bandpass",
-                         fs=fs_hz, output="sos")
+def _band_sos(low_hz: float, high_hz: float, fs_hz: float) -> np.ndarray:
+    return signal.butter(2, (low_hz, min(high_hz, 0.45 * fs_hz)), btype="bandpass", fs=fs_hz, output="sos")
 
 
 def _sinusoids(t: np.ndarray, freqs_hz: np.ndarray, amplitudes: np.ndarray, phases: np.ndarray) -> np.ndarray:
@@ -91,7 +102,7 @@ def _mains(n_leads, t, device: EcgDevice, rng) -> np.ndarray:
 def _muscle(n_leads, n_samples, fs_hz, rms_mv, rng) -> np.ndarray:
     if rms_mv <= 0:
         return np.zeros((n_leads, n_samples))
-    band = signal.sosfilt(_muscle_sos(fs_hz), rng.standard_normal((n_leads, n_samples)), axis=-1)
+    band = signal.sosfilt(_band_sos(*MUSCLE_BAND_HZ, fs_hz), rng.standard_normal((n_leads, n_samples)), axis=-1)
     t = np.arange(n_samples) / fs_hz
     log_envelope = _sinusoids(t, rng.uniform(*MUSCLE_ENVELOPE_HZ, 3), np.full((1, 3), np.sqrt(2 / 3)),
                               rng.uniform(0, 2 * np.pi, (1, 3)))  # (1, T), unit variance

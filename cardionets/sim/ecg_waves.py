@@ -63,8 +63,9 @@ def render_heart_vector(
 ) -> np.ndarray:
     """(3, n_samples) heart vector in mV: every wave of every beat, summed.
 
-    ``qrs_onsets_s`` (B,) places the beats (t = 0 is the first sample); ``amplitude_scale`` (B,) is each beat's
-    voltage factor (breathing); ``qt_stretch`` (B,) each beat's repolarisation time scale.
+    ``qrs_onsets_s`` (B,) places the beats (t = 0 is the first sample); ``amplitude_scale`` (B,) or (K, B) is
+    each beat's voltage factor (breathing), for all waves or wave by wave; ``qt_stretch`` (B,) each beat's
+    repolarisation time scale.
     """
     directions = np.array([w.direction for w in waves])  # (K, 3)
     amplitude_mv, onset_ms, duration_ms, peak, repolarising, sharpness = np.array(

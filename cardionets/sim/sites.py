@@ -54,11 +54,11 @@ SITES: dict[str, Site] = {
         # UK Biobank-like: 500 Hz carts, 50 Hz mains, 1.8 mm cine pixels.
         # Noise levels measured against real healthy adults (PTB-XL, CinC 2021; docs/realism.md): residual mains
         # well under the quality check's 0.02 mV warning, as behind a real cart's notch filter.
-        Site("cheadle", EcgDevice(500, 0.05, 150, 50, 0.004, 0.012, 0.07, 0.18),
+        Site("cheadle", EcgDevice(500, 0.05, 150, 50, 0.004, 0.012, 0.058, 0.18),
              Scanner(1.8, 8.0, 0.95, 0.30, 0.03, 0.15, 1.0)),
-        Site("newcastle", EcgDevice(500, 0.05, 150, 50, 0.005, 0.018, 0.10, 0.20),
+        Site("newcastle", EcgDevice(500, 0.05, 150, 50, 0.005, 0.018, 0.083, 0.20),
              Scanner(1.8, 8.0, 0.90, 0.32, 0.04, 0.20, 1.5)),
-        Site("reading", EcgDevice(1000, 0.05, 300, 50, 0.006, 0.010, 0.085, 0.18),
+        Site("reading", EcgDevice(1000, 0.05, 300, 50, 0.006, 0.010, 0.07, 0.18),
              Scanner(1.9, 8.0, 1.00, 0.28, 0.035, 0.18, 1.2)),
         # An American hospital (the external cohort by default): 60 Hz mains, 250 Hz carts with a 0.5-40 Hz
         # monitoring filter, noisier tracings, a different scanner vendor with coarser pixels and harder shading.
