@@ -18,6 +18,7 @@ from cardionets.ecg.leads import LIMB_LEADS, STANDARD_LEADS
 from cardionets.ecg.measure import measure, measure_with_beat
 from cardionets.sim.drivers import EcgDrivers
 from cardionets.sim.ecg_model import (
+    DEFAULT_CONFIG,
     ModelBeat,
     SimulatedEcg,
     random_heart_rotation,
@@ -296,3 +297,21 @@ def test_sinus_rhythm_is_regular(normal_cohort):
     rr_cv = [np.std(m.beat.rr_intervals_s) / np.mean(m.beat.rr_intervals_s)
              for m in map(measure_with_beat, (sim.ecg for sim in normal_cohort[:20]))]
     assert np.median(rr_cv) < 0.05
+
+
+def test_premature_ventricular_beats_come_early_and_leave_a_compensatory_pause():
+    config = dataclasses.replace(DEFAULT_CONFIG, pvc_share=1.0, pvc_per_min=15.0)
+    rng = np.random.default_rng(21)
+    with_pvc = 0
+    for _ in range(12):
+        sim = simulate_ecg(random_adult(rng), CLEAN_CART, rng, config=config)
+        measured = measure_with_beat(sim.ecg)
+        rr = measured.beat.rr_intervals_s
+        typical = np.median(rr)
+        early = np.flatnonzero(rr[:-1] < 0.8 * typical)
+        # The sinus node is not reset: the early beat and the pause after it add up to two ordinary cycles.
+        paired = [i for i in early if abs(rr[i] + rr[i + 1] - 2 * typical) < 0.15 * typical]
+        with_pvc += bool(paired)
+        # The median beat leaves the broad ectopic beats out: the sinus QRS is still measured as simulated.
+        assert abs(measured.measurements.qrs_ms - sim.truth.qrs_ms) < 15.0
+    assert with_pvc >= 9

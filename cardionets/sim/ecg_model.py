@@ -15,7 +15,7 @@ and the site's cart filters.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -43,14 +43,21 @@ class EcgModelConfig:
     respiration_hz: tuple[float, float] = (0.2, 0.3)  # resting breathing, 12-18 per minute
     sinus_arrhythmia: float = 0.022  # RR swings +-3.5% with breathing in the young, fading with age
     sinus_arrhythmia_spread: float = 1.1  # log-scale spread between people: some barely vary, some a lot
-    slow_rr_drift: float = 0.025  # Mayer waves: the RR drifts with the ~0.1 Hz blood-pressure rhythm
+    slow_rr_drift: float = 0.018  # Mayer waves: the RR drifts with the ~0.1 Hz blood-pressure rhythm
     slow_rr_hz: tuple[float, float] = (0.06, 0.12)
     rr_jitter: float = 0.006  # beat-to-beat RR noise beyond breathing
     # Premature atrial beats in healthy adults: most 10 s ECGs have none, a few have one or several.
-    premature_share: float = 0.08  # of people with any premature beats during a resting ECG
+    premature_share: float = 0.05  # of people with any premature atrial beats during a resting ECG
     premature_per_min: float = 3.0  # their typical rate (log-normal between people)
     premature_rate_spread: float = 1.0
     premature_coupling: tuple[float, float] = (0.6, 0.8)  # the premature beat comes at this share of the RR
+    # Premature ventricular beats: seen on a few per cent of healthy adults' resting ECGs. Broad (no conduction
+    # system), from a random focus, with a discordant T and a full compensatory pause (the sinus node is not reset).
+    pvc_share: float = 0.03
+    pvc_per_min: float = 3.0
+    pvc_coupling: tuple[float, float] = (0.5, 0.75)
+    pvc_qrs_ms: tuple[float, float] = (130.0, 170.0)
+    pvc_size: float = 1.5  # relative to the main LV vector: ectopic beats are large
     af_rr_cv: float = 0.2  # atrial fibrillation: RR coefficient of variation ~0.15-0.25 ...
     af_rr_cv_spread: float = 0.4  # ... log-normal between people: real AF's RMSSD/RR spreads 0.11-0.45 (p5-p95)
     min_rr_s: float = 0.3  # AV-node refractoriness caps the fastest conducted beat
@@ -307,9 +314,14 @@ def simulate_ecg(
     rhythm = _rhythm(drivers, intervals, stored_s[1] + CART_SETTLE_S, rng, variation_rng, config)
 
     n_recorded, n_settle = (round(s * device.fs_hz) for s in (duration_s + 2 * CART_SETTLE_S, CART_SETTLE_S))
-    wave_scale = _wave_scale_per_beat(len(waves), rhythm, variation_rng, config)
+    rhythm, ventricular = _premature_ventricular_beats(rhythm, drivers, variation_rng, config)
+    wave_scale = _wave_scale_per_beat(len(waves), rhythm, variation_rng, config) * ~ventricular
     heart_vector = render_heart_vector(waves, rhythm.qrs_onsets_s, wave_scale, rhythm.qt_stretch,
                                        device.fs_hz, n_recorded)  # (3, T)
+    if ventricular.any():
+        ectopic = _ectopic_waves(waves, intervals, variation_rng, config)
+        heart_vector += render_heart_vector(ectopic, rhythm.qrs_onsets_s[ventricular], np.ones(ventricular.sum()),
+                                            rhythm.qt_stretch[ventricular], device.fs_hz, n_recorded)
     if drivers.af:
         heart_vector += _fibrillatory_waves(directions["f_wave"], n_recorded, device.fs_hz, rng, config)
     recorded = lead_gain * (DOWER_XYZ_TO_8 @ heart_vector)  # (8, T)
@@ -383,6 +395,39 @@ def _rhythm(d: EcgDrivers, iv: _Intervals, recorded_s: float, rng: np.random.Gen
                + c.beat_voltage_jitter * rng.standard_normal(n_beats))
     preceding_rr = np.concatenate(([rr_s], rr[:-1]))
     return _Rhythm(onsets[keep], np.cbrt(preceding_rr / rr_s)[keep], voltage[keep], respiration_hz)
+
+
+def _premature_ventricular_beats(rhythm: _Rhythm, d: EcgDrivers, rng: np.random.Generator,
+                                 c: EcgModelConfig) -> tuple[_Rhythm, np.ndarray]:
+    """The rhythm with some beats replaced by premature ventricular ones, and which (B,) bool. A PVC comes early
+    and the next sinus beat on time, so the pause after it makes up for the early coupling."""
+    onsets = rhythm.qrs_onsets_s
+    ventricular = np.zeros(onsets.size, dtype=bool)
+    if d.af or onsets.size < 3 or rng.random() >= c.pvc_share:
+        return rhythm, ventricular
+    per_beat = c.pvc_per_min * rng.lognormal(0.0, c.premature_rate_spread) * np.mean(np.diff(onsets)) / 60.0
+    ventricular[1:-1] = rng.random(onsets.size - 2) < min(per_beat, 0.3)
+    ventricular[1:] &= ~ventricular[:-1]  # no couplets: a PVC follows a sinus beat
+    early = onsets.copy()
+    index = np.flatnonzero(ventricular)
+    early[index] = onsets[index - 1] + rng.uniform(*c.pvc_coupling, index.size) * (onsets[index] - onsets[index - 1])
+    return replace(rhythm, qrs_onsets_s=early), ventricular
+
+
+def _ectopic_waves(waves: list[Wave], iv: _Intervals, rng: np.random.Generator, c: EcgModelConfig) -> list[Wave]:
+    """One premature ventricular beat: activation spreads slowly from a random focus, first away from it and
+    then turning, and repolarisation runs the other way (T discordant to the QRS)."""
+    lv_mv = max(abs(w.amplitude_mv) for w in waves if not w.repolarising)
+    qrs_ms = rng.uniform(*c.pvc_qrs_ms)
+    first = rng.standard_normal(3)
+    first /= np.linalg.norm(first)
+    second = first + 0.8 * rng.standard_normal(3)
+    second /= np.linalg.norm(second)
+    size = c.pvc_size * lv_mv
+    qt_ms = iv.qt_ms + (qrs_ms - iv.qrs_ms)
+    return [Wave(first, size, 0.0, 0.65 * qrs_ms), Wave(second, 0.7 * size, 0.3 * qrs_ms, 0.7 * qrs_ms),
+            Wave(-(first + second) / np.linalg.norm(first + second), 0.4 * size, qrs_ms, qt_ms - qrs_ms,
+                 c.t_peak_fraction, repolarising=True)]
 
 
 def _typical_lead_gain(c: EcgModelConfig) -> np.ndarray:
