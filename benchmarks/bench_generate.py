@@ -30,7 +30,7 @@ from training.config import load_config
 from training.data.prepared import PreparedDataset
 from training.distributed import Context
 from training.evaluate_generative import sampler_settings
-from training.stages import Run
+from training.run import Run
 
 
 def describe(settings: SamplerSettings) -> str:

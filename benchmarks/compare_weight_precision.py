@@ -20,7 +20,7 @@ from cardionets.inference import CardioNets
 from cardionets.models.mar_sampler import sample_cines
 from training.config import load_run_config
 from training.distributed import Context
-from training.stages import Run
+from training.run import Run
 
 
 @torch.inference_mode()

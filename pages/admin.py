@@ -31,7 +31,7 @@ from cardionets.study.store import StudyError
 from cardionets.workspace import REPO_ROOT, workspace
 from pages.common import models, research_banner, study_store
 from training.config import load_config
-from training.stages import stage_names
+from training.pipeline import stage_names
 
 CONFIGS = sorted((REPO_ROOT / "training" / "configs").glob("*.yaml"))
 RUNS = REPO_ROOT / "runs"

@@ -16,7 +16,7 @@ from training.config import load_run_config
 from training.distributed import Context
 from training.evaluate_generative import GenerativeModels, sampler_settings
 from training.restore_run import main as restore_main
-from training.stages import Run
+from training.run import Run
 
 
 def test_a_restored_run_holds_the_exported_models_and_keeps_what_was_there(bundle, tiny_run, tmp_path, capsys):

@@ -17,7 +17,7 @@ from tests.conftest import TINY
 from training.config import load_run_config
 from training.distributed import Context
 from training.evaluate_generative import GenerativeModels, regress
-from training.stages import GENERATOR_SCANNERS, SCANNERS_FILE, Run
+from training.run import GENERATOR_SCANNERS, SCANNERS_FILE, Run
 
 SMALL = ScannerAdapterConfig(condition_dim=6, latent_shape=(2, 2, 4, 8, 8), hidden_dim=16)
 

@@ -12,8 +12,8 @@ from tests.conftest import TINY
 from training.__main__ import main as training_main
 from training.config import load_run_config
 from training.distributed import Context
+from training.run import Run
 from training.site_shift import REFERENCE, SCANNER_PARTS, changed_properties, imaged_subjects, site_variants
-from training.stages import Run
 
 TRAINING, EXTERNAL = SITES["cheadle"], SITES["boston"]
 

@@ -19,7 +19,7 @@ from training.__main__ import main
 from training.config import load_config
 from training.distributed import Context
 from training.generative import generator_to_continue
-from training.stages import Run
+from training.run import Run
 
 
 def _records(run: Path) -> list[dict]:

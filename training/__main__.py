@@ -14,7 +14,8 @@ from pathlib import Path
 
 from .config import load_run_config, to_dict
 from .distributed import init_from_environment, shutdown
-from .stages import Run, run_stage, stage_names
+from .pipeline import run_stage, stage_names
+from .run import Run
 
 
 def main(argv: list[str] | None = None) -> int:

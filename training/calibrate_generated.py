@@ -35,7 +35,7 @@ from .evaluate_generative import (
     stack_items,
     trained_run,
 )
-from .stages import VALIDATION_SHARE, Run, split_indices
+from .run import VALIDATION_SHARE, Run, split_indices
 
 SUBJECTS = 400  # the whole calibration share of the default recipe
 

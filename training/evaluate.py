@@ -24,7 +24,8 @@ from .datasets import PreparedTorchDataset
 from .evaluate_generative import evaluate_generative, generative_markdown
 from .predictions import collect
 from .real_ecg_report import delineation_cv_markdown, real_ecg_summary
-from .stages import FINETUNE_VARIANTS, GENERATOR_EXTRA, VALIDATION_SHARE, Run, recipe_regimes, split_indices
+from .run import FINETUNE_VARIANTS, GENERATOR_EXTRA, VALIDATION_SHARE, Run, recipe_regimes, split_indices
+from .site_shift import site_shift, site_shift_markdown
 
 SPLITS = ("internal_test", "external_test")
 SPLIT_NAMES = {"internal_test": "internal", "external_test": "external"}
@@ -88,8 +89,6 @@ def evaluate_generative_only(run: Run) -> dict:
 
 def site_shift_only(run: Run) -> dict:
     """Add (or replace) the ``site_shift`` section of the run's results.json (`training.site_shift`)."""
-    from .site_shift import site_shift  # it builds on the generative evaluation
-
     return _replace_section(run, "site_shift", site_shift)
 
 
@@ -121,8 +120,6 @@ def write_results(out_dir: Path, results: dict) -> None:
     if "generative" in results:
         markdown += "\n" + generative_markdown(results["generative"]).replace("# Results:", "# Results, continued:", 1)
     if "site_shift" in results:
-        from .site_shift import site_shift_markdown
-
         markdown += "\n" + site_shift_markdown(results["site_shift"])
     (out_dir / "results.md").write_text(markdown)
 

@@ -49,8 +49,7 @@ from .config import load_run_config
 from .data.prepared import VIEWS
 from .datasets import PreparedTorchDataset
 from .distributed import Context
-from .generative import generator_predictor, generator_training_cines
-from .stages import Run
+from .run import Run, generator_predictor, generator_training_cines
 
 GENERATIVE_MODELS = ("mar", "population_mean", "retrieval", "regression_decoder")
 # Not a generated cine but the pixel-wise mean of the MAR's samples: an estimate of the conditional mean, scored

@@ -277,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
 def write_section(out: Path, section: dict) -> None:
     """Replace the ``real_ecg`` section of ``out/results.json`` (created if missing), rewrite results.md from it,
     and write real_ecg.md."""
-    from .evaluate import write_results  # it imports the training stages: only the command needs it
+    from .evaluate import write_results  # it loads torch and every model: only the command needs it
 
     path = out / "results.json"
     results = json.loads(path.read_text()) if path.is_file() else {}

@@ -32,7 +32,7 @@ from .data.prepared import PreparedDataset
 from .distributed import Context
 from .evaluate_generative import sampler_settings
 from .model_card import write_model_card
-from .stages import VALIDATION_SHARE, Run, recipe_regimes, split_indices
+from .run import VALIDATION_SHARE, Run, recipe_regimes, split_indices
 
 STORAGE_DTYPES = {"float32": None, "float16": torch.float16}
 SOURCES = {"predictor": ("finetune", "aligned/model"), "tokenizer": ("tokenizer", "model"),

@@ -35,39 +35,21 @@ from cardionets.models.scanner_adapter import ScannerAdapter, ScannerAdapterConf
 from cardionets.models.segmenter import CMRSegmenter, CMRSegmenterConfig
 from cardionets.sim.sites import SITES
 
+from .calibrate_generated import calibrate_generators
 from .data.prepared import CINE_PIXEL_MM, PreparedDataset
 from .datasets import PreparedTorchDataset
-from .stages import (
-    GENERATOR_EXTRA,
+from .evaluate_generative import GenerativeModels
+from .run import (
     GENERATOR_SCANNERS,
     SCANNERS_FILE,
-    VALIDATION_SHARE,
     Run,
-    finish_stage,
-    split_indices,
+    generator_predictor,
+    generator_training_cines,
+    training_cines,
+    training_frame_parts,
 )
+from .stages import finish_stage
 from .trainer import TrainResult, train
-
-
-def training_cines(run: Run) -> Dataset:
-    """Items with "cine" (and "ecg"): the paired set and the downstream training split."""
-    return ConcatDataset([PreparedTorchDataset(prepared, rows, with_cine=True)
-                          for prepared, rows in training_frame_parts(run)])
-
-
-def generator_training_cines(run: Run) -> Dataset:
-    """`training_cines` and, when the recipe made some, the extra pairs only the generators train on."""
-    if not run.config.data.generator_extra:
-        return training_cines(run)
-    return ConcatDataset([training_cines(run), PreparedTorchDataset(run.prepared(GENERATOR_EXTRA), with_cine=True)])
-
-
-def training_frame_parts(run: Run) -> list[tuple[PreparedDataset, np.ndarray]]:
-    """(prepared folder, subject rows) of the generative training subjects, for `CineFrames`."""
-    downstream = run.prepared("downstream")
-    train_idx, _ = split_indices(len(downstream), VALIDATION_SHARE, run.config.seed)
-    paired = run.prepared("paired")
-    return [(paired, np.arange(len(paired))), (downstream, train_idx)]
 
 
 def tokenizer(run: Run):
@@ -186,11 +168,6 @@ class NamedTensors(Dataset):
         return {name: tensor[item] for name, tensor in self.tensors.items()}
 
 
-def generator_predictor(run: Run) -> CardioNetsPredictor:
-    """The fine-tuned aligned predictor, whose `generator_condition` the generators read."""
-    return CardioNetsPredictor.from_pretrained(run.stage_dir("finetune") / "aligned" / "model")
-
-
 def generator(run: Run):
     """The deterministic latent regressor (the regression-decoder baseline), then the MAR, which generates the
     residual over that regressor (CorrDiff's split; see `cardionets.models.mar`); then the lines that measure
@@ -227,9 +204,6 @@ def generator(run: Run):
         result.ema.copy_to(mar)
     finish_stage(run, stage, mar, result, folder="model")
     if run.context.is_main:
-        from .calibrate_generated import calibrate_generators  # it builds on the evaluation's model loading
-        from .evaluate_generative import GenerativeModels
-
         models = GenerativeModels.load(run)
         if models is not None:  # lines for the generators' own cines, at the settings they have now
             calibrate_generators(run, models)

@@ -32,7 +32,7 @@ from .distributed import Context
 from .evaluate_generative import FEATURE_ENCODER
 from .export_bundle import CLASSES, OPTIONAL_SOURCES, SOURCES
 from .generative import regressor_from_anchor
-from .stages import Run
+from .run import Run
 
 # Files beside a component's weights, and where a run keeps them, relative to the stage folder: the segmenter's
 # lines sit in its model folder, the generator's lines and tuned sampler settings beside it.

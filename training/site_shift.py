@@ -44,8 +44,7 @@ from .evaluate_generative import (
     stack_items,
     told_scanner_sentence,
 )
-from .generative import generator_training_cines
-from .stages import Run
+from .run import Run, generator_training_cines
 
 # What each row takes from the external scanner; everything else stays the training site's.
 SCANNER_PARTS = {

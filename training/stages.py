@@ -1,4 +1,5 @@
-"""The training stages, in the order the paper uses them, each reading and writing folders under the run:
+"""The predictive training stages, in the order the paper uses them, each reading and writing folders under the run
+(`training.pipeline` runs them by name, with the generative stages and the evaluations):
 
     data          simulate the virtual cohort's regimes and prepare them (skipped when already there)
     pretrain-ecg  masked autoencoder on every training-site ECG         -> RUN/pretrain_ecg/encoder
@@ -18,14 +19,13 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from cardionets.device import autocast, select_device
+from cardionets.device import autocast
 from cardionets.models.alignment import AlignmentConfig, ECGCMRAlignment
 from cardionets.models.cmr_encoder import CMREncoder, CMREncoderConfig, CMRMaskedAutoencoder, CMRMaskedAutoencoderConfig
 from cardionets.models.ecg_encoder import ECGEncoder, ECGEncoderConfig, ECGMaskedAutoencoder, ECGMaskedAutoencoderConfig
@@ -34,48 +34,22 @@ from cardionets.sim.cohort import CohortConfig
 from cardionets.sim.dataset import write_cohort
 from cardionets.sim.sites import DEFAULT_SITES, SITES, Site, random_scanner, registered_sites
 
-from .config import DataConfig, TrainConfig
+from .config import DataConfig
 from .data.prepared import PreparedDataset
 from .data.virtual import prepare_virtual
 from .datasets import ConcatECG, PreparedTorchDataset, WithFeatures
-from .distributed import Context, barrier
-from .trainer import MetricsLog, train
-
-REGIMES = ("ecg_only", "paired", "downstream", "internal_test", "external_test")
-GENERATOR_EXTRA = "generator_extra"  # made only when the recipe asks for some (DataConfig.generator_extra)
-GENERATOR_SCANNERS = "generator_scanners"  # likewise (DataConfig.generator_scanners): many simulated scanners
-SCANNERS_FILE = "scanners.json"  # in that regime's prepared folder: each of its scanners' properties, by site name
-VALIDATION_SHARE = 0.2  # of the downstream set, for calibration and thresholds
-
-
-class Run:
-    """Paths and shared objects of one training run."""
-
-    def __init__(self, config: TrainConfig, context: Context, command: str = "python -m training"):
-        self.config, self.context = config, context
-        self.command = command  # the command line that made it, which the results name
-        self.directory = Path(config.output)
-        self.device = select_device(config.device)
-        if config.num_threads:
-            torch.set_num_threads(config.num_threads)
-        self.log = MetricsLog(self.directory / "metrics.jsonl", context.is_main)
-
-    def prepared(self, regime: str) -> PreparedDataset:
-        return PreparedDataset(Path(self.config.data.root) / regime)
-
-    def stage_dir(self, stage: str) -> Path:
-        return self.directory / stage
-
-    @property
-    def results_dir(self) -> Path:
-        """Where evaluate writes results.md/.json: the recipe's results_dir, else the run folder."""
-        return Path(self.config.results_dir) if self.config.results_dir else self.directory
-
-
-def recipe_regimes(data: DataConfig) -> tuple[str, ...]:
-    """The regimes a recipe makes: every one of REGIMES, and the generators' extra pairs and the many-scanner pairs
-    when it asks for some."""
-    return (*REGIMES, *(regime for regime in (GENERATOR_EXTRA, GENERATOR_SCANNERS) if getattr(data, regime)))
+from .distributed import barrier
+from .run import (
+    FINETUNE_VARIANTS,
+    GENERATOR_EXTRA,
+    GENERATOR_SCANNERS,
+    REGIMES,
+    SCANNERS_FILE,
+    VALIDATION_SHARE,
+    Run,
+    split_indices,
+)
+from .trainer import train
 
 
 def make_data(run: Run, regimes: tuple[str, ...] | None = None) -> None:
@@ -186,15 +160,6 @@ def _cmr_features(model: ECGCMRAlignment, paired: PreparedDataset, device: torch
     return torch.cat(features)
 
 
-FINETUNE_VARIANTS = {
-    # variant: (encoder kind, where its starting encoder comes from; None = random initialisation)
-    "aligned": ("ecg", "align"),
-    "mae_only": ("ecg", "pretrain_ecg"),
-    "scratch": ("ecg", None),
-    "cmr_upper_bound": ("cmr", "pretrain_cmr"),
-}
-
-
 def finetune(run: Run, variants: tuple[str, ...] = tuple(FINETUNE_VARIANTS)) -> dict[str, Path]:
     """Train the predictor from each starting encoder with the same data and budget, then calibrate it."""
     from .calibration import calibrate
@@ -256,12 +221,6 @@ def recalibrate(run: Run) -> None:
     barrier(run.context)
 
 
-def split_indices(n: int, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    order = np.random.default_rng(seed).permutation(n)
-    n_val = max(1, int(round(n * share)))
-    return np.sort(order[n_val:]), np.sort(order[:n_val])
-
-
 def _phenotype_statistics(prepared: PreparedDataset, indices: np.ndarray | None = None) -> tuple[list, list]:
     values = prepared.phenotypes if indices is None else prepared.phenotypes[indices]
     mean = np.nanmean(values, axis=0)
@@ -277,37 +236,3 @@ def finish_stage(run: Run, stage: Path, model, result, folder: str = "encoder") 
                       resumed_from_epoch=result.resumed_from_epoch)
     barrier(run.context)
     return stage / folder
-
-
-PIPELINE = ("data", "pretrain-ecg", "pretrain-cmr", "align", "finetune", "tokenizer", "segmenter", "generator",
-            "scanner-adapter", "evaluate")
-
-
-def stage_names() -> tuple[str, ...]:
-    # calibrate: refit the fine-tuned models' operating points only; evaluate-generative: refresh only the
-    # generators' section of the results (a run restored from a bundle has nothing else to score); site-shift:
-    # add what each difference of the external site costs the generators (training/site_shift.py)
-    return (*PIPELINE, "calibrate", "evaluate-generative", "site-shift", "all")
-
-
-def run_stage(name: str, run: Run, regimes: tuple[str, ...] | None = None) -> None:
-    """Run one stage (or "all"); ``regimes`` limits the data stage to those regimes."""
-    from . import generative  # these modules build on this one, so they are imported when a stage runs
-    from .evaluate import evaluate, evaluate_generative_only, site_shift_only
-
-    started = time.perf_counter()
-    steps = {
-        "data": lambda run: make_data(run, regimes), "pretrain-ecg": pretrain_ecg, "pretrain-cmr": pretrain_cmr,
-        "align": align, "finetune": finetune, "calibrate": recalibrate, "tokenizer": generative.tokenizer,
-        "segmenter": generative.segmenter, "generator": generative.generator,
-        "scanner-adapter": generative.scanner_adapter, "evaluate": evaluate,
-        "evaluate-generative": evaluate_generative_only, "site-shift": site_shift_only,
-    }
-    if name == "all":
-        for step in PIPELINE:
-            run_stage(step, run)
-    else:
-        steps[name](run)
-    run.log.write(stage=name, finished=True, seconds=time.perf_counter() - started)
-
-

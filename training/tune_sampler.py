@@ -60,7 +60,7 @@ from .evaluate_generative import (
     stack_items,
     trained_run,
 )
-from .stages import VALIDATION_SHARE, split_indices
+from .run import VALIDATION_SHARE, split_indices
 
 # (temperature, residual scale). A low temperature inside the head's steps was the earlier choice and stays for
 # the record: on the shipped generator its cines drifted from real ones in CMR-encoder features, most at the

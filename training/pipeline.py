@@ -1,0 +1,42 @@
+"""The pipeline: every stage by name, in order, for `python -m training` and the admin page. It sits above the
+stages and the evaluations, so they never import it.
+"""
+
+from __future__ import annotations
+
+import time
+
+from . import generative
+from .evaluate import evaluate, evaluate_generative_only, site_shift_only
+from .run import Run
+from .stages import align, finetune, make_data, pretrain_cmr, pretrain_ecg, recalibrate
+
+PIPELINE = ("data", "pretrain-ecg", "pretrain-cmr", "align", "finetune", "tokenizer", "segmenter", "generator",
+            "scanner-adapter", "evaluate")
+
+
+def stage_names() -> tuple[str, ...]:
+    # calibrate: refit the fine-tuned models' operating points only; evaluate-generative: refresh only the
+    # generators' section of the results (a run restored from a bundle has nothing else to score); site-shift:
+    # add what each difference of the external site costs the generators (training/site_shift.py)
+    return (*PIPELINE, "calibrate", "evaluate-generative", "site-shift", "all")
+
+
+def run_stage(name: str, run: Run, regimes: tuple[str, ...] | None = None) -> None:
+    """Run one stage (or "all"); ``regimes`` limits the data stage to those regimes."""
+    started = time.perf_counter()
+    steps = {
+        "data": lambda run: make_data(run, regimes), "pretrain-ecg": pretrain_ecg, "pretrain-cmr": pretrain_cmr,
+        "align": align, "finetune": finetune, "calibrate": recalibrate, "tokenizer": generative.tokenizer,
+        "segmenter": generative.segmenter, "generator": generative.generator,
+        "scanner-adapter": generative.scanner_adapter, "evaluate": evaluate,
+        "evaluate-generative": evaluate_generative_only, "site-shift": site_shift_only,
+    }
+    if name == "all":
+        for step in PIPELINE:
+            run_stage(step, run)
+    else:
+        steps[name](run)
+    run.log.write(stage=name, finished=True, seconds=time.perf_counter() - started)
+
+
