@@ -48,6 +48,7 @@ from .models.mar_sampler import (
     save_sampler_settings,
 )
 from .models.predictor import SUBTYPES, CardioNetsPredictor, PredictorConfig
+from .models.rhythm import RhythmModel
 from .models.scanner_adapter import ScannerAdapter
 from .models.segmenter import CMRSegmenter
 from .ood import OOD_REFERENCE_FILE, UNUSUAL_SCORE, EmbeddingReference
@@ -63,7 +64,8 @@ DEFAULT_HEART_RATE_BPM = 60.0  # for a generated cine's frame timing when the EC
 EcgSource = ECG | str | Path | bytes | BinaryIO
 COMPONENT_CLASSES = {"predictor": CardioNetsPredictor, "tokenizer": CineTokenizer, "generator": CineMAR,
                      "segmenter": CMRSegmenter}
-OPTIONAL_COMPONENT_CLASSES = {"scanner_adapter": ScannerAdapter}  # the names of bundle.OPTIONAL_COMPONENTS
+OPTIONAL_COMPONENT_CLASSES = {"scanner_adapter": ScannerAdapter,  # the names of bundle.OPTIONAL_COMPONENTS
+                              "rhythm": RhythmModel}
 
 
 class ECGRejectedError(ECGError):
@@ -128,6 +130,7 @@ class CardioNets:
     # What imaging on a chosen scanner changes in a generated cine (`cardionets.models.scanner_adapter`); None
     # when the bundle has none, and then cines have the training sites' look.
     scanner_adapter: ScannerAdapter | None = None
+    rhythm: RhythmModel | None = None  # when present, the AF call comes from the rhythm read, not the encoder
     _generation_costs: tuple[float, ...] | None = field(default=None, repr=False)
     _generation_pace: float = field(default=1.0, repr=False)  # last actual / modelled time: the machine's load
 
@@ -255,6 +258,8 @@ class CardioNets:
                         for index, (name, p) in enumerate(zip(config.disease_outputs, out["disease_probabilities"]))}
             subtypes = {name: round(float(p), 4) for name, p in zip(SUBTYPES, out["subtype_probabilities"])}
             score = float(out["ood_score"])
+        if self.rhythm is not None and "af" in diseases:
+            diseases["af"] = rhythm_af_result(self.rhythm, summary.get("rhythm"), diseases["af"])
         ood = ood_result(score, age_years, out is None, item.pacing)
         if ood.withheld:  # the values stay for research; no call or flag is made from them
             phenotypes = {name: replace(p, flag=None) for name, p in phenotypes.items()}
@@ -401,6 +406,16 @@ def disease_result(config: PredictorConfig, index: int, probability: float) -> D
     return DiseaseResult(probability, threshold, bool(probability >= threshold),
                          None if screening is None else round(screening, 4), stored(config.disease_sensitivity),
                          stored(config.disease_specificity))
+
+
+def rhythm_af_result(model: RhythmModel, rhythm: dict | None, encoder: DiseaseResult) -> DiseaseResult:
+    """The AF call of the rhythm branch, from the irregularity of the RR series and the P wave, as a cardiologist
+    reads AF. Without a readable rhythm (under three beats) the encoder's estimate stays, with no call made."""
+    if rhythm is None:
+        return replace(encoder, positive=None)
+    c = model.config
+    probability, threshold = round(model.probability(rhythm), 4), round(c.threshold, 4)
+    return DiseaseResult(probability, threshold, bool(probability >= threshold), None, c.sensitivity, c.specificity)
 
 
 def rhythm_disagreements(diseases: dict[str, DiseaseResult], rhythm: dict | None) -> list[str]:

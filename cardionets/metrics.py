@@ -45,6 +45,7 @@ __all__ = [
     "sensitivity_specificity",
     "ssim_per_frame",
     "threshold_at_sensitivity",
+    "threshold_at_specificity",
     "threshold_youden",
     "wilson_ci",
 ]
@@ -545,6 +546,19 @@ def threshold_at_sensitivity(y, p, sensitivity: float = 0.9) -> float:
     achieved = np.arange(1, positives.size + 1) / positives.size
     needed = int(np.searchsorted(achieved, sensitivity, side="left")) + 1
     return float(positives[needed - 1])
+
+
+def threshold_at_specificity(y, p, specificity: float = 0.98) -> float:
+    """The smallest threshold at which ``p >= threshold`` still keeps ``specificity`` on (y, p): the most sensitive
+    call that clears at most ``1 - specificity`` of the negatives. Just above one of the negatives' scores."""
+    y, p = _binary_and_scores(y, p, "p")
+    specificity = _fraction("specificity", specificity, inclusive_high=True)
+    negatives = np.sort(p[y == 0])
+    if negatives.size == 0:
+        raise UndefinedMetricError("Specificity needs at least one negative case; got none.")
+    achieved = np.arange(1, negatives.size + 1) / negatives.size
+    needed = int(np.searchsorted(achieved, specificity, side="left")) + 1  # negatives that must stay below
+    return float(np.nextafter(negatives[needed - 1], np.inf))
 
 
 def threshold_youden(y, p) -> float:

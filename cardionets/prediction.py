@@ -2,8 +2,9 @@
 
 Every phenotype carries its unit and, where a published adult reference exists, the sex-specific reference
 range and a flag (LV volumes and EF: UK Biobank; RV volumes: Hudsmith 2005; see `cardionets.sim.reference_ranges`);
-every disease its calibrated probability, the call threshold (Youden's J on validation data) with the sensitivity
-and specificity it had there, the call, and the 90 %-sensitivity screening cut. Research use, not for diagnosis:
+every disease its calibrated probability, the call threshold (Youden's J on validation data; for AF from the rhythm
+branch, 98 % specificity) with the sensitivity and specificity it had there, the call, and the 90 %-sensitivity
+screening cut. Research use, not for diagnosis:
 the text travels with every result.
 """
 
@@ -63,7 +64,7 @@ class PhenotypeResult:
 @dataclass
 class DiseaseResult:
     probability: float  # calibrated
-    threshold: float  # the call threshold: Youden's J on validation data
+    threshold: float  # the call threshold: Youden's J on validation data (rhythm-branch AF: 98 % specificity)
     positive: bool | None  # probability >= threshold; None when the outputs do not apply (`OODResult.withheld`)
     screening_threshold: float | None = None  # keeps 90 % sensitivity on validation data (many false positives)
     sensitivity: float | None = None  # of the call, on validation data

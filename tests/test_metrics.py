@@ -30,6 +30,7 @@ from cardionets.metrics import (
     r2_per_column,
     sensitivity_specificity,
     threshold_at_sensitivity,
+    threshold_at_specificity,
     threshold_youden,
 )
 
@@ -513,3 +514,17 @@ def test_wilson_interval_matches_statsmodels_and_stays_inside_zero_and_one():
         metrics.wilson_ci(0, 0)
     with pytest.raises(ValueError):
         metrics.wilson_ci(11, 10)
+
+
+@pytest.mark.parametrize("target", [0.5, 0.8, 0.98, 1.0])
+def test_threshold_at_specificity_is_the_most_sensitive_threshold_that_keeps_the_specificity(target):
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 300)
+    p = np.clip(rng.normal(0.35 + 0.3 * y, 0.15), 0, 1)
+    threshold = threshold_at_specificity(y, p, target)
+    negatives = p[y == 0]
+    assert np.mean(negatives < threshold) >= target
+    # Any lower threshold (down to the next negative score) would clear one more negative than the target allows.
+    below = negatives[negatives < threshold]
+    if below.size:
+        assert np.mean(negatives < below.max()) < target

@@ -115,7 +115,7 @@ def _rhythm(rhythm: dict | None) -> dict:
     """The rule-based rhythm read the prediction already made (`cardionets.ecg.rhythm`), as score columns."""
     if rhythm is None:
         return {}
-    read = RhythmRead(rhythm["rr_irregularity"], rhythm["p_wave_present"], rhythm["n_beats"])
+    read = RhythmRead.from_dict(rhythm)
     return {"rr_irregularity": read.rr_irregularity, "p_wave_present": read.p_wave_present,
             "rhythm_af_score": read.af_score, "rhythm_rule_af": read.rule_says_af}
 

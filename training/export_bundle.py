@@ -37,7 +37,8 @@ from .run import VALIDATION_SHARE, Run, recipe_regimes, split_indices
 STORAGE_DTYPES = {"float32": None, "float16": torch.float16}
 SOURCES = {"predictor": ("finetune", "aligned/model"), "tokenizer": ("tokenizer", "model"),
            "generator": ("generator", "model"), "segmenter": ("segmenter", "model")}
-OPTIONAL_SOURCES = {"scanner_adapter": ("scanner_adapter", "model")}  # exported when the run trained it
+OPTIONAL_SOURCES = {"scanner_adapter": ("scanner_adapter", "model"),  # exported when the run trained them
+                    "rhythm": ("rhythm", "model")}
 CLASSES = {**COMPONENT_CLASSES, **OPTIONAL_COMPONENT_CLASSES}
 
 

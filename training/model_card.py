@@ -35,8 +35,9 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def model_card(results: dict, manifest: Manifest, predictor: dict | None = None) -> str:
-    """The card's text; ``predictor`` is the bundle's predictor config (for its operating points)."""
+def model_card(results: dict, manifest: Manifest, predictor: dict | None = None, rhythm: dict | None = None) -> str:
+    """The card's text; ``predictor`` is the bundle's predictor config (for its operating points), ``rhythm`` the
+    rhythm branch's config when the bundle has one."""
     meta = manifest.metadata
     regimes = meta["training_data"]["regimes"]
     predictive = results.get("predictive", {})
@@ -78,6 +79,7 @@ def model_card(results: dict, manifest: Manifest, predictor: dict | None = None)
                       "as `CardioNets.generate_cmr(..., scanner=site)` does; without a scanner, cines have the "
                       "training sites' look."]
     lines += operating_points(predictor or {})
+    lines += rhythm_branch(rhythm)
     lines += ["", "## Limitations", "",
               "- Trained and tested only on simulated subjects: real ECGs differ in ways the virtual cohort does "
               "not model, and no result here transfers to patients without retraining on real paired data.",
@@ -138,11 +140,31 @@ def operating_points(predictor: dict) -> list[str]:
     return lines
 
 
+def rhythm_branch(rhythm: dict | None) -> list[str]:
+    """How the bundle calls atrial fibrillation, when it has the rhythm branch (`cardionets.models.rhythm`)."""
+    if not rhythm:
+        return []
+    sensitivity, specificity = rhythm.get("sensitivity_ci") or (None, None), rhythm.get("specificity_ci") or (None,
+                                                                                                            None)
+    return ["", "## Atrial fibrillation: the rhythm branch", "",
+            "The AF call (probability, threshold, sensitivity and specificity) comes from the rhythm branch, not the "
+            "ECG encoder: a logistic model on the RR series' irregularity and the P wave, read from the tracing as "
+            f"a cardiologist reads AF. Trained on {rhythm.get('trained_on') or 'simulated ECGs'}. Call threshold "
+            f"{_fmt(rhythm['threshold'])} (set for 98 % specificity on a validation share): sensitivity "
+            f"{_fmt(rhythm.get('sensitivity'), 2)} [{_fmt(sensitivity[0], 2)}, {_fmt(sensitivity[1], 2)}], "
+            f"specificity {_fmt(rhythm.get('specificity'), 2)} [{_fmt(specificity[0], 2)}, {_fmt(specificity[1], 2)}]"
+            " (Wilson 95 %). On real ECGs: the repository's `docs/real_ecg.md`. Fewer than three beats: no AF call."]
+
+
 def write_model_card(bundle: Path, results: dict) -> Path:
     path = Path(bundle) / MODEL_CARD_NAME
     manifest = Manifest.read(bundle)
-    config = Path(bundle) / manifest.components["predictor"] / "config.json"
-    path.write_text(model_card(results, manifest, json.loads(config.read_text()) if config.is_file() else None))
+
+    def config(component: str) -> dict | None:
+        file = Path(bundle) / manifest.components.get(component, "-") / "config.json"
+        return json.loads(file.read_text()) if component in manifest.components and file.is_file() else None
+
+    path.write_text(model_card(results, manifest, config("predictor"), config("rhythm")))
     return path
 
 

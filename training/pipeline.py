@@ -8,11 +8,12 @@ import time
 
 from . import generative
 from .evaluate import evaluate, evaluate_generative_only, site_shift_only
+from .rhythm import rhythm
 from .run import Run
 from .stages import align, finetune, make_data, pretrain_cmr, pretrain_ecg, recalibrate
 
-PIPELINE = ("data", "pretrain-ecg", "pretrain-cmr", "align", "finetune", "tokenizer", "segmenter", "generator",
-            "scanner-adapter", "evaluate")
+PIPELINE = ("data", "pretrain-ecg", "pretrain-cmr", "align", "finetune", "rhythm", "tokenizer", "segmenter",
+            "generator", "scanner-adapter", "evaluate")
 
 
 def stage_names() -> tuple[str, ...]:
@@ -27,8 +28,8 @@ def run_stage(name: str, run: Run, regimes: tuple[str, ...] | None = None) -> No
     started = time.perf_counter()
     steps = {
         "data": lambda run: make_data(run, regimes), "pretrain-ecg": pretrain_ecg, "pretrain-cmr": pretrain_cmr,
-        "align": align, "finetune": finetune, "calibrate": recalibrate, "tokenizer": generative.tokenizer,
-        "segmenter": generative.segmenter, "generator": generative.generator,
+        "align": align, "finetune": finetune, "rhythm": rhythm, "calibrate": recalibrate,
+        "tokenizer": generative.tokenizer, "segmenter": generative.segmenter, "generator": generative.generator,
         "scanner-adapter": generative.scanner_adapter, "evaluate": evaluate,
         "evaluate-generative": evaluate_generative_only, "site-shift": site_shift_only,
     }

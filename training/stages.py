@@ -7,6 +7,7 @@
     align         ECG encoder against the frozen CMR encoder            -> RUN/align/encoder
     finetune      predictor heads from each encoder (aligned, MAE-only, scratch) and the CMR upper bound
                                                                         -> RUN/finetune/<variant>
+    rhythm        the AF call from the RR series and the P wave (training/rhythm.py) -> RUN/rhythm/model
     tokenizer, segmenter, generator, scanner-adapter: the generative stages, in training/generative.py
     evaluate      every model and the cart-measurement baseline on the internal and external tests
                                                                         -> docs/results.md, docs/results.json

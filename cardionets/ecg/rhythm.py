@@ -7,7 +7,8 @@ Atrial fibrillation is an irregularly irregular rhythm without P waves. This rul
 the reference every learnt AF model has to beat, and its two features are what a rhythm-aware model should see.
 ``rr_irregularity`` is the RMS of successive RR differences over the mean RR (normalised RMSSD): about 0.02-0.06
 in sinus rhythm at rest, usually above 0.1 in AF. Premature beats make a sinus rhythm irregular too, which is
-why the P wave counts as well.
+why the P wave counts as well, and why ``rr_median_step`` (the median successive RR difference over the mean
+RR) is read next to it: one premature beat barely moves a median, AF's irregularity runs through every beat.
 """
 
 from __future__ import annotations
@@ -28,6 +29,13 @@ class RhythmRead:
     rr_irregularity: float  # RMSSD of the RR intervals / their mean (dimensionless)
     p_wave_present: bool  # on the median beat, as the measurements find it
     n_beats: int
+    rr_median_step: float = float("nan")  # median |successive RR difference| / mean RR (dimensionless)
+
+    @classmethod
+    def from_dict(cls, record: dict) -> RhythmRead:
+        """The read back from `to_dict` (a prediction's ``rhythm``)."""
+        return cls(float(record["rr_irregularity"]), bool(record["p_wave_present"]), int(record["n_beats"]),
+                   float(record.get("rr_median_step", float("nan"))))
 
     @property
     def af_score(self) -> float:
@@ -41,7 +49,8 @@ class RhythmRead:
 
     def to_dict(self) -> dict:
         return {"rr_irregularity": round(self.rr_irregularity, 4), "p_wave_present": self.p_wave_present,
-                "n_beats": self.n_beats, "rule_says_af": self.rule_says_af}
+                "n_beats": self.n_beats, "rule_says_af": self.rule_says_af,
+                "rr_median_step": round(self.rr_median_step, 4)}
 
 
 def read_rhythm(ecg: ECG) -> RhythmRead:
@@ -54,5 +63,7 @@ def rhythm_of(measured: MeasuredBeat) -> RhythmRead:
     rr = measured.beat.rr_intervals_s
     if rr.size < 2:
         raise MeasurementError("Fewer than three heartbeats were found; the rhythm cannot be read.")
-    irregularity = float(np.sqrt(np.mean(np.diff(rr) ** 2)) / np.mean(rr))
-    return RhythmRead(irregularity, measured.measurements.pr_ms is not None, int(rr.size + 1))
+    steps = np.diff(rr)
+    irregularity = float(np.sqrt(np.mean(steps**2)) / np.mean(rr))
+    return RhythmRead(irregularity, measured.measurements.pr_ms is not None, int(rr.size + 1),
+                      float(np.median(np.abs(steps)) / np.mean(rr)))
