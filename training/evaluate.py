@@ -23,7 +23,7 @@ from cardionets.models.predictor import SUBTYPES, CardioNetsPredictor, subtype_t
 from .datasets import PreparedTorchDataset
 from .evaluate_generative import evaluate_generative, generative_markdown
 from .predictions import collect
-from .real_ecg_report import delineation_cv_markdown, real_ecg_summary
+from .real_ecg_report import delineation_cv_markdown, real_ecg_summary, real_thresholds_markdown
 from .run import FINETUNE_VARIANTS, GENERATOR_EXTRA, VALIDATION_SHARE, Run, recipe_regimes, split_indices
 from .site_shift import site_shift, site_shift_markdown
 
@@ -34,7 +34,7 @@ CART_FEATURES = ("hr_bpm", "pr_ms", "qrs_ms", "qt_ms", "qtc_bazett_ms", "p_axis_
 ECG_BASELINES = ("scratch", "mae_only", "ridge_measurements")
 # written by `python -m training evaluate-real`, `python -m training.tune_delineation`, `python -m cardionets.sim
 # realism`
-SECTIONS_OF_OTHER_COMMANDS = ("real_ecg", "delineation_cv", "realism")
+SECTIONS_OF_OTHER_COMMANDS = ("real_ecg", "real_thresholds", "delineation_cv", "realism")
 
 
 def evaluate(run: Run) -> dict:
@@ -115,6 +115,8 @@ def write_results(out_dir: Path, results: dict) -> None:
     markdown = results_markdown(results) if "setup" in results else ""  # the virtual cohort's, when evaluated
     if "real_ecg" in results:
         markdown += "\n" + real_ecg_summary(results["real_ecg"])
+    if "real_thresholds" in results:
+        markdown += "\n" + real_thresholds_markdown(results["real_thresholds"])
     if "delineation_cv" in results:
         markdown += "\n" + delineation_cv_markdown(results["delineation_cv"])
     if "generative" in results:

@@ -267,7 +267,8 @@ def main(argv: list[str] | None = None) -> int:
     section, scores = evaluate_real(model, args.data, tuple(args.sets) if args.sets else None)
     command = ["python -m training evaluate-real", *(argv if argv is not None else [])]
     section |= {"command": " ".join(command), "bundle": str(args.bundle or "weights"),
-                "bundle_created": model.manifest.metadata.get("created")}
+                "bundle_created": model.manifest.metadata.get("created"),
+                "thresholds_set_on": model.manifest.metadata.get("real_thresholds", {}).get("method")}
     write_section(args.out, section)
     if args.scores:
         scores.to_csv(args.scores, index=False)
