@@ -35,7 +35,9 @@ class DelineationSettings:
     p_edge_fraction: float = 0.20
     # A P wave must move the heart vector clearly faster than the quiet level to count as present (absent in AF).
     min_p_to_quiet_ratio: float = 2.5
-    min_p_amplitude_mv: float = 0.04
+    # 0.025 mV (was 0.04): LUDB's record 127 has a clear P wave of 0.027 mV spatial amplitude; chosen on LUDB's P
+    # detection (in-sample), checked against PTB-XL, where AF records with a "P wave" did not rise (0.15).
+    min_p_amplitude_mv: float = 0.025
     # P waves last up to about 120 ms: speed humps further than that from the one nearest the QRS belong to
     # something else (the previous T wave, a U wave, noise) and would pull the onset far too early.
     p_wave_widest_ms: float = 120.0
@@ -204,6 +206,10 @@ def _p_wave(waveform, slow_speed, quiet, qrs_onset, fs_hz, settings) -> tuple[fl
     stop = int(qrs_onset - 20 * ms)
     if stop - start < 40 * ms:
         return None, None
+    # At fast rates the previous beat's T wave still settles as the window opens: skip its falling tail, so that
+    # a P wave after it is not mistaken for motion at the window's edge.
+    while start < stop - 40 * ms and slow_speed[start + 1] < slow_speed[start]:
+        start += 1
     level = isoelectric_level(waveform, qrs_onset, fs_hz)
     magnitude = np.linalg.norm((waveform - level)[list(INDEPENDENT_LEADS), start:stop], axis=0)
     window = slow_speed[start:stop]
