@@ -44,6 +44,7 @@ __all__ = [
     "r2_per_column",
     "sensitivity_specificity",
     "ssim_per_frame",
+    "cross_validated_scores",
     "threshold_at_sensitivity",
     "threshold_at_specificity",
     "threshold_youden",
@@ -529,6 +530,27 @@ def wilson_ci(successes: int, n: int, confidence: float = 0.95) -> ConfidenceInt
         raise ValueError(f"successes must lie in 0..{n}, got {successes}.")
     interval = binomtest(successes, n).proportion_ci(confidence_level=confidence, method="wilson")
     return ConfidenceInterval(successes / n, float(interval.low), float(interval.high))
+
+
+def cross_validated_scores(x, y, groups=None, folds: int = 5, seed: int = 0) -> np.ndarray:
+    """Out-of-fold probabilities of a standardised logistic regression of ``y`` on ``x`` (NaN imputed by the training
+    folds' medians), folds stratified and, given ``groups``, grouped (a patient's records in one fold): the
+    plainest learnt baseline a model's AUROC has to beat on the same features."""
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedGroupKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x, y = np.asarray(x, float), _binary("y", y)
+    _require_both_classes(y, "A cross-validated baseline", minimum=folds)
+    groups = np.arange(len(y)) if groups is None else np.asarray(groups)
+    scores = np.full(len(y), np.nan)
+    for train, test in StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(x, y, groups):
+        model = make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler(),
+                              LogisticRegression(max_iter=1000))
+        scores[test] = model.fit(x[train], y[train]).predict_proba(x[test])[:, 1]
+    return scores
 
 
 def threshold_at_sensitivity(y, p, sensitivity: float = 0.9) -> float:

@@ -29,6 +29,7 @@ from cardionets.metrics import (
     r2,
     r2_per_column,
     sensitivity_specificity,
+    cross_validated_scores,
     threshold_at_sensitivity,
     threshold_at_specificity,
     threshold_youden,
@@ -528,3 +529,14 @@ def test_threshold_at_specificity_is_the_most_sensitive_threshold_that_keeps_the
     below = negatives[negatives < threshold]
     if below.size:
         assert np.mean(negatives < below.max()) < target
+
+
+def test_cross_validated_scores_are_out_of_fold_and_tell_signal_from_noise():
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, 400)
+    signal, noise = y + rng.normal(0, 0.7, 400), rng.normal(0, 1, 400)
+    x = np.column_stack([signal, noise])
+    x[::7, 0] = np.nan  # missing measurements are imputed inside each fold
+    groups = np.arange(400) // 2
+    assert skm.roc_auc_score(y, cross_validated_scores(x, y, groups)) > 0.75
+    assert abs(skm.roc_auc_score(y, cross_validated_scores(noise[:, None], y, groups)) - 0.5) < 0.1

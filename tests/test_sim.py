@@ -164,3 +164,15 @@ def test_command_line_makes_an_ecg_only_cohort_with_cart_files(tmp_path):
     record = load(out / "ecg" / f"{manifest.subject_id[0]}.hea")
     assert record.fs_hz == SITES["boston"].ecg.fs_hz  # stored as the site's cart stores it
     assert not (out / "shards" / "shard-00000" / "sax.npy").exists()
+
+
+def test_the_report_says_how_well_the_cart_printout_tells_each_disease_from_health():
+    from cardionets.sim.report import disease_auroc_table, simulate_population
+
+    frame = simulate_population(120, seed=3)
+    real = {"discrimination": [{"set": "all sets", "task": "MI vs healthy", "score": "cart_cv_mi", "auroc": 0.9,
+                                "ci": [0.88, 0.92], "n_positive": 5, "n_healthy": 9}]}
+    table = disease_auroc_table(frame, 3, real)
+    rows = {line.split("|")[1].strip(): line for line in table.splitlines()[2:]}
+    assert set(rows) == {"hcm", "dcm", "rcm", "ph", "mi", "af"}
+    assert "0.900 [0.880, 0.920]" in rows["mi"] and "no real labels here" in rows.get("dcm", "") + rows["rcm"]
