@@ -115,7 +115,9 @@ def test_a_reader_keeps_every_answer_when_the_app_is_killed_and_resumes_at_the_n
         for step in (1, 2):
             page.get_by_text(f"Case {step} of 3").wait_for(timeout=60_000)
             settle(page)  # the case's rerun has finished: its form takes clicks
-            page.get_by_text("Hypertrophic cardiomyopathy").click()
+            # The diagnosis radio of the case's form: under load the page can still hold another element with the
+            # same text for a moment, and a bare text match would refuse to choose.
+            page.get_by_role("radiogroup", name="Primary diagnosis").get_by_text("Hypertrophic cardiomyopathy").click()
             page.get_by_role("button", name="Submit and go to the next case").click()
         page.get_by_text("Case 3 of 3").wait_for(timeout=60_000)
         link = page.url.split("/", 3)[3]  # the reader's private link, without the server's address
