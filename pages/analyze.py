@@ -60,14 +60,30 @@ st.title("Analyze an ECG")
 research_banner()
 models()  # loaded once per server when the first visitor opens the page, not on their first click
 
+NO_SAMPLE = "(none)"
+# The latest choice wins, and only one is ever shown: picking a sample empties the uploader (a new key), and an
+# upload sets the sample back to none, so results never belong to another ECG than the one chosen last.
+st.session_state.setdefault("uploader_generation", 0)
+
+
+def _sample_chosen() -> None:
+    if st.session_state["sample_choice"] != NO_SAMPLE:
+        st.session_state["uploader_generation"] += 1
+
+
+def _file_uploaded() -> None:
+    st.session_state["sample_choice"] = NO_SAMPLE
+
+
 uploads = st.file_uploader(
     "Upload a 12-lead ECG (DICOM, GE MUSE XML, Philips XML, HL7 aECG, UK Biobank XML, WFDB .hea + .dat, EDF, "
     "CSV, NumPy). The file is read in memory and not stored.",
-    accept_multiple_files=True,
+    accept_multiple_files=True, key=f"upload-{st.session_state['uploader_generation']}", on_change=_file_uploaded,
 )
 keep_copy = st.checkbox("Keep a copy of my upload on this server (off: nothing is saved)", value=False)
 samples = sample_ecgs()
-sample_name = st.selectbox("…or try a sample ECG", ["(none)", *samples])
+sample_name = st.selectbox("…or try a sample ECG", [NO_SAMPLE, *samples], key="sample_choice",
+                           on_change=_sample_chosen)
 
 record, key, name = None, None, None
 try:
@@ -80,7 +96,7 @@ try:
             folder.mkdir(parents=True, exist_ok=True)
             for file_name, data in files.items():
                 (folder / file_name.replace("/", "_")).write_bytes(data)
-    elif sample_name != "(none)":
+    elif sample_name != NO_SAMPLE:
         path = samples[sample_name]
         files = {path.name: path.read_bytes()}
         key, name = digest(files), sample_name
@@ -103,6 +119,7 @@ if record is None:
                                "PDF report, JSON result, NIfTI and GIF of the generated cine"]}).style.hide(axis="index"))
 
 if record is not None:
+    st.caption(f"Showing: {'sample ECG ' if sample_name != NO_SAMPLE and not uploads else ''}{name}")
     st.subheader("Patient")
     left, middle, right = st.columns([1, 1, 2])
     file_age = record.meta.age_years

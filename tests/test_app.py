@@ -72,6 +72,18 @@ def test_an_uploaded_ecg_is_analysed_and_a_corrupt_one_explained(mortara_path):
     assert "Traceback" not in texts(app)
 
 
+def test_the_ecg_chosen_last_is_the_one_shown_upload_or_sample(mortara_path):
+    app = page("analyze")
+    app.file_uploader[0].upload("ecg.dcm", mortara_path.read_bytes()).run()
+    assert "Showing: ecg.dcm" in texts(app)
+    sample = app.selectbox[0].options[2]
+    app.selectbox[0].select(sample).run()  # a sample chosen while the upload is still there
+    assert not app.exception and f"Showing: sample ECG {sample}" in texts(app)
+    assert not app.file_uploader[0].value  # the upload was let go, not kept behind the sample's results
+    app.file_uploader[0].upload("again.dcm", mortara_path.read_bytes()).run()
+    assert "Showing: again.dcm" in texts(app) and app.selectbox[0].value == "(none)"
+
+
 def test_the_synthetic_cmr_is_generated_shown_and_downloadable():
     app = page("analyze")
     app.selectbox[0].select_index(1).run()
