@@ -88,7 +88,7 @@ class GeneratedCMR:
     settings: SamplerSettings  # the seed field is the first sample's
     image_phenotypes: ImagePhenotypeEstimate
     predicted_phenotypes: dict[str, float]  # the regression head's values of the same phenotypes
-    disagreements: dict[str, bool]
+    disagreements: dict[str, bool | None]  # None: one sample, no spread to judge by
     seconds: float
     label: str = SYNTHETIC
     scanner: str | None = None  # the site whose scanner the cines imitate; None: the training sites' look

@@ -118,10 +118,11 @@ def _cmr_page(cmr: GeneratedCMR) -> Figure:
             axes.set_title(f"{view.upper()}, {caption}", fontsize=8)
             axes.set_axis_off()
     rows = [["phenotype", "from the images (mean ± SD)", "regression head", "disagree?"]]
-    for name, mean in cmr.image_phenotypes.mean.items():
+    for name in cmr.image_phenotypes.mean:
         head = cmr.predicted_phenotypes.get(name)
-        rows.append([name, f"{mean:.1f} ± {cmr.image_phenotypes.spread[name]:.1f}",
-                     "-" if head is None else f"{head:.1f}", "YES" if cmr.disagreements.get(name) else ""])
+        flag = cmr.disagreements.get(name, False)
+        rows.append([name, cmr.image_phenotypes.cell(name), "-" if head is None else f"{head:.1f}",
+                     {True: "YES", None: "needs 2+ samples"}.get(flag, "")])
     y = _table(figure, f"Image-derived phenotypes over {len(cmr.seeds)} sample(s)", rows, 0.30)
     settings = cmr.settings
     figure.text(MARGIN, y - 0.01, f"Sampler: {settings.autoregressive_steps} autoregressive steps, "

@@ -225,10 +225,10 @@ if record is not None:
                 st.image(labelled_frames(both)[0], caption=f"{SYNTHETIC} · frame {frame_index + 1} of "
                          f"{cmr.cines.shape[2]}", width=640)
             rows = [{"Phenotype": phenotype_label(name),
-                     "From the generated images (mean ± SD)": f"{mean:.1f} ± {cmr.image_phenotypes.spread[name]:.1f}",
+                     "From the generated images (mean ± SD)": cmr.image_phenotypes.cell(name),
                      "Regression head": round(cmr.predicted_phenotypes.get(name, float("nan")), 1),
-                     "Disagree?": "⚠️ yes" if cmr.disagreements.get(name) else ""}
-                    for name, mean in cmr.image_phenotypes.mean.items()]
+                     "Disagree?": {True: "⚠️ yes", None: "needs 2+ samples"}.get(cmr.disagreements.get(name, False), "")}
+                    for name in cmr.image_phenotypes.mean]
             st.dataframe(pd.DataFrame(rows), hide_index=True)
             st.caption(f"Generated in {cmr.seconds:.1f} s. A disagreement means the head's value lies outside the "
                        "spread of the image measurements: trust neither without a real scan.")

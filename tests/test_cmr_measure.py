@@ -107,3 +107,13 @@ def test_estimate_from_samples_flags_a_head_value_outside_the_combined_spread():
     assert estimate.disagreements({"lvedv_ml": 175.0}, calibration) == {"lvedv_ml": False}
     with pytest.raises(ValueError, match="at least one"):
         ImagePhenotypeEstimate.from_samples([])
+    assert estimate.cell("lvedv_ml") == "150.0 ± 10.0"
+
+
+def test_one_sample_has_no_spread_to_judge_a_disagreement_by():
+    estimate = ImagePhenotypeEstimate.from_samples([{"lvedv_ml": 150.0}])
+    calibration = ImagePhenotypeCalibration()
+    calibration.residual_sd["lvedv_ml"] = 0.0
+    # Its spread is unknown, not zero: no verdict, and the value is not shown as '± 0.0'.
+    assert estimate.disagreements({"lvedv_ml": 151.0}, calibration) == {"lvedv_ml": None}
+    assert estimate.cell("lvedv_ml") == "150.0 (one sample: no spread)"

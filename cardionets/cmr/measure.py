@@ -134,8 +134,14 @@ class ImagePhenotypeEstimate:
     """Image-derived phenotypes of one subject from several generated cines (different seeds)."""
 
     mean: dict[str, float]
-    spread: dict[str, float]  # standard deviation over the samples
+    spread: dict[str, float]  # standard deviation over the samples (0.0 with one: unknown, see `cell`)
     samples: list[dict[str, float]]
+
+    def cell(self, name: str) -> str:
+        """The value as shown: mean ± SD over the samples, or the one sample's value, said so."""
+        if len(self.samples) < 2:
+            return f"{self.mean[name]:.1f} (one sample: no spread)"
+        return f"{self.mean[name]:.1f} ± {self.spread[name]:.1f}"
 
     @classmethod
     def from_samples(cls, samples: list[dict[str, float]]) -> ImagePhenotypeEstimate:
@@ -146,9 +152,12 @@ class ImagePhenotypeEstimate:
                    {name: float(v.std(ddof=1)) if len(v) > 1 else 0.0 for name, v in values.items()}, samples)
 
     def disagreements(self, predicted: dict[str, float], calibration: ImagePhenotypeCalibration,
-                      z: float = 2.0) -> dict[str, bool]:
+                      z: float = 2.0) -> dict[str, bool | None]:
         """Per phenotype: does the regression head's value lie beyond ``z`` combined standard deviations (the
-        samples' spread and the image measurement's own error) from the image-derived mean?"""
+        samples' spread and the image measurement's own error) from the image-derived mean? None with a single
+        sample: its spread is unknown, not zero, and judging against zero flagged nearly every difference."""
+        if len(self.samples) < 2:
+            return {name: None for name in self.mean if name in predicted}
         flags = {}
         for name, value in self.mean.items():
             if name in predicted:
