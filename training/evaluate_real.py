@@ -13,7 +13,9 @@ sex, and writes the ``real_ecg`` section of ``OUT/results.json`` and ``OUT/real_
 - predicted phenotypes of healthy adults by sex and age band against the UK Biobank means;
 - LUDB: our global intervals against the cardiologists' boundaries (`training.evaluate_delineation`).
 
-Nothing here is tuned on the real sets, so every figure is a plain evaluation of the bundle.
+Nothing here is tuned on the real sets. A bundle whose call thresholds `training.real_thresholds` set on these
+sets' healthy adults says so in its manifest, and the report then names those figures in-sample and points to
+the cross-validated ones.
 """
 
 from __future__ import annotations
