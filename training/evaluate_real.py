@@ -188,7 +188,7 @@ def _by_sex(part: pd.DataFrame):
         yield sex, part[part["sex"] == sex]
 
 
-def _share(flags: pd.Series) -> dict | None:
+def wilson_share(flags: pd.Series) -> dict | None:
     """A proportion of the known (non-missing) flags, with its Wilson 95 % CI."""
     known = flags.dropna().astype(bool)
     if known.empty:
@@ -207,12 +207,12 @@ def _healthy_row(name: str, sex: str, part: pd.DataFrame, diseases: tuple[str, .
             reasons[code] = reasons.get(code, 0) + 1
     return {
         "set": name, "sex": sex, "n": int(len(part)), "unreadable": int(len(part) - len(analysed)),
-        "any_call": _share(modelled["any_call"]) if "any_call" in modelled else None,
-        "calls": {d: _share(modelled[f"call_{d}"]) for d in diseases if f"call_{d}" in modelled},
-        "ood_flag": _share(analysed["ood_flag"]) if "ood_flag" in analysed else None,
-        "ood_score_flag": _share(analysed["ood_score_flag"]) if "ood_score_flag" in analysed else None,
-        "qc_rejected": _share(analysed["qc_verdict"] == "reject") if "qc_verdict" in analysed else None,
-        "qc_warned": _share(analysed["qc_verdict"] == "warn") if "qc_verdict" in analysed else None,
+        "any_call": wilson_share(modelled["any_call"]) if "any_call" in modelled else None,
+        "calls": {d: wilson_share(modelled[f"call_{d}"]) for d in diseases if f"call_{d}" in modelled},
+        "ood_flag": wilson_share(analysed["ood_flag"]) if "ood_flag" in analysed else None,
+        "ood_score_flag": wilson_share(analysed["ood_score_flag"]) if "ood_score_flag" in analysed else None,
+        "qc_rejected": wilson_share(analysed["qc_verdict"] == "reject") if "qc_verdict" in analysed else None,
+        "qc_warned": wilson_share(analysed["qc_verdict"] == "warn") if "qc_verdict" in analysed else None,
         "qc_reasons": dict(sorted(reasons.items(), key=lambda item: -item[1])),
     }
 
@@ -240,8 +240,8 @@ def _call_rows(name: str, part: pd.DataFrame) -> list[dict]:
             continue
         positives = part[(part[label] == 1) & part[column].notna()][column]
         healthy = part[(part["healthy"] == 1) & part[column].notna()][column]
-        sensitivity = _share(positives)
-        specificity = _share(~healthy.astype(bool)) if len(healthy) else None
+        sensitivity = wilson_share(positives)
+        specificity = wilson_share(~healthy.astype(bool)) if len(healthy) else None
         rows.append({"set": name, "call": column, "label": label, "what": what,
                      "sensitivity": sensitivity, "specificity": specificity})
     return rows

@@ -181,24 +181,20 @@ def real_thresholds_markdown(section: dict) -> str:
              f"{section['simulated_validation']['seed']}); these sensitivities and specificities are the ones the app "
              "states next to each call.", "",
              "| on real development ECGs | before | after (held out) |", "|---|---|---|",
-             f"| healthy adults with any call | {_share_cell(before['healthy_any_call'])} | "
-             f"{_share_cell(cv['healthy_any_call'])} |"]
+             f"| healthy adults with any call | {_pct(before['healthy_any_call'])} | "
+             f"{_pct(cv['healthy_any_call'])} |"]
     for name in before["healthy_false_calls"]:
-        lines.append(f"| healthy adults called {name} | {_share_cell(before['healthy_false_calls'][name])} | "
-                     f"{_share_cell(cv['healthy_false_calls'][name])} |")
+        lines.append(f"| healthy adults called {name} | {_pct(before['healthy_false_calls'][name])} | "
+                     f"{_pct(cv['healthy_false_calls'][name])} |")
     for key in before:
         if key.endswith("_call") and "sensitivity" in key:
-            lines.append(f"| {key.replace('_', ' ')} | {_share_cell(before[key])} | {_share_cell(cv[key])} |")
+            lines.append(f"| {key.replace('_', ' ')} | {_pct(before[key])} | {_pct(cv[key])} |")
     lines += ["", "| call | threshold before -> after | simulated sensitivity before -> after | simulated specificity "
               "before -> after |", "|---|---|---|---|"]
     simulated = section["simulated_validation"]
     for name, after in simulated["after"].items():
         old = simulated["before"][name]
         lines.append(f"| {name} | {old['threshold']:.3f} -> {after['threshold']:.3f} | "
-                     f"{_share_cell(old['sensitivity'])} -> {_share_cell(after['sensitivity'])} | "
-                     f"{_share_cell(old['specificity'])} -> {_share_cell(after['specificity'])} |")
+                     f"{_pct(old['sensitivity'])} -> {_pct(after['sensitivity'])} | "
+                     f"{_pct(old['specificity'])} -> {_pct(after['specificity'])} |")
     return "\n".join(lines) + "\n"
-
-
-def _share_cell(figure: dict) -> str:
-    return f"{figure['share']:.1%} [{figure['ci'][0]:.1%}, {figure['ci'][1]:.1%}] ({figure['k']}/{figure['n']})"

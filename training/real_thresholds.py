@@ -35,7 +35,7 @@ from cardionets.bundle import DEFAULT_BUNDLE, Manifest, seal
 from cardionets.ecg.real_sets import real_ecg_table
 from cardionets.inference import CardioNets
 
-from .evaluate_real import DEFAULT_DATA, RESCALED, score_records
+from .evaluate_real import DEFAULT_DATA, RESCALED, score_records, wilson_share
 from .real_ecg_report import real_thresholds_markdown
 
 SECTION = "real_thresholds"
@@ -72,8 +72,7 @@ def _real_figures(scores: pd.DataFrame, thresholds: dict[str, float], untouched:
 
 
 def _wilson(flags: np.ndarray) -> dict:
-    interval = metrics.wilson_ci(int(np.sum(flags)), int(len(flags)))
-    return {"share": interval.point, "ci": [interval.low, interval.high], "k": int(np.sum(flags)), "n": int(len(flags))}
+    return wilson_share(pd.Series(flags, dtype=bool))
 
 
 def cross_validated(scores: pd.DataFrame, outputs: list[str], current: dict[str, float], untouched: list[str],

@@ -21,6 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from cardionets import metrics
 from cardionets.bundle import Manifest, seal
@@ -55,7 +56,8 @@ def fit_rhythm_model(reads: list[RhythmRead | None], af: np.ndarray, seed: int, 
     mean, std = features[train].mean(axis=0), features[train].std(axis=0) + 1e-6
     fitted = LogisticRegression(C=1.0).fit((features[train] - mean) / std, labels[train])
     model = RhythmModel.from_logistic(fitted.coef_[0], fitted.intercept_[0], mean, std, trained_on=trained_on)
-    scores = model.forward(_tensor(features[validation])).detach().numpy()
+    with torch.no_grad():
+        scores = model(torch.from_numpy(features[validation]).float()).numpy()
     threshold = metrics.threshold_at_specificity(labels[validation], scores, TARGET_SPECIFICITY)
     called, truth = scores >= threshold, labels[validation] == 1
     sensitivity = metrics.wilson_ci(int((called & truth).sum()), int(truth.sum()))
@@ -65,12 +67,6 @@ def fit_rhythm_model(reads: list[RhythmRead | None], af: np.ndarray, seed: int, 
     model.config.sensitivity_ci = (sensitivity.low, sensitivity.high)
     model.config.specificity_ci = (specificity.low, specificity.high)
     return model
-
-
-def _tensor(array: np.ndarray):
-    import torch
-
-    return torch.from_numpy(array).float()
 
 
 # --- a stage of a run ----------------------------------------------------------------------------------------------
