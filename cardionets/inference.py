@@ -33,6 +33,7 @@ from .cmr.measure import (
     ImagePhenotypeEstimate,
     measure_cines,
 )
+from .covariates import bsa_m2, covariate_values
 from .device import autocast, select_device
 from .ecg import ECG, MeasurementError, check_quality, load, measure, model_view
 from .ecg.errors import ECGError
@@ -205,15 +206,25 @@ class CardioNets:
         """(1, 12, 5000) on the model's device: the same `model_view` every model trained on."""
         return torch.from_numpy(model_view(record))[None].to(self.device)
 
+    def model_covariates(self, record: ECG) -> torch.Tensor:
+        """(1, C): what the file says of the patient and the cart's measurements (`cardionets.covariates`)."""
+        meta = record.meta
+        values = covariate_values(model_view(record), meta.age_years, meta.sex, meta.height_cm, meta.weight_kg)
+        return torch.from_numpy(values).float()[None]
+
     # --- prediction ----------------------------------------------------------------------------------------------
-    def predict(self, ecg: EcgSource, sex: str | None = None, age_years: float | None = None) -> Prediction:
-        """One ECG's complete result: quality, measurements, phenotypes with reference ranges, disease calls,
-        subtype distribution, how typical the ECG is of the training data. ``sex`` ("M"/"F") and ``age_years``
-        override what the file says. A rejected ECG gets its QC findings and no model output; an unreadable
-        file raises the typed `ECGError` that says why."""
+    def predict(self, ecg: EcgSource, sex: str | None = None, age_years: float | None = None,
+                height_cm: float | None = None, weight_kg: float | None = None) -> Prediction:
+        """One ECG's complete result: quality, measurements, phenotypes with reference ranges and prediction
+        intervals, disease calls, subtype distribution, how typical the ECG is of the training data. ``sex``
+        ("M"/"F"), ``age_years``, ``height_cm`` and ``weight_kg`` override what the file says. A rejected ECG
+        gets its QC findings and no model output; an unreadable file raises the typed `ECGError` that says why."""
         started = time.perf_counter()
         record = self.read_ecg(ecg)
         read_ms = 1000 * (time.perf_counter() - started)
+        if height_cm is not None or weight_kg is not None:
+            record = replace(record, meta=replace(record.meta, height_cm=height_cm or record.meta.height_cm,
+                                                  weight_kg=weight_kg or record.meta.weight_kg))
         result = self.predict_records([record], [sex], [age_years])[0]
         result.timing_ms = {"read": read_ms, **result.timing_ms, "total": read_ms + result.timing_ms["total"]}
         result.source = str(ecg) if isinstance(ecg, str | Path) else None
@@ -234,15 +245,17 @@ class CardioNets:
         pass of the models over those the quality gate passed."""
         started = time.perf_counter()
         passed = [i for i, item in enumerate(prepared) if item.view is not None]
-        outputs = self._model_outputs(np.stack([prepared[i].view for i in passed])) if passed else {}
+        outputs = self._model_outputs(np.stack([prepared[i].view for i in passed]),
+                                      np.stack([prepared[i].covariates for i in passed])) if passed else {}
         models_ms = 1000 * (time.perf_counter() - started) / max(len(passed), 1)
         row_of = {record_index: row for row, record_index in enumerate(passed)}  # record -> row of `outputs`
         return [self._prediction(item, {key: value[row_of[i]] for key, value in outputs.items()}
                                  if i in row_of else None, models_ms) for i, item in enumerate(prepared)]
 
-    def _model_outputs(self, views: np.ndarray) -> dict[str, np.ndarray]:
+    def _model_outputs(self, views: np.ndarray, covariates: np.ndarray) -> dict[str, np.ndarray]:
         with autocast(self.device):
-            out = self.predictor.predict(torch.from_numpy(views).to(self.device), with_embedding=True)
+            out = self.predictor.predict(torch.from_numpy(views).to(self.device), with_embedding=True,
+                                         covariates=torch.from_numpy(covariates).float())
         scores = self.ood_reference.score(out["embedding"].float().cpu().numpy())
         return {key: out[key].float().cpu().numpy() for key in ("phenotypes", "disease_probabilities",
                                                                 "subtype_probabilities")} | {"ood_score": scores}
@@ -252,8 +265,10 @@ class CardioNets:
         phenotypes, diseases, subtypes, score = {}, {}, {}, None
         if out is not None:
             config = self.predictor.config
-            phenotypes = {name: PhenotypeResult.of(name, float(v), sex)
-                          for name, v in zip(config.phenotypes, out["phenotypes"])}
+            intervals = config.phenotype_interval or {}
+            phenotypes = {name: PhenotypeResult.of(name, float(v), sex, {coverage: widths[index]
+                                                                         for coverage, widths in intervals.items()})
+                          for index, (name, v) in enumerate(zip(config.phenotypes, out["phenotypes"]))}
             diseases = {name: disease_result(config, index, float(p))
                         for index, (name, p) in enumerate(zip(config.disease_outputs, out["disease_probabilities"]))}
             subtypes = {name: round(float(p), 4) for name, p in zip(SUBTYPES, out["subtype_probabilities"])}
@@ -270,7 +285,9 @@ class CardioNets:
             rhythm=summary.get("rhythm"), interpretation=list(summary.get("interpretation", [])),
             disagreements=rhythm_disagreements(diseases, summary.get("rhythm")),
             qc=summary["qc"], measurements=summary["measurements"],
-            device_measurements=summary["device_measurements"], patient={"age_years": age_years, "sex": sex},
+            device_measurements=summary["device_measurements"], patient={
+                "age_years": age_years, "sex": sex, "height_cm": item.height_cm, "weight_kg": item.weight_kg,
+                "bsa_m2": bsa_m2(item.height_cm, item.weight_kg)},
             phenotypes=phenotypes, diseases=diseases, subtypes=subtypes,
             ood=ood,
             model={"cardionets_version": __version__, "bundle_created": metadata.get("created"),
@@ -360,7 +377,8 @@ class CardioNets:
         settings = replace(self.sampler, seed=seed, **overrides)
         seeds = tuple(range(seed, seed + n_samples))
         with autocast(self.device):
-            out = self.predictor.predict(self.model_input(record), with_embedding=True)  # one pass for both
+            out = self.predictor.predict(self.model_input(record), with_embedding=True,  # one pass for both
+                                         covariates=self.model_covariates(record))
             shift = self.scanner_shift(out["generator_condition"], scanner)
             cines = np.concatenate([sample_cines(self.generator, self.tokenizer, out["generator_condition"],
                                                  replace(settings, seed=s), shift).float().cpu().numpy()
@@ -405,7 +423,12 @@ def disease_result(config: PredictorConfig, index: int, probability: float) -> D
     screening = stored(config.disease_screening_threshold)
     return DiseaseResult(probability, threshold, bool(probability >= threshold),
                          None if screening is None else round(screening, 4), stored(config.disease_sensitivity),
-                         stored(config.disease_specificity))
+                         stored(config.disease_specificity), _listed(stored(config.disease_sensitivity_ci)),
+                         _listed(stored(config.disease_specificity_ci)))
+
+
+def _listed(interval) -> list[float] | None:
+    return None if interval is None else [float(bound) for bound in interval]
 
 
 def rhythm_af_result(model: RhythmModel, rhythm: dict | None, encoder: DiseaseResult) -> DiseaseResult:
@@ -415,7 +438,8 @@ def rhythm_af_result(model: RhythmModel, rhythm: dict | None, encoder: DiseaseRe
         return replace(encoder, positive=None)
     c = model.config
     probability, threshold = round(model.probability(rhythm), 4), round(c.threshold, 4)
-    return DiseaseResult(probability, threshold, bool(probability >= threshold), None, c.sensitivity, c.specificity)
+    return DiseaseResult(probability, threshold, bool(probability >= threshold), None, c.sensitivity, c.specificity,
+                         _listed(c.sensitivity_ci), _listed(c.specificity_ci))
 
 
 def rhythm_disagreements(diseases: dict[str, DiseaseResult], rhythm: dict | None) -> list[str]:

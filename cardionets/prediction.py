@@ -42,23 +42,41 @@ def reference_range(name: str, sex: str | None) -> tuple[float, float, str] | No
     return low, high, f"{source.cohort.format(who=who)}, mean +/- {REFERENCE_Z} SD; {source.citation}"
 
 
+NON_NEGATIVE_UNITS = ("mL", "g", "mm", "L/min", "%")  # strain (also "%") is the one negative phenotype
+
+
 @dataclass
 class PhenotypeResult:
     value: float
     unit: str
     ref_low: float | None = None
     ref_high: float | None = None
-    flag: str | None = None  # "low", "high" or "normal" against the reference range; None without one
+    # Against the reference range: "low" / "high" when the whole 95 % prediction interval lies below / above it,
+    # "normal" when it lies inside, "uncertain" when it spans a limit (so neither can be said); without an
+    # interval, the point value decides. None without a reference range.
+    flag: str | None = None
     reference: str | None = None
+    interval_80: list[float] | None = None  # [low, high]: conformal prediction intervals (`predictor`'s config)
+    interval_95: list[float] | None = None
 
     @classmethod
-    def of(cls, name: str, value: float, sex: str | None) -> PhenotypeResult:
+    def of(cls, name: str, value: float, sex: str | None,
+           half_widths: dict[str, float] | None = None) -> PhenotypeResult:
+        """``half_widths`` by coverage ("0.8", "0.95"), in the phenotype's units; none: no interval."""
+        unit, value = unit_of(name), float(value)
+        floor = 0.0 if unit in NON_NEGATIVE_UNITS and not name.startswith("ecc_") else -float("inf")
+        intervals = {coverage: [round(max(floor, value - width), 2), round(value + width, 2)]
+                     for coverage, width in (half_widths or {}).items() if width is not None}
+        interval_95 = intervals.get("0.95")
         found = reference_range(name, sex)
         if found is None:
-            return cls(round(float(value), 2), unit_of(name))
+            return cls(round(value, 2), unit, interval_80=intervals.get("0.8"), interval_95=interval_95)
         low, high, source = found
-        flag = "low" if value < low else "high" if value > high else "normal"
-        return cls(round(float(value), 2), unit_of(name), round(low, 2), round(high, 2), flag, source)
+        below, above = interval_95 or (value, value)
+        flag = ("low" if above < low else "high" if below > high
+                else "normal" if low <= below and above <= high else "uncertain")
+        return cls(round(value, 2), unit, round(low, 2), round(high, 2), flag, source, intervals.get("0.8"),
+                   interval_95)
 
 
 @dataclass
@@ -69,6 +87,8 @@ class DiseaseResult:
     screening_threshold: float | None = None  # keeps 90 % sensitivity on validation data (many false positives)
     sensitivity: float | None = None  # of the call, on validation data
     specificity: float | None = None
+    sensitivity_ci: list[float] | None = None  # Wilson 95 % [low, high] of those
+    specificity_ci: list[float] | None = None
 
     @property
     def screen_positive(self) -> bool | None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .covariates import covariate_values
 from .ecg import ECG, load, model_view
 from .ecg.errors import ECGError
 from .ecg.pacing import PacingEvidence, detect_pacing
@@ -29,6 +30,10 @@ class PreparedECG:
     sex: str | None
     age_years: float | None
     prepare_ms: float
+    # `cardionets.covariates.COVARIATES` of this ECG (NaN = unknown) for the covariate head; None when rejected
+    covariates: np.ndarray | None = None
+    height_cm: float | None = None
+    weight_kg: float | None = None
 
 
 def prepare_ecg(record: ECG, sex: str | None = None, age_years: float | None = None,
@@ -38,9 +43,12 @@ def prepare_ecg(record: ECG, sex: str | None = None, age_years: float | None = N
     started = time.perf_counter()
     summary = summarize(record, with_measurements)
     view = model_view(record) if summary["qc"]["verdict"] != "reject" else None
-    return PreparedECG(summary, view, detect_pacing(record), sex or record.meta.sex,
-                       age_years if age_years is not None else record.meta.age_years,
-                       1000 * (time.perf_counter() - started))
+    sex = sex or record.meta.sex
+    age_years = age_years if age_years is not None else record.meta.age_years
+    covariates = None if view is None else covariate_values(view, age_years, sex, record.meta.height_cm,
+                                                            record.meta.weight_kg)
+    return PreparedECG(summary, view, detect_pacing(record), sex, age_years, 1000 * (time.perf_counter() - started),
+                       covariates, record.meta.height_cm, record.meta.weight_kg)
 
 
 def prepare_file(path: Path) -> PreparedECG | str:

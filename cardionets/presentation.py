@@ -34,7 +34,8 @@ DISEASE_LABELS = {
     "rcm": "Restrictive cardiomyopathy", "ph": "Pulmonary hypertension", "mi": "Prior myocardial infarction",
     "af": "Atrial fibrillation", "any_cm": "Any cardiomyopathy",
 }
-FLAG_MARKS = {"low": "▼ low", "high": "▲ high", "normal": "normal", None: ""}
+FLAG_MARKS = {"low": "▼ low", "high": "▲ high", "normal": "normal", "uncertain": "interval spans a limit", None: ""}
+UNFLAGGED = ("", "normal", FLAG_MARKS["uncertain"])  # shown without a highlight
 WITHHELD = "withheld"  # a call or flag not made because the outputs do not apply to this patient
 
 
@@ -82,21 +83,24 @@ def measurement_rows(result: Prediction) -> list[list]:
 
 
 def phenotype_rows(result: Prediction, limit: int | None = None, segmental: bool = False) -> list[list]:
-    """Chamber phenotypes (and the 16 AHA segments' when ``segmental``), with range and flag."""
-    rows = [["Phenotype", "Value", "Unit", "Reference range", "Flag"]]
+    """Chamber phenotypes (and the 16 AHA segments' when ``segmental``), with the 95 % prediction interval, range
+    and flag (made on the interval: `PhenotypeResult.flag`)."""
+    rows = [["Phenotype", "Value", "95 % interval", "Unit", "Reference range", "Flag"]]
     for name, p in result.phenotypes.items():
         if is_segmental(name) and not segmental:
             continue
         reference = "" if p.ref_low is None else f"{_number(p.ref_low, 0)} – {_number(p.ref_high, 0)}"
+        interval = "" if p.interval_95 is None else f"{_number(p.interval_95[0], 1)} – {_number(p.interval_95[1], 1)}"
         flag = WITHHELD if result.ood.withheld and reference else FLAG_MARKS[p.flag]
-        rows.append([phenotype_label(name), _number(p.value, 1), p.unit, reference, flag])
+        rows.append([phenotype_label(name), _number(p.value, 1), interval, p.unit, reference, flag])
     return rows if limit is None else rows[:limit + 1]
 
 
 def disease_rows(result: Prediction) -> list[list]:
-    rows = [["Condition", "Probability", "Call threshold", "Call", "Validation sensitivity / specificity"]]
+    rows = [["Condition", "Probability", "Call threshold", "Call", "Validation sensitivity / specificity (95 % CI)"]]
     for name, d in result.diseases.items():
-        accuracy = "" if d.sensitivity is None else f"{d.sensitivity:.0%} / {d.specificity:.0%}"
+        accuracy = "" if d.sensitivity is None else (f"{_share(d.sensitivity, d.sensitivity_ci)} / "
+                                                     f"{_share(d.specificity, d.specificity_ci)}")
         call = WITHHELD if d.positive is None else "POSITIVE" if d.positive else "negative"
         rows.append([DISEASE_LABELS.get(name, name), f"{d.probability:.1%}", f"{d.threshold:.1%}", call, accuracy])
     return rows
@@ -105,6 +109,10 @@ def disease_rows(result: Prediction) -> list[list]:
 def subtype_rows(result: Prediction) -> list[list]:
     return [["Cardiomyopathy subtype", "Share"],
             *([DISEASE_LABELS.get(name, name), f"{p:.0%}"] for name, p in result.subtypes.items())]
+
+
+def _share(value: float, interval: list[float] | None) -> str:
+    return f"{value:.0%}" + ("" if interval is None else f" ({interval[0]:.0%}–{interval[1]:.0%})")
 
 
 def _number(value, decimals: int = 2) -> str:

@@ -95,7 +95,8 @@ def _tables_page(result: Prediction) -> Figure:
         y -= 0.05
     for title, rows in (
             ("ECG measurements (CardioNets and the cart's own)", measurement_rows(result)),
-            ("CMR phenotypes estimated from the ECG (reference: healthy adults; LV Petersen 2017, RV Hudsmith 2005)",
+            ("CMR phenotypes estimated from the ECG, 95 % prediction intervals (reference: healthy adults; LV "
+             "Petersen 2017, RV Hudsmith 2005; flagged only when the whole interval lies outside)",
              phenotype_rows(result, limit=20)),
             ("Disease probabilities (call threshold: best sensitivity + specificity on validation data)",
              disease_rows(result))):

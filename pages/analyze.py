@@ -12,6 +12,7 @@ from cardionets.ecg.plot import ecg_paper_figure
 from cardionets.inference import ECGRejectedError
 from cardionets.presentation import (
     DISEASE_LABELS,
+    UNFLAGGED,
     WITHHELD,
     disease_rows,
     measurement_rows,
@@ -35,7 +36,7 @@ def frame(rows: list[list]) -> pd.DataFrame:
 
 
 def flag_style(row: pd.Series) -> list[str]:
-    colour = {"": "", "normal": "", WITHHELD: "color: #9e9e9e"}.get(row["Flag"], "background-color: #fde2e1")
+    colour = {**dict.fromkeys(UNFLAGGED, ""), WITHHELD: "color: #9e9e9e"}.get(row["Flag"], "background-color: #fde2e1")
     return [colour] * len(row)
 
 
@@ -121,17 +122,22 @@ if record is None:
 if record is not None:
     st.caption(f"Showing: {'sample ECG ' if sample_name != NO_SAMPLE and not uploads else ''}{name}")
     st.subheader("Patient")
-    left, middle, right = st.columns([1, 1, 2])
+    left, middle, height_column, weight_column, right = st.columns([1, 1, 1, 1, 2])
     file_age = record.meta.age_years
     age = left.number_input("Age (years)", min_value=0.0, max_value=120.0, step=1.0, format="%.0f",
                             value=float(file_age) if file_age is not None else None, key=f"age-{key}",
                             help="Prefilled from the file when it says; sets the reference ranges and warnings.")
     file_sex = {v: k for k, v in SEXES.items()}.get(record.meta.sex, "not given")
     sex_label = middle.selectbox("Sex", list(SEXES), index=list(SEXES).index(file_sex), key=f"sex-{key}")
+    height = height_column.number_input("Height (cm)", min_value=40.0, max_value=250.0, step=1.0, format="%.0f",
+                                        value=record.meta.height_cm, key=f"height-{key}",
+                                        help="With the weight, gives the body surface area the models read.")
+    weight = weight_column.number_input("Weight (kg)", min_value=2.0, max_value=350.0, step=1.0, format="%.0f",
+                                        value=record.meta.weight_kg, key=f"weight-{key}")
     patient_id = right.text_input("Name or ID for the PDF report (not stored)", key=f"id-{key}")
 
     try:
-        result = predict(key, record, SEXES[sex_label], age, bundle_key())
+        result = predict(key, record, SEXES[sex_label], age, height, weight, bundle_key())
     except Exception as error:  # noqa: BLE001 - a clinician sees a sentence, never a traceback
         st.error(f"The models could not analyse this ECG: {error}")
         st.stop()
@@ -160,7 +166,9 @@ if record is not None:
         st.table(frame(phenotype_rows(result)).style.apply(flag_style, axis=1).hide(axis="index"))
         st.caption("Reference ranges: healthy adults of the given sex, mean ± 1.96 SD: LV volumes and EF from UK "
                    "Biobank (Petersen et al., JCMR 2017), RV volumes from Hudsmith et al., JCMR 2005; none is held "
-                   "for the other phenotypes. ▲/▼ mark values outside the range.")
+                   "for the other phenotypes. ▲/▼ mark values whose whole 95 % prediction interval lies outside "
+                   "the range; where the interval spans a limit, the ECG cannot say which side the heart is on. "
+                   "The intervals are conformal, from the model's errors on held-back simulated subjects.")
         with st.expander("Regional wall thickness and circumferential strain (16 AHA segments)"):
             segments = [row for row in phenotype_rows(result, segmental=True)[1:] if "AHA segment" in row[0]]
             st.dataframe(pd.DataFrame(segments, columns=phenotype_rows(result)[0]), hide_index=True)

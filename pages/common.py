@@ -76,9 +76,10 @@ def read_upload(key: str, _files: dict[str, bytes]) -> ECG:
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def predict(key: str, _record: ECG, sex: str | None, age_years: float | None, weights: str) -> Prediction:
+def predict(key: str, _record: ECG, sex: str | None, age_years: float | None, height_cm: float | None,
+            weight_kg: float | None, weights: str) -> Prediction:
     """`CardioNets.predict`, cached by the file hash, the patient fields and the weights in use."""
-    return models().predict(_record, sex=sex, age_years=age_years)
+    return models().predict(_record, sex=sex, age_years=age_years, height_cm=height_cm, weight_kg=weight_kg)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

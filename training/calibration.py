@@ -33,6 +33,7 @@ def calibrate(model: CardioNetsPredictor, validation, key: str, device: torch.de
     out = collect(model, validation, key, device)
     logits, targets = out["disease_logits"], out["disease_targets"]
     temperatures, thresholds, screening, sensitivity, specificity = [], [], [], [], []
+    sensitivity_ci, specificity_ci = [], []  # Wilson 95 %
     for column in range(logits.shape[1]):
         known = ~np.isnan(targets[:, column])
         y, z = targets[known, column], logits[known, column]
@@ -42,6 +43,8 @@ def calibrate(model: CardioNetsPredictor, validation, key: str, device: torch.de
             screening.append(DEFAULT_THRESHOLD)
             sensitivity.append(None)  # unknown, and JSON has no NaN
             specificity.append(None)
+            sensitivity_ci.append(None)
+            specificity_ci.append(None)
             continue
         temperature = float(metrics.fit_temperature(z, y))
         probabilities = 1.0 / (1.0 + np.exp(-z / temperature))
@@ -49,9 +52,12 @@ def calibrate(model: CardioNetsPredictor, validation, key: str, device: torch.de
         thresholds.append(metrics.threshold_youden(y, probabilities))
         # Never above the call: where the balanced call already detects 90 %, screening flags what it calls.
         screening.append(min(thresholds[-1], metrics.threshold_at_sensitivity(y, probabilities, TARGET_SENSITIVITY)))
-        found = metrics.sensitivity_specificity(y, probabilities, thresholds[-1])
-        sensitivity.append(round(found.sensitivity, 4))
-        specificity.append(round(found.specificity, 4))
+        called, truth = probabilities >= thresholds[-1], y == 1
+        for values, intervals, hits, cases in ((sensitivity, sensitivity_ci, called & truth, truth),
+                                               (specificity, specificity_ci, ~called & ~truth, ~truth)):
+            found = metrics.wilson_ci(int(hits.sum()), int(cases.sum()))
+            values.append(round(found.point, 4))
+            intervals.append([round(found.low, 4), round(found.high, 4)])
     subtype_temperature = 1.0
     mask = out["subtype_mask"].astype(bool)
     if mask.sum() >= 3 and len(np.unique(out["subtype_targets"][mask])) > 1:
@@ -61,6 +67,8 @@ def calibrate(model: CardioNetsPredictor, validation, key: str, device: torch.de
                                  disease_threshold=tuple(float(t) for t in thresholds),
                                  disease_screening_threshold=tuple(float(t) for t in screening),
                                  disease_sensitivity=tuple(sensitivity), disease_specificity=tuple(specificity),
+                                 disease_sensitivity_ci=tuple(sensitivity_ci),
+                                 disease_specificity_ci=tuple(specificity_ci),
                                  subtype_temperature=subtype_temperature)
     calibrated = CardioNetsPredictor(config)
     calibrated.load_state_dict(model.state_dict())

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from cardionets import metrics
+from cardionets.covariates import CART_MEASUREMENTS
 from cardionets.ecg import ECGError, load
 from cardionets.ecg.real_sets import ADULT_YEARS, real_ecg_table
 from cardionets.ecg.rhythm import RhythmRead
@@ -65,9 +66,6 @@ CALLS = (
     ("sokolow_lyon_lvh", "lvh", "Sokolow-Lyon > 3.5 mV"),
     ("cornell_lvh", "lvh", "Cornell > 2.8 mV (men) / 2.0 mV (women)"),
 )
-# The cart's ten measurements (`cardionets.ecg.measure`): with age and sex, the plainest baseline a model must beat.
-CART_FEATURES = ("hr_bpm", "pr_ms", "qrs_ms", "qt_ms", "qtc_bazett_ms", "p_axis_deg", "qrs_axis_deg", "t_axis_deg",
-                 "sokolow_lyon_mv", "cornell_mv")
 RESCALED = "normalised_amplitudes"  # the quality check's code for leads rescaled to one span
 MIN_CLASS = 2  # fewer positives or healthy adults than this in a set: no AUROC for it
 
@@ -106,7 +104,7 @@ def _outputs(result) -> dict:
            "ood_score": result.ood.score, "ood_flag": result.ood.out_of_distribution,
            "ood_score_flag": None if result.ood.score is None else result.ood.score > UNUSUAL_SCORE,
            "withheld": result.ood.withheld,
-           **{key: measured.get(key) for key in CART_FEATURES}}
+           **{key: measured.get(key) for key in CART_MEASUREMENTS}}
     for name, disease in result.diseases.items():
         row[f"p_{name}"] = disease.probability
         row[f"call_{name}"] = disease.positive
@@ -168,7 +166,7 @@ def _with_cart_baseline(scores: pd.DataFrame, usable: pd.Series) -> pd.DataFrame
     age and sex, finding against healthy adults, patients grouped (`metrics.cross_validated_scores`), on the
     records whose amplitudes were not rescaled; NaN elsewhere or where a finding has too few cases."""
     scores = scores.copy()
-    features = [column for column in CART_FEATURES if column in scores]
+    features = [column for column in CART_MEASUREMENTS if column in scores]
     for label in ("af", "mi", "lvh"):
         scores[f"cart_cv_{label}"] = np.nan
         chosen = scores[usable & ((scores[label] == 1) | (scores["healthy"] == 1)) & (scores["error"] == "")]

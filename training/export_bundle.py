@@ -45,6 +45,9 @@ CLASSES = {**COMPONENT_CLASSES, **OPTIONAL_COMPONENT_CLASSES}
 def export(run: Run, out: Path, storage_dtype: torch.dtype | None = None) -> Manifest:
     """Write the bundle; ``storage_dtype`` (float16 for the shipped weights) halves the weight files."""
     folders = {name: run.stage_dir(stage) / folder for name, (stage, folder) in SOURCES.items()}
+    with_covariates = run.stage_dir("covariate_heads") / "model"
+    if (with_covariates / "config.json").is_file():  # the aligned predictor with its covariate head
+        folders["predictor"] = with_covariates
     folders |= {name: path for name, (stage, folder) in OPTIONAL_SOURCES.items()
                 if ((path := run.stage_dir(stage) / folder) / "config.json").is_file()}
     missing = [f"{name} ({path})" for name, path in folders.items() if not (path / "config.json").is_file()]

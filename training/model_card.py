@@ -78,6 +78,7 @@ def model_card(results: dict, manifest: Manifest, predictor: dict | None = None,
             lines += ["", "These cines imitate each test subject's scanner (its site's) through the scanner adapter, "
                       "as `CardioNets.generate_cmr(..., scanner=site)` does; without a scanner, cines have the "
                       "training sites' look."]
+    lines += covariate_head(results.get("covariate_heads"), predictor or {})
     lines += operating_points(predictor or {})
     lines += rhythm_branch(rhythm)
     lines += ["", "## Limitations", "",
@@ -124,6 +125,30 @@ def generated_cine_limitations(generative: dict | None) -> list[str]:
     return lines
 
 
+def covariate_head(section: dict | None, predictor: dict) -> list[str]:
+    """What the reported outputs read besides the ECG, and how they compare with the plainest baseline."""
+    if not section or not predictor.get("covariates"):
+        return []
+    lines = ["", "## Inputs besides the ECG: the covariate head", "",
+             "The phenotypes and disease probabilities come from a head that reads the ECG embedding with age, sex, "
+             "body surface area (from height and weight) and the cart's ten measurements; a missing value is "
+             "handled (the head trained with them hidden at random). Each phenotype carries 80 % and 95 % "
+             "split-conformal prediction intervals; a reference-range flag is raised only when the whole 95 % "
+             f"interval lies outside the range. From `{section.get('command', 'python -m training.covariate_heads')}`:",
+             "", "| split | head: R² 18 outputs | cart + age, sex, BSA | ECG-only heads | 95 % interval coverage |",
+             "|---|---|---|---|---|"]
+    for split, part in section["splits"].items():
+        groups = {name: scores["r2_groups"]["18 outputs"] for name, scores in part["scores"].items()}
+        coverage = part["coverage"]["0.95"].values()
+        lines.append(f"| {split} | {_interval(groups['covariate_head'])} | {_interval(groups['cart_age_sex_bsa'])} | "
+                     f"{_interval(groups['ecg_only_heads'])} | {min(coverage):.3f}-{max(coverage):.3f} |")
+    return lines
+
+
+def _interval(group: dict) -> str:
+    return f"{_fmt(group['r2'])} [{_fmt(group['ci'][0])}, {_fmt(group['ci'][1])}]"
+
+
 def operating_points(predictor: dict) -> list[str]:
     """Each disease's call threshold with its validation sensitivity and specificity, and the screening cut."""
     names = predictor.get("diseases", [])
@@ -131,13 +156,20 @@ def operating_points(predictor: dict) -> list[str]:
         return []
     names = [*names, "any_cm"]
     lines = ["", "## Disease operating points (simulated validation ECGs of the training sites)", "",
-             "| output | call threshold | sensitivity | specificity | screening threshold (90 % sensitivity) |",
-             "|---|---|---|---|---|"]
+             "| output | call threshold | sensitivity [Wilson 95 % CI] | specificity [Wilson 95 % CI] | screening "
+             "threshold (90 % sensitivity) |", "|---|---|---|---|---|"]
     for i, name in enumerate(names):
         lines.append(f"| {name} | {_fmt(predictor['disease_threshold'][i])} | "
-                     f"{_fmt(predictor['disease_sensitivity'][i], 2)} | {_fmt(predictor['disease_specificity'][i], 2)} "
-                     f"| {_fmt(predictor['disease_screening_threshold'][i])} |")
+                     f"{_with_ci(predictor, 'disease_sensitivity', i)} | "
+                     f"{_with_ci(predictor, 'disease_specificity', i)} | "
+                     f"{_fmt(predictor['disease_screening_threshold'][i])} |")
     return lines
+
+
+def _with_ci(predictor: dict, key: str, index: int) -> str:
+    value, intervals = predictor[key][index], predictor.get(f"{key}_ci") or []
+    interval = intervals[index] if index < len(intervals) else None
+    return _fmt(value, 2) + ("" if interval is None else f" [{_fmt(interval[0], 2)}, {_fmt(interval[1], 2)}]")
 
 
 def threshold_method(meta: dict) -> str:

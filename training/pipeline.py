@@ -7,13 +7,14 @@ from __future__ import annotations
 import time
 
 from . import generative
+from .covariate_heads import covariate_heads
 from .evaluate import evaluate, evaluate_generative_only, site_shift_only
 from .rhythm import rhythm
 from .run import Run
 from .stages import align, finetune, make_data, pretrain_cmr, pretrain_ecg, recalibrate
 
 PIPELINE = ("data", "pretrain-ecg", "pretrain-cmr", "align", "finetune", "rhythm", "tokenizer", "segmenter",
-            "generator", "scanner-adapter", "evaluate")
+            "generator", "scanner-adapter", "evaluate", "covariate-heads")
 
 
 def stage_names() -> tuple[str, ...]:
@@ -28,7 +29,8 @@ def run_stage(name: str, run: Run, regimes: tuple[str, ...] | None = None) -> No
     started = time.perf_counter()
     steps = {
         "data": lambda run: make_data(run, regimes), "pretrain-ecg": pretrain_ecg, "pretrain-cmr": pretrain_cmr,
-        "align": align, "finetune": finetune, "rhythm": rhythm, "calibrate": recalibrate,
+        "align": align, "finetune": finetune, "rhythm": rhythm, "covariate-heads": covariate_heads,
+        "calibrate": recalibrate,
         "tokenizer": generative.tokenizer, "segmenter": generative.segmenter, "generator": generative.generator,
         "scanner-adapter": generative.scanner_adapter, "evaluate": evaluate,
         "evaluate-generative": evaluate_generative_only, "site-shift": site_shift_only,

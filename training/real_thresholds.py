@@ -149,8 +149,10 @@ def apply_to_bundle(bundle: Path, section: dict) -> Manifest:
     for name, figures in section["simulated_validation"]["after"].items():
         index = outputs.index(name)
         config["disease_threshold"][index] = figures["threshold"]
-        config["disease_sensitivity"][index] = round(figures["sensitivity"]["share"], 4)
-        config["disease_specificity"][index] = round(figures["specificity"]["share"], 4)
+        for key in ("sensitivity", "specificity"):
+            config[f"disease_{key}"][index] = round(figures[key]["share"], 4)
+            if config.get(f"disease_{key}_ci"):  # bundles calibrated before the CIs were stored have none
+                config[f"disease_{key}_ci"][index] = [round(bound, 4) for bound in figures[key]["ci"]]
     path.write_text(json.dumps(config, indent=2))
     sets = ", ".join(section["real_sets"])
     note = {"method": f"Youden's J on simulated validation data, raised where needed to call at most "

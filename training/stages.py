@@ -53,9 +53,10 @@ from .run import (
 from .trainer import train
 
 
-def make_data(run: Run, regimes: tuple[str, ...] | None = None) -> None:
+def make_data(run: Run, regimes: tuple[str, ...] | None = None, with_cmr: bool = True) -> None:
     """Simulate and prepare each regime once (``regimes``: only these); later runs (and other ranks) reuse the
-    folders."""
+    folders. Without ``with_cmr`` every regime is simulated ECG-only (the same subjects, minutes instead of
+    hours: what `training.covariate_heads` needs)."""
     data = run.config.data
     if run.context.is_main:
         sizes = {regime: getattr(data, regime) for regime in (*REGIMES, GENERATOR_EXTRA, GENERATOR_SCANNERS)}
@@ -65,19 +66,19 @@ def make_data(run: Run, regimes: tuple[str, ...] | None = None) -> None:
         for offset, (regime, n) in enumerate(sizes.items()):  # the offset seeds each regime: keep the order
             if n == 0 or (regimes and regime not in regimes):
                 continue
-            out, with_cmr = Path(data.root) / regime, regime != "ecg_only"
+            out, cmr = Path(data.root) / regime, with_cmr and regime != "ecg_only"
             # A folder prepared before label masks were stored is prepared again (from the kept cohort).
-            if (out / "schema.json").exists() and (not with_cmr or (out / "masks.npy").exists()):
+            if (out / "schema.json").exists() and (not cmr or (out / "masks.npy").exists()):
                 continue
             seed, cohort_dir = data.seed * 100 + offset, Path(data.root) / "cohorts" / regime
             if regime == GENERATOR_SCANNERS:
                 make_many_scanner_pairs(cohort_dir, out, n, data, seed)
             else:
                 sites = (data.external_site,) if regime == "external_test" else DEFAULT_SITES
-                cohort = CohortConfig(seed=seed, sites=tuple(sites), n_frames=data.n_frames, with_cmr=with_cmr)
+                cohort = CohortConfig(seed=seed, sites=tuple(sites), n_frames=data.n_frames, with_cmr=cmr)
                 workers = data.workers or os.cpu_count() or 1
                 write_cohort(cohort_dir, n, cohort, workers=workers, progress=False)
-                prepare_virtual(cohort_dir, out, with_cine=with_cmr, workers=workers)
+                prepare_virtual(cohort_dir, out, with_cine=cmr, workers=workers)
             run.log.write(stage="data", regime=regime, subjects=n)
     barrier(run.context)
 

@@ -4,7 +4,12 @@ subtype, with the calibration and operating thresholds it ships with.
 Heads share one small MLP trunk over the encoder's pooled embedding. Phenotypes are predicted standardised and
 reported in original units; disease outputs are logits for each disease plus "any cardiomyopathy", calibrated
 by per-output temperatures fitted on validation data; each disease stores two operating thresholds fitted on
-that data (a balanced call and a 90 %-sensitivity screening cut). The same class with a CMR encoder is the CMR-input upper bound.
+that data (a balanced call and a 90 %-sensitivity screening cut). The same class with a CMR encoder is the
+CMR-input upper bound.
+
+With ``covariates`` configured, a covariate head reads the embedding together with what every ECG file carries
+(age, sex, BSA and the cart's measurements, `cardionets.covariates`) and gives the outputs the model reports; the
+ECG-only heads stay, because the cine generator was trained on their outputs (`generator_condition`).
 """
 
 from __future__ import annotations
@@ -43,6 +48,19 @@ class PredictorConfig:
     disease_screening_threshold: tuple[float, ...] = ()
     disease_sensitivity: tuple[float, ...] = ()
     disease_specificity: tuple[float, ...] = ()
+    # Wilson 95 % CIs of those, [low, high] per output (None where unknown); empty in bundles made before them
+    disease_sensitivity_ci: tuple = ()
+    disease_specificity_ci: tuple = ()
+    # The covariate head (empty = ECG only): `cardionets.covariates` names, standardised by these statistics of
+    # the training split; an unknown value (NaN) enters as 0 with a missing flag.
+    covariates: tuple[str, ...] = ()
+    covariate_mean: tuple[float, ...] = ()
+    covariate_std: tuple[float, ...] = ()
+    covariate_hidden_dim: int = 256
+    covariate_dropout: float = 0.3
+    # Split-conformal half-widths of each phenotype's prediction interval, in original units, by coverage
+    # ("0.8", "0.95"): absolute residual quantiles on the calibration split (training/covariate_heads.py).
+    phenotype_interval: dict[str, tuple[float, ...]] | None = None
 
     def __post_init__(self):
         self.ecg_encoder = nested_config(self.ecg_encoder, ECGEncoderConfig)
@@ -74,11 +92,34 @@ class CardioNetsPredictor(PretrainedModule):
         self.subtype_head = nn.Linear(config.hidden_dim, len(SUBTYPES))
         self.register_buffer("phenotype_mean", torch.tensor(config.phenotype_mean or [0.0], dtype=torch.float32))
         self.register_buffer("phenotype_std", torch.tensor(config.phenotype_std or [1.0], dtype=torch.float32))
+        self.covariate_head = None
+        if config.covariates:
+            self.covariate_head = CovariateHead(width, len(config.covariates), config.covariate_hidden_dim,
+                                                config.covariate_dropout,
+                                                (self.phenotype_head.out_features, self.disease_head.out_features,
+                                                 len(SUBTYPES)))
+            # From the config, not the weights file: half-precision storage would round them.
+            self.register_buffer("covariate_mean", torch.tensor(config.covariate_mean, dtype=torch.float32),
+                                 persistent=False)
+            self.register_buffer("covariate_std", torch.tensor(config.covariate_std, dtype=torch.float32),
+                                 persistent=False)
 
-    def forward(self, inputs: torch.Tensor) -> dict[str, torch.Tensor]:
-        return self.heads(self.encoder.embed(inputs))
+    def forward(self, inputs: torch.Tensor, covariates: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        return self.heads(self.encoder.embed(inputs), covariates)
 
-    def heads(self, embedding: torch.Tensor) -> dict[str, torch.Tensor]:
+    def heads(self, embedding: torch.Tensor, covariates: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """The reported outputs: the covariate head's where the model has one (``covariates`` (B, C) in config
+        order, NaN = unknown; None = all unknown), else the ECG-only heads'."""
+        if self.covariate_head is None:
+            return self.ecg_heads(embedding)
+        if covariates is None:
+            covariates = torch.full((embedding.shape[0], len(self.config.covariates)), float("nan"),
+                                    device=embedding.device)
+        standardised = (covariates.to(embedding.device, torch.float32) - self.covariate_mean) / self.covariate_std
+        return self.covariate_head(embedding, standardised)
+
+    def ecg_heads(self, embedding: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The heads on the ECG embedding alone (the generator's condition is made of their outputs)."""
         hidden = self.trunk(embedding)
         return {
             "phenotypes_standardised": self.phenotype_head(hidden),  # (B, P)
@@ -101,7 +142,7 @@ class CardioNetsPredictor(PretrainedModule):
         image and numbers tell one story, and a disagreement between them is worth a flag.
         """
         embedding = self.encoder.embed(inputs)
-        return self._condition(embedding, self.heads(embedding))
+        return self._condition(embedding, self.ecg_heads(embedding))
 
     @staticmethod
     def _condition(embedding: torch.Tensor, heads: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -110,9 +151,13 @@ class CardioNetsPredictor(PretrainedModule):
     def standardise(self, phenotypes: torch.Tensor) -> torch.Tensor:
         return (phenotypes - self.phenotype_mean) / self.phenotype_std
 
-    def loss(self, inputs: torch.Tensor, phenotypes: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def loss(self, inputs: torch.Tensor, phenotypes: torch.Tensor, labels: torch.Tensor,
+             covariates: torch.Tensor | None = None) -> torch.Tensor:
         """Joint loss. ``phenotypes`` (B, P) original units and ``labels`` (B, D) 0/1, NaN where unknown."""
-        out = self(inputs)
+        return self.heads_loss(self(inputs, covariates), phenotypes, labels)
+
+    def heads_loss(self, out: dict[str, torch.Tensor], phenotypes: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """`loss` of outputs already computed (the covariate head trains on stored embeddings)."""
         total = masked_mse(out["phenotypes_standardised"], self.standardise(phenotypes))
         targets = with_any_cardiomyopathy(labels, self.config.diseases)
         known = ~torch.isnan(targets)
@@ -124,20 +169,45 @@ class CardioNetsPredictor(PretrainedModule):
         return total
 
     @torch.inference_mode()
-    def predict(self, inputs: torch.Tensor, with_embedding: bool = False) -> dict[str, torch.Tensor]:
+    def predict(self, inputs: torch.Tensor, with_embedding: bool = False,
+                covariates: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Phenotypes in original units, calibrated disease probabilities (D + 1) and subtype distribution; with
-        ``with_embedding``, the encoder's embedding and the `generator_condition` too (from the same pass)."""
-        embedding = self.encoder.embed(inputs)
-        out = self.heads(embedding)
+        ``with_embedding``, the encoder's embedding and the `generator_condition` too (from the same pass).
+        ``covariates`` (B, C) feed the covariate head, if the model has one (NaN = unknown)."""
+        return self.predict_from_embedding(self.encoder.embed(inputs), with_embedding, covariates)
+
+    @torch.inference_mode()
+    def predict_from_embedding(self, embedding: torch.Tensor, with_embedding: bool = False,
+                               covariates: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """`predict` from the encoder's embedding."""
+        out = self.heads(embedding, covariates)
         temperature = torch.tensor(self.config.disease_temperature or [1.0] * len(self.config.disease_outputs),
-                                   device=inputs.device)
+                                   device=embedding.device)
         return {
             "phenotypes": out["phenotypes_standardised"] * self.phenotype_std + self.phenotype_mean,
             "disease_probabilities": torch.sigmoid(out["disease_logits"] / temperature),
             "disease_logits": out["disease_logits"],
             "subtype_probabilities": torch.softmax(out["subtype_logits"] / self.config.subtype_temperature, dim=-1),
             "subtype_logits": out["subtype_logits"],
-        } | ({"embedding": embedding, "generator_condition": self._condition(embedding, out)} if with_embedding else {})
+        } | ({"embedding": embedding, "generator_condition": self._condition(embedding, self.ecg_heads(embedding))}
+             if with_embedding else {})
+
+
+class CovariateHead(nn.Module):
+    """The reported heads over the embedding and the standardised covariates with their missing flags."""
+
+    def __init__(self, width: int, n_covariates: int, hidden_dim: int, dropout: float, outputs: tuple[int, int, int]):
+        super().__init__()
+        self.norm = nn.LayerNorm(width)
+        self.trunk = nn.Sequential(nn.Linear(width + 2 * n_covariates, hidden_dim), nn.GELU(), nn.Dropout(dropout))
+        self.phenotype_head, self.disease_head, self.subtype_head = (nn.Linear(hidden_dim, n) for n in outputs)
+
+    def forward(self, embedding: torch.Tensor, covariates: torch.Tensor) -> dict[str, torch.Tensor]:
+        missing = torch.isnan(covariates)
+        values = torch.where(missing, torch.zeros_like(covariates), covariates)
+        hidden = self.trunk(torch.cat([self.norm(embedding.float()), values, missing.float()], dim=-1))
+        return {"phenotypes_standardised": self.phenotype_head(hidden), "disease_logits": self.disease_head(hidden),
+                "subtype_logits": self.subtype_head(hidden)}
 
 
 def with_any_cardiomyopathy(labels: torch.Tensor, diseases: tuple[str, ...]) -> torch.Tensor:

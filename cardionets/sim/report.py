@@ -27,6 +27,7 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from .. import metrics  # noqa: E402
+from ..covariates import CART_MEASUREMENTS  # noqa: E402
 from ..ecg import STANDARD_LEADS, preprocess  # noqa: E402
 from ..ecg.measure import measure_with_beat  # noqa: E402
 from .anatomy import LV_MASS_INDEX, TARGETS_UNVERIFIED  # noqa: E402
@@ -37,18 +38,6 @@ from .reference_ranges import PETERSEN_2017  # noqa: E402
 from .sites import SITES  # noqa: E402
 from .validation import disc_summation_volumes_ml, short_axis_stack  # noqa: E402
 
-CART_FEATURES = (
-    "hr_bpm",
-    "pr_ms",
-    "qrs_ms",
-    "qt_ms",
-    "qtc_bazett_ms",
-    "p_axis_deg",
-    "qrs_axis_deg",
-    "t_axis_deg",
-    "sokolow_lyon_mv",
-    "cornell_mv",
-)
 R2_PANEL = VOLUME_COLUMNS + ("wt_global_mm", "ecc_global_pct")
 REALISM_R2_LIMIT = 0.5
 MARGINAL_TOLERANCE = 0.10
@@ -176,7 +165,7 @@ def physiology_lines(frame: pd.DataFrame) -> str:
 
 def ridge_table(frame: pd.DataFrame, seed: int) -> tuple[str, float]:
     """R2 of ridge regression from cart measurements (+ age and sex) to each phenotype on a held-out 30 %."""
-    features = frame[[f"cart_{f}" for f in CART_FEATURES]].copy()
+    features = frame[[f"cart_{f}" for f in CART_MEASUREMENTS]].copy()
     features = features.fillna(features.median())
     features["age"] = frame.age
     features["male"] = (frame.sex == "M").astype(float)
@@ -216,7 +205,7 @@ def disease_auroc_table(frame: pd.DataFrame, seed: int, real: dict | None) -> st
             lines.append(f"| {disease} | {len(cases)} vs {len(healthy)} | too few | {task or '-'} | |")
             continue
         both = pd.concat([cases, healthy])
-        x = np.column_stack([both[[f"cart_{f}" for f in CART_FEATURES]].to_numpy(float), both["age"].to_numpy(float),
+        x = np.column_stack([both[[f"cart_{f}" for f in CART_MEASUREMENTS]].to_numpy(float), both["age"].to_numpy(float),
                              (both["sex"] == "M").to_numpy(float)])
         y = np.r_[np.ones(len(cases), int), np.zeros(len(healthy), int)]
         interval = metrics.delong_ci(y, metrics.cross_validated_scores(x, y, folds=CV_FOLDS, seed=seed))

@@ -22,7 +22,15 @@ import pandas as pd
 
 from cardionets.ecg import ECGError
 
-from .prepared import LABEL_COLUMNS, PHENOTYPE_COLUMNS, EncodedSubject, PreparedWriter, Schema, encode_subject
+from .prepared import (
+    LABEL_COLUMNS,
+    PATIENT_COLUMNS,
+    PHENOTYPE_COLUMNS,
+    EncodedSubject,
+    PreparedWriter,
+    Schema,
+    encode_subject,
+)
 
 log = logging.getLogger("training.data")
 PROGRESS_EVERY = 1000  # subjects between progress lines in the log
@@ -37,7 +45,7 @@ class Example:
     site: str
     record_id: str  # the file or record it came from, so a prepared row can be traced back to its source
     ecg_view: np.ndarray  # (12, 5000) float32 mV, from cardionets.ecg.model_view
-    targets: dict[str, float]  # phenotype and label columns -> value; a column left out is unknown
+    targets: dict[str, float]  # phenotype, label and patient columns -> value; a column left out is unknown
     cines: dict[str, np.ndarray] | None = None  # "sax", "4ch" -> (T, H, W) magnitude; None for ECG-only sources
     masks: dict[str, np.ndarray] | None = None  # "sax", "4ch" -> (T, H, W) label maps; only simulated sources
 
@@ -200,8 +208,8 @@ def check_targets(table: pd.DataFrame, path: Path) -> pd.DataFrame:
 
 
 def target_columns(table: pd.DataFrame) -> list[str]:
-    """The phenotype and label columns ``table`` holds, in schema order."""
-    return [c for c in (*PHENOTYPE_COLUMNS, *LABEL_COLUMNS) if c in table.columns]
+    """The phenotype, label and patient columns ``table`` holds, in schema order."""
+    return [c for c in (*PHENOTYPE_COLUMNS, *LABEL_COLUMNS, *PATIENT_COLUMNS) if c in table.columns]
 
 
 def targets_of(row: pd.Series, columns: Iterable[str]) -> dict[str, float]:

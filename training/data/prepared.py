@@ -2,8 +2,9 @@
 
     DIR/schema.json     phenotype and label column names, cine frames and size, source description; written
                         last, so a folder without it is an unfinished conversion
-    DIR/manifest.csv    subject_id, site, record_id (the source file or record the row came from), then every
-                        phenotype and label column (empty = unknown)
+    DIR/manifest.csv    subject_id, site, record_id (the source file or record the row came from), every
+                        phenotype and label column, then the patient's age_years, male (1 / 0), height_cm and
+                        weight_kg (empty = unknown; folders made before these columns read as unknown)
     DIR/ecg.npy         (N, 12, 5000) float16: `cardionets.ecg.model_view` of each ECG (500 Hz, 10 s, filtered)
     DIR/cine.npy        (N, 2, CINE_FRAMES, CINE_SIZE, CINE_SIZE) uint8, views (sax, 4ch); absent for ECG-only data
     DIR/masks.npy       (N, 2, CINE_FRAMES, CINE_SIZE, CINE_SIZE) uint8 label maps of those frames
@@ -42,6 +43,7 @@ VIEWS = ("sax", "4ch")
 ECG_SAMPLES = int(MODEL_FS_HZ * 10)
 LABEL_COLUMNS = tuple(f"label_{d}" for d in DISEASES)
 ID_COLUMNS = ("subject_id", "site", "record_id")
+PATIENT_COLUMNS = ("age_years", "male", "height_cm", "weight_kg")  # what the ECG file says of the patient
 ECG_DTYPE = np.float16
 # Bytes kept for the .npy header of a streamed array, rewritten with the final count when the array is complete.
 # The NPY format (numpy.lib.format): magic b"\x93NUMPY", version 1.0, a little-endian uint16 header length, then a
@@ -125,7 +127,7 @@ class PreparedWriter:
             raise ValueError("label masks are stored only alongside cines")
         self.directory, self.schema, self.with_cine, self.with_masks = Path(directory), schema, with_cine, with_masks
         self.count = 0
-        self._columns = (*ID_COLUMNS, *schema.phenotypes, *schema.labels)
+        self._columns = (*ID_COLUMNS, *schema.phenotypes, *schema.labels, *PATIENT_COLUMNS)
         # Opened on the first example, so that a run which adds none leaves nothing behind.
         self._open_files = ExitStack()
         self._arrays: dict[str, BinaryIO] = {}
@@ -144,7 +146,8 @@ class PreparedWriter:
         if self._rows is None:
             self._start()
         row = {"subject_id": subject.subject_id, "site": subject.site, "record_id": subject.record_id}
-        row.update({c: subject.targets.get(c, np.nan) for c in (*self.schema.phenotypes, *self.schema.labels)})
+        row.update({c: subject.targets.get(c, np.nan)
+                    for c in (*self.schema.phenotypes, *self.schema.labels, *PATIENT_COLUMNS)})
         self._rows.writerow(["" if pd.isna(row[c]) else row[c] for c in self._columns])
         self._arrays["ecg"].write(subject.ecg.tobytes())
         if self.with_cine:
@@ -219,3 +222,8 @@ class PreparedDataset:
     def labels(self) -> np.ndarray:
         """(N, D) float32 0/1, NaN where unknown."""
         return self.manifest[list(self.schema.labels)].to_numpy(dtype=np.float32)
+
+    @property
+    def patients(self) -> np.ndarray:
+        """(N, len(PATIENT_COLUMNS)) float64, NaN where unknown."""
+        return self.manifest.reindex(columns=list(PATIENT_COLUMNS)).to_numpy(dtype=np.float64)

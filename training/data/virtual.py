@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from cardionets.ecg import ECG, STANDARD_LEADS, ECGMetadata, model_view
 from cardionets.sim.dataset import VirtualCohort, shard_name
 from cardionets.sim.sites import SITES
@@ -44,7 +46,7 @@ def prepare_virtual(cohort_dir: Path, out_dir: Path, with_cine: bool = True, wor
     cohort = VirtualCohort(cohort_dir)
     if with_cine and not json.loads((cohort_dir / "cohort.json").read_text())["config"]["with_cmr"]:
         raise SourceError(f"{cohort_dir} was made without CMR (--no-cmr); prepare it with --no-cine")
-    manifest = cohort.manifest
+    manifest = patient_columns(cohort.manifest)
     columns = target_columns(manifest)
     records = [
         VirtualRecord(position, str(row.subject_id), f"{shard_name(int(row.shard))} row {int(row.shard_row)}")
@@ -66,3 +68,8 @@ def prepare_virtual(cohort_dir: Path, out_dir: Path, with_cine: bool = True, wor
 
     return convert(records, read, out_dir, with_cine, source=f"virtual cohort {cohort_dir}",
                    notes={"cohort": str(cohort_dir)}, with_masks=with_cine, workers=workers)
+
+
+def patient_columns(manifest: pd.DataFrame) -> pd.DataFrame:
+    """The cohort's table with the prepared format's patient columns (its "age" in years, "sex" as M / F)."""
+    return manifest.assign(age_years=manifest["age"], male=(manifest["sex"] == "M").astype(float))
