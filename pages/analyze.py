@@ -78,7 +78,7 @@ def _file_uploaded() -> None:
 
 uploads = st.file_uploader(
     "Upload a 12-lead ECG (DICOM, GE MUSE XML, Philips XML, HL7 aECG, UK Biobank XML, WFDB .hea + .dat, EDF, "
-    "CSV, NumPy). The file is read in memory and not stored.",
+    "CSV, NumPy). For WFDB, select the .hea and the .dat together. The file is read in memory and not stored.",
     accept_multiple_files=True, key=f"upload-{st.session_state['uploader_generation']}", on_change=_file_uploaded,
 )
 keep_copy = st.checkbox("Keep a copy of my upload on this server (off: nothing is saved)", value=False)

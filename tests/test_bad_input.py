@@ -164,6 +164,17 @@ def test_xml_of_another_kind_is_unsupported_not_a_crash():
         load(b"<?xml version='1.0'?><html><body>hello</body></html>")
 
 
+def test_a_real_wfdb_signal_file_alone_asks_for_its_header():
+    from pathlib import Path
+
+    dat = Path(__file__).parent / "data" / "real-ecg" / "ptbxl" / "records100" / "00000" / "00001_lr.dat"
+    with pytest.raises(ECGError, match=r"add 00001_lr\.hea and upload both files together"):
+        load(dat.read_bytes(), filename=dat.name)
+    with pytest.raises(ECGError, match="header"):
+        load(dat)  # a path to the .dat alone, too
+    assert load(dat.with_suffix(".hea")).signal_mv.shape[0] == 12  # with its header it reads
+
+
 def test_a_two_second_record_is_refused_as_too_short(mortara_500hz):
     buffer = io.BytesIO()
     np.savez(buffer, signal=mortara_500hz.signal_mv[:, :500], fs=500.0)

@@ -35,6 +35,7 @@ from .window import crop_long_record
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
 Source = Union[str, os.PathLike, bytes, BinaryIO]
+WFDB_SIGNAL_SUFFIXES = (".dat", ".mat")  # a WFDB record's samples; its .hea says how to read them
 
 _XML_READERS = {
     "RestingECG": ("ge_muse_xml", ge_muse.read),
@@ -67,6 +68,11 @@ def detect_format(data: bytes, filename: str | None = None) -> str:
         return "wfdb"
     if delimited_text.looks_like_table(data):
         return "csv"
+    if filename and Path(filename).suffix.lower() in WFDB_SIGNAL_SUFFIXES:
+        header = f"{Path(filename).stem}.hea"
+        raise UnsupportedFormatError(
+            f"{Path(filename).name} looks like the signal file of a WFDB record, which cannot be read without its "
+            f"header: add {header} and upload both files together (select them at once).")
     raise UnsupportedFormatError(
         "This file is not an ECG format CardioNets reads. Supported: DICOM waveform, GE MUSE XML, Philips XML, "
         "HL7 aECG, UK Biobank XML, WFDB (.hea + .dat/.mat), EDF, CSV/TXT and NumPy .npy/.npz."
