@@ -33,7 +33,7 @@ MODEL_CARD_NAME = "README.md"
 DEFAULT_BUNDLE = Path(__file__).resolve().parent.parent / "weights"
 COMPONENTS = ("predictor", "tokenizer", "generator", "segmenter")
 # Present only in bundles whose recipe trains it; a bundle without one still loads and works.
-OPTIONAL_COMPONENTS = ("scanner_adapter", "rhythm")
+OPTIONAL_COMPONENTS = ("scanner_adapter", "rhythm", "real_findings")
 ACTIVE_WEIGHTS_ENV = "CARDIONETS_WEIGHTS"  # a bundle folder or Hub repo id the app serves instead of weights/
 ACTIVE_POINTER = "active_weights.txt"  # in the workspace: the bundle the admin page promoted
 

@@ -49,6 +49,7 @@ from .models.mar_sampler import (
     save_sampler_settings,
 )
 from .models.predictor import SUBTYPES, CardioNetsPredictor, PredictorConfig
+from .models.real_findings import RealFindingsConfig, RealFindingsModel
 from .models.rhythm import RhythmModel
 from .models.scanner_adapter import ScannerAdapter
 from .models.segmenter import CMRSegmenter
@@ -66,7 +67,7 @@ EcgSource = ECG | str | Path | bytes | BinaryIO
 COMPONENT_CLASSES = {"predictor": CardioNetsPredictor, "tokenizer": CineTokenizer, "generator": CineMAR,
                      "segmenter": CMRSegmenter}
 OPTIONAL_COMPONENT_CLASSES = {"scanner_adapter": ScannerAdapter,  # the names of bundle.OPTIONAL_COMPONENTS
-                              "rhythm": RhythmModel}
+                              "rhythm": RhythmModel, "real_findings": RealFindingsModel}
 
 
 class ECGRejectedError(ECGError):
@@ -132,6 +133,9 @@ class CardioNets:
     # when the bundle has none, and then cines have the training sites' look.
     scanner_adapter: ScannerAdapter | None = None
     rhythm: RhythmModel | None = None  # when present, the AF call comes from the rhythm read, not the encoder
+    # When present, its findings' calls (learnt from real ECGs) replace the heads' of the same name (prior MI)
+    # and follow them (LVH, bundle branch blocks).
+    real_findings: RealFindingsModel | None = None
     _generation_costs: tuple[float, ...] | None = field(default=None, repr=False)
     _generation_pace: float = field(default=1.0, repr=False)  # last actual / modelled time: the machine's load
 
@@ -256,9 +260,13 @@ class CardioNets:
         with autocast(self.device):
             out = self.predictor.predict(torch.from_numpy(views).to(self.device), with_embedding=True,
                                          covariates=torch.from_numpy(covariates).float())
-        scores = self.ood_reference.score(out["embedding"].float().cpu().numpy())
-        return {key: out[key].float().cpu().numpy() for key in ("phenotypes", "disease_probabilities",
-                                                                "subtype_probabilities")} | {"ood_score": scores}
+        embedding = out["embedding"].float().cpu().numpy()
+        outputs = {key: out[key].float().cpu().numpy() for key in ("phenotypes", "disease_probabilities",
+                                                                   "subtype_probabilities")}
+        outputs["ood_score"] = self.ood_reference.score(embedding)
+        if self.real_findings is not None:
+            outputs["findings"] = self.real_findings.probabilities(embedding, covariates)
+        return outputs
 
     def _prediction(self, item: PreparedECG, out: dict | None, models_ms: float) -> Prediction:
         summary, sex, age_years = item.summary, item.sex, item.age_years
@@ -275,6 +283,9 @@ class CardioNets:
             score = float(out["ood_score"])
         if self.rhythm is not None and "af" in diseases:
             diseases["af"] = rhythm_af_result(self.rhythm, summary.get("rhythm"), diseases["af"])
+        if self.real_findings is not None and out is not None:
+            for index, name in enumerate(self.real_findings.config.findings):
+                diseases[name] = real_finding_result(self.real_findings.config, index, float(out["findings"][index]))
         ood = ood_result(score, age_years, out is None, item.pacing)
         if ood.withheld:  # the values stay for research; no call or flag is made from them
             phenotypes = {name: replace(p, flag=None) for name, p in phenotypes.items()}
@@ -331,6 +342,14 @@ class CardioNets:
         unguided = float(design[2] @ costs)
         guided = max(1.0, float((seconds(4, 24, 3.0) - costs[0]) / max(unguided - costs[0], 1e-9)))
         return (*map(float, costs), guided)
+
+    @property
+    def disease_names(self) -> tuple[str, ...]:
+        """Every disease or finding a result calls, in its order: the heads' outputs, then the findings learnt
+        from real ECGs that the heads do not have."""
+        names = tuple(self.predictor.config.disease_outputs)
+        extra = self.real_findings.config.findings if self.real_findings is not None else ()
+        return names + tuple(name for name in extra if name not in names)
 
     @property
     def scanner_choices(self) -> tuple[str, ...]:
@@ -429,6 +448,14 @@ def disease_result(config: PredictorConfig, index: int, probability: float) -> D
 
 def _listed(interval) -> list[float] | None:
     return None if interval is None else [float(bound) for bound in interval]
+
+
+def real_finding_result(config: RealFindingsConfig, index: int, probability: float) -> DiseaseResult:
+    """One finding's call from the model learnt on real ECGs, with its held-out sensitivity and specificity."""
+    probability, threshold = round(probability, 4), round(config.threshold[index], 4)
+    return DiseaseResult(probability, threshold, bool(probability >= threshold), None, config.sensitivity[index],
+                         config.specificity[index], _listed(config.sensitivity_ci[index]),
+                         _listed(config.specificity_ci[index]))
 
 
 def rhythm_af_result(model: RhythmModel, rhythm: dict | None, encoder: DiseaseResult) -> DiseaseResult:

@@ -33,6 +33,8 @@ DISEASE_LABELS = {
     "hcm": "Hypertrophic cardiomyopathy", "dcm": "Dilated cardiomyopathy",
     "rcm": "Restrictive cardiomyopathy", "ph": "Pulmonary hypertension", "mi": "Prior myocardial infarction",
     "af": "Atrial fibrillation", "any_cm": "Any cardiomyopathy",
+    # learnt from real ECGs (cardionets.models.real_findings)
+    "lvh": "Left ventricular hypertrophy", "lbbb": "Left bundle branch block", "rbbb": "Right bundle branch block",
 }
 FLAG_MARKS = {"low": "▼ low", "high": "▲ high", "normal": "normal", "uncertain": "interval spans a limit", None: ""}
 UNFLAGGED = ("", "normal", FLAG_MARKS["uncertain"])  # shown without a highlight

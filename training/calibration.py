@@ -65,6 +65,7 @@ def calibrate(model: CardioNetsPredictor, validation, key: str, device: torch.de
                                                                     out["subtype_targets"][mask]))
     config = dataclasses.replace(model.config, disease_temperature=tuple(temperatures),
                                  disease_threshold=tuple(float(t) for t in thresholds),
+                                 disease_threshold_simulated=(),  # nothing raised these (training.real_thresholds)
                                  disease_screening_threshold=tuple(float(t) for t in screening),
                                  disease_sensitivity=tuple(sensitivity), disease_specificity=tuple(specificity),
                                  disease_sensitivity_ci=tuple(sensitivity_ci),

@@ -27,7 +27,12 @@ from .covariate_report import covariate_heads_markdown
 from .datasets import PreparedTorchDataset, covariate_matrix
 from .evaluate_generative import evaluate_generative, generative_markdown
 from .predictions import collect
-from .real_ecg_report import delineation_cv_markdown, real_ecg_summary, real_thresholds_markdown
+from .real_ecg_report import (
+    delineation_cv_markdown,
+    real_ecg_summary,
+    real_findings_markdown,
+    real_thresholds_markdown,
+)
 from .run import FINETUNE_VARIANTS, GENERATOR_EXTRA, VALIDATION_SHARE, Run, recipe_regimes, split_indices
 from .site_shift import site_shift, site_shift_markdown
 
@@ -129,6 +134,8 @@ def write_results(out_dir: Path, results: dict) -> None:
         markdown += "\n" + real_ecg_summary(results["real_ecg"])
     if "real_thresholds" in results:
         markdown += "\n" + real_thresholds_markdown(results["real_thresholds"])
+    if "real_findings" in results:
+        markdown += "\n" + real_findings_markdown(results["real_findings"])
     if "delineation_cv" in results:
         markdown += "\n" + delineation_cv_markdown(results["delineation_cv"])
     if "generative" in results:

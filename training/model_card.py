@@ -35,9 +35,10 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def model_card(results: dict, manifest: Manifest, predictor: dict | None = None, rhythm: dict | None = None) -> str:
-    """The card's text; ``predictor`` is the bundle's predictor config (for its operating points), ``rhythm`` the
-    rhythm branch's config when the bundle has one."""
+def model_card(results: dict, manifest: Manifest, predictor: dict | None = None, rhythm: dict | None = None,
+               real_findings: dict | None = None) -> str:
+    """The card's text; ``predictor`` is the bundle's predictor config (for its operating points), ``rhythm`` and
+    ``real_findings`` the configs of those components when the bundle has them."""
     meta = manifest.metadata
     regimes = meta["training_data"]["regimes"]
     predictive = results.get("predictive", {})
@@ -81,9 +82,13 @@ def model_card(results: dict, manifest: Manifest, predictor: dict | None = None,
     lines += covariate_head(results.get("covariate_heads"), predictor or {})
     lines += operating_points(predictor or {})
     lines += rhythm_branch(rhythm)
+    lines += real_findings_lines(real_findings, results.get("real_findings"))
     lines += ["", "## Limitations", "",
-              "- Trained and tested only on simulated subjects: real ECGs differ in ways the virtual cohort does "
-              "not model, and no result here transfers to patients without retraining on real paired data.",
+              "- The phenotype and disease heads learnt from simulated subjects only: real ECGs differ in ways the "
+              "virtual cohort does not model, and no phenotype here transfers to patients without retraining on "
+              "real paired ECG-CMR data." + (" The findings learnt from real ECGs learnt ECG labels (cardiologists "
+              "reading the tracing), not CMR: a prior-infarction call means an infarct pattern on the ECG."
+              if real_findings else ""),
               "- Reference ranges are given for LV volumes and EF (UK Biobank, Petersen 2017) and RV EDV and ESV "
               "(Hudsmith 2005, an Oxford cohort aged 21-68), by sex; the other phenotypes have none.",
               "- Weights are stored as float16 (half the download) and run as float32; the repository's "
@@ -198,6 +203,26 @@ def rhythm_branch(rhythm: dict | None) -> list[str]:
             " (Wilson 95 %). On real ECGs: the repository's `docs/real_ecg.md`. Fewer than three beats: no AF call."]
 
 
+def real_findings_lines(config: dict | None, section: dict | None) -> list[str]:
+    """The calls learnt from real ECGs (`cardionets.models.real_findings`), with their held-out figures."""
+    if not config:
+        return []
+    lines = ["", "## Findings learnt from real ECGs", "",
+             f"Trained on {config.get('trained_on') or 'real ECGs'}: one logistic regression per finding on the ECG "
+             "embedding and the covariates. The prior-infarction call comes from here, not from the simulated head. "
+             "Sensitivity and specificity held out by patient-grouped cross-validation (Wilson 95 %):", "",
+             "| finding | call threshold | sensitivity | specificity | held-out AUROC vs healthy |",
+             "|---|---|---|---|---|"]
+    held_out = (section or {}).get("held_out", {})
+    for i, name in enumerate(config["findings"]):
+        sensitivity, specificity = config["sensitivity_ci"][i], config["specificity_ci"][i]
+        auroc = held_out.get(name, {}).get("auroc_vs_healthy", {}).get("auroc")
+        lines.append(f"| {name} | {_fmt(config['threshold'][i])} | {_fmt(config['sensitivity'][i], 2)} "
+                     f"[{_fmt(sensitivity[0], 2)}, {_fmt(sensitivity[1], 2)}] | {_fmt(config['specificity'][i], 2)} "
+                     f"[{_fmt(specificity[0], 2)}, {_fmt(specificity[1], 2)}] | {_fmt(auroc)} |")
+    return lines
+
+
 def write_model_card(bundle: Path, results: dict) -> Path:
     path = Path(bundle) / MODEL_CARD_NAME
     manifest = Manifest.read(bundle)
@@ -206,7 +231,7 @@ def write_model_card(bundle: Path, results: dict) -> Path:
         file = Path(bundle) / manifest.components.get(component, "-") / "config.json"
         return json.loads(file.read_text()) if component in manifest.components and file.is_file() else None
 
-    path.write_text(model_card(results, manifest, config("predictor"), config("rhythm")))
+    path.write_text(model_card(results, manifest, config("predictor"), config("rhythm"), config("real_findings")))
     return path
 
 

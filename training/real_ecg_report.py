@@ -13,12 +13,17 @@ SEXES = {"M": "men", "F": "women"}
 def tuning_note(section: dict) -> str:
     """What, if anything, was set on these records: the encoder's call thresholds may be (training.real_thresholds),
     so the calls' figures on healthy adults here are in-sample and the held-out ones are named."""
+    findings = section.get("findings_trained_on")
+    findings_note = ("" if not findings else " The findings learnt from real ECGs (prior infarction, LVH, bundle "
+                     f"branch blocks) were trained on {findings}: their probabilities, AUROCs and calls here are "
+                     "in-sample; the held-out ones are in docs/results.md (findings learnt from real ECGs).")
     if not section.get("thresholds_set_on"):
-        return "Nothing was tuned on these records."
+        return "Nothing else was tuned on these records." + findings_note if findings else (
+            "Nothing was tuned on these records.")
     return ("The encoder's disease-call thresholds were set on these records' healthy adults (PTB-XL, CinC 2021: "
             f"{section['thresholds_set_on']}), so the calls' false-call rates and sensitivities here are in-sample; "
             "their patient-grouped cross-validated figures are in docs/results.md (call thresholds guarded on real "
-            "healthy adults). Probabilities, AUROCs, phenotypes and everything else were not tuned on them.")
+            "healthy adults)." + findings_note + " Phenotypes and everything else were not tuned on them.")
 
 
 def real_ecg_markdown(section: dict) -> str:
@@ -172,10 +177,12 @@ def real_thresholds_markdown(section: dict) -> str:
     cv, before = section["real_after_cross_validated"], section["real_before"]
     lines = ["## Call thresholds guarded on real healthy adults", "",
              f"Command: `python -m training.real_thresholds`. Each encoder call's threshold (Youden's J on simulated "
-             f"validation data) raised where needed so that it calls at most {section['max_false_call']:.0%} of the "
+             "validation data) raised where needed so that it calls at most "
+             f"{100 * section['max_false_call']:g} % of the "
              f"real healthy adults of {', '.join(section['real_sets'])} ({section['healthy']} of {section['records']} "
-             f"records); {', '.join(section['untouched']) or 'none'} left to the rhythm branch. Real figures after the "
-             f"change are held out: {section['folds']}-fold cross-validation grouped by patient, each fold's "
+             f"records); {', '.join(section['untouched']) or 'none'} left to their own models (AF: the rhythm branch; "
+             "the others: the findings learnt from real ECGs), whose calls still count among 'any call'. Real figures "
+             f"after the change are held out: {section['folds']}-fold cross-validation grouped by patient, each fold's "
              "thresholds set on the other folds' healthy adults. Simulated figures: "
              f"{section['simulated_validation']['subjects']} fresh simulated adults (seed "
              f"{section['simulated_validation']['seed']}); these sensitivities and specificities are the ones the app "
@@ -197,4 +204,26 @@ def real_thresholds_markdown(section: dict) -> str:
         lines.append(f"| {name} | {old['threshold']:.3f} -> {after['threshold']:.3f} | "
                      f"{_pct(old['sensitivity'])} -> {_pct(after['sensitivity'])} | "
                      f"{_pct(old['specificity'])} -> {_pct(after['specificity'])} |")
+    return "\n".join(lines) + "\n"
+
+
+def real_findings_markdown(section: dict) -> str:
+    """The ``real_findings`` section (`training.real_findings`): each finding's patient-grouped held-out figures."""
+    lines = ["## Findings learnt from real ECGs (held out by patient)", "",
+             f"Command: `{section.get('command', 'python -m training.real_findings')}`. One logistic regression per "
+             f"finding (L2, C = {section['l2_c']}, fixed beforehand) on the ECG encoder's embedding, age, sex, BSA "
+             f"and the cart's measurements, trained on {section['trained_on']}; the threshold calls at most "
+             f"{100 * section['max_false_call']:g} % of the real healthy adults. Every figure below is held out: "
+             f"{section['folds']}-fold cross-validation grouped by patient, each fold's model and threshold fitted on "
+             "the other folds. The app states the held-out sensitivity and specificity (against every record "
+             "without the finding) next to each call; the prior-infarction call comes from here, not from the "
+             "simulated head, and evaluate-real's figures for these findings are in-sample.", "",
+             "| finding | positives | AUROC vs healthy [95 % CI] | AUROC vs all without it | sensitivity | "
+             "healthy adults called | specificity (all without it) |", "|---|---|---|---|---|---|---|"]
+    for name, row in section["held_out"].items():
+        healthy, everyone = row["auroc_vs_healthy"], row["auroc_vs_all_without"]
+        lines.append(f"| {DISEASE_LABELS.get(name, name)} | {row['positives']} | {healthy['auroc']:.3f} "
+                     f"[{healthy['ci'][0]:.3f}, {healthy['ci'][1]:.3f}] | {everyone['auroc']:.3f} "
+                     f"[{everyone['ci'][0]:.3f}, {everyone['ci'][1]:.3f}] | {_pct(row['sensitivity'])} | "
+                     f"{_pct(row['healthy_false_calls'])} | {_pct(row['specificity_all_without'])} |")
     return "\n".join(lines) + "\n"

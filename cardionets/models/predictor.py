@@ -48,6 +48,9 @@ class PredictorConfig:
     disease_screening_threshold: tuple[float, ...] = ()
     disease_sensitivity: tuple[float, ...] = ()
     disease_specificity: tuple[float, ...] = ()
+    # The call thresholds calibration set, kept when training.real_thresholds raises them (empty until then), so
+    # that raising them again starts from these and not from the raised ones.
+    disease_threshold_simulated: tuple[float, ...] = ()
     # Wilson 95 % CIs of those, [low, high] per output (None where unknown); empty in bundles made before them
     disease_sensitivity_ci: tuple = ()
     disease_specificity_ci: tuple = ()
