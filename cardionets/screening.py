@@ -124,9 +124,8 @@ def extract_archive(data: bytes, folder: Path, max_files: int = MAX_ARCHIVE_FILE
 
 
 def columns(model: CardioNets) -> list[str]:
-    config = model.predictor.config
     return ["file", "error", "qc_verdict", "age_years", "sex", "calls", "unusual_ecg", "warnings",
-            *config.phenotypes, *(f"p_{d}" for d in config.disease_outputs), "ood_score"]
+            *model.predictor.config.phenotypes, *(f"p_{d}" for d in model.disease_names), "ood_score"]
 
 
 def row_of(file: str, result: Prediction | None, error: str | None) -> dict:

@@ -53,7 +53,7 @@ if uploads and st.button("Screen", type="primary"):
 
 table = st.session_state.get("screening")
 if table is not None:
-    diseases = models().predictor.config.disease_outputs
+    diseases = models().disease_names
     good = table[table["error"] == ""].copy()
     bad = table[table["error"] != ""][["file", "error"]]
     for name in diseases:
