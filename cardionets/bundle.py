@@ -87,6 +87,14 @@ def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def add_component(bundle: Path, name: str, model) -> Manifest:
+    """``model`` (anything with ``save_pretrained``) saved as the bundle's component ``name``, replacing one of that
+    name, and the bundle re-sealed with its other components and metadata."""
+    manifest = Manifest.read(bundle)
+    model.save_pretrained(Path(bundle) / name)
+    return seal(bundle, {**manifest.components, name: name}, manifest.metadata)
+
+
 def seal(directory: Path, components: dict[str, str], metadata: dict) -> Manifest:
     """Write the manifest of a bundle whose component folders are already in ``directory``: every file but the
     manifest and the model card is hashed (the card can be edited without re-sealing)."""

@@ -32,7 +32,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
 from cardionets import metrics
-from cardionets.bundle import DEFAULT_BUNDLE, Manifest, seal
+from cardionets.bundle import DEFAULT_BUNDLE, add_component
 from cardionets.covariates import COVARIATES
 from cardionets.ecg import ECGError, load
 from cardionets.inference import CardioNets
@@ -186,11 +186,6 @@ def real_findings(model: CardioNets, data: Path) -> tuple[RealFindingsModel, dic
     return fitted_model, section
 
 
-def add_to_bundle(model: RealFindingsModel, bundle: Path) -> Manifest:
-    manifest = Manifest.read(bundle)
-    model.save_pretrained(bundle / COMPONENT)
-    return seal(bundle, {**manifest.components, COMPONENT: COMPONENT}, manifest.metadata)
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.real_findings", description=__doc__.split("\n\n")[0])
@@ -204,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     model, section = real_findings(CardioNets.from_pretrained(args.bundle), args.data)
     section["command"] = "python -m training.real_findings" + (" " + " ".join(argv) if argv else "")
     if not args.dry_run:
-        add_to_bundle(model, args.bundle)
+        add_component(args.bundle, COMPONENT, model)
     from .evaluate import write_results  # it loads every model: only the command needs it
 
     path = args.out / "results.json"

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from cardionets import metrics
-from cardionets.bundle import Manifest, seal
+from cardionets.bundle import add_component
 from cardionets.ecg import ECG, MODEL_FS_HZ, STANDARD_LEADS, ECGMetadata, MeasurementError
 from cardionets.ecg.rhythm import RhythmRead, read_rhythm
 from cardionets.models.rhythm import RhythmModel, rhythm_features
@@ -114,12 +114,6 @@ def simulated_rhythm_data(n: int, seed: int, af_share: float, workers: int) -> t
     return [read for read, _ in pairs], np.array([label for _, label in pairs])
 
 
-def add_to_bundle(model: RhythmModel, bundle: Path) -> Manifest:
-    """``model`` saved as the bundle's rhythm component, and the bundle re-sealed with its other components."""
-    manifest = Manifest.read(bundle)
-    model.save_pretrained(bundle / COMPONENT)
-    return seal(bundle, {**manifest.components, COMPONENT: COMPONENT}, manifest.metadata)
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.rhythm", description=__doc__.split("\n\n")[0])
@@ -135,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{args.af_share:.0%} with AF, the other diseases at their default prevalence)")
     model = fit_rhythm_model(reads, af, args.seed, trained_on)
     if args.bundle:
-        add_to_bundle(model, args.bundle)
+        add_component(args.bundle, COMPONENT, model)
     if args.out:
         model.save_pretrained(args.out)
     print(json.dumps({"unreadable": int(sum(read is None for read in reads)), **{
