@@ -54,7 +54,7 @@ from .models.rhythm import RhythmModel
 from .models.scanner_adapter import ScannerAdapter
 from .models.segmenter import CMRSegmenter
 from .ood import OOD_REFERENCE_FILE, UNUSUAL_SCORE, EmbeddingReference
-from .prediction import DiseaseResult, OODResult, PhenotypeResult, Prediction
+from .prediction import DiseaseResult, OODResult, PhenotypeResult, Prediction, implausible_outputs
 from .preparation import PreparedECG, prepare_ecg
 from .sim.sites import SITES
 
@@ -273,6 +273,13 @@ class CardioNets:
         phenotypes, diseases, subtypes, score = {}, {}, {}, None
         if out is not None:
             config = self.predictor.config
+            impossible = implausible_outputs(dict(zip(config.phenotypes, map(float, out["phenotypes"]))), {
+                **dict(zip(config.disease_outputs, map(float, out["disease_probabilities"]))),
+                **({name: float(p) for name, p in zip(self.real_findings.config.findings, out["findings"])}
+                   if self.real_findings is not None else {})})
+            if impossible:
+                raise BundleError(f"The models gave impossible values ({', '.join(impossible[:3])}): the weights "
+                                  "may be damaged, so no result is shown. Tell whoever runs this installation.")
             intervals = config.phenotype_interval or {}
             phenotypes = {name: PhenotypeResult.of(name, float(v), sex, {coverage: widths[index]
                                                                          for coverage, widths in intervals.items()})

@@ -11,6 +11,7 @@ the text travels with every result.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 
 from .sim.reference_ranges import reference_for
@@ -43,6 +44,24 @@ def reference_range(name: str, sex: str | None) -> tuple[float, float, str] | No
 
 
 NON_NEGATIVE_UNITS = ("mL", "g", "mm", "L/min", "%")  # strain (also "%") is the one negative phenotype
+# Beyond what any heart measures, by unit, with room for a regression's slop (a working model gives a small atrium's
+# stroke volume as -6 mL on a real ECG): a model that outputs beyond these is damaged or was tampered with (a
+# ventricle of 3 L, an ejection fraction of 400 %), and none of its outputs can be shown.
+PLAUSIBLE_BY_UNIT = {"mL": (-200.0, 3000.0), "g": (-200.0, 2000.0), "mm": (-20.0, 80.0), "L/min": (-10.0, 50.0),
+                     "%": (-120.0, 120.0)}
+
+
+def implausible_outputs(phenotypes: dict[str, float], probabilities: dict[str, float]) -> list[str]:
+    """'name value' for every output no working model could give: non-finite, a phenotype beyond
+    PLAUSIBLE_BY_UNIT, a probability outside [0, 1]."""
+    out = []
+    for name, value in phenotypes.items():
+        unit = unit_of(name)
+        low, high = PLAUSIBLE_BY_UNIT.get(unit, (-math.inf, math.inf))
+        if not (math.isfinite(value) and low <= value <= high):
+            out.append(f"{name} {value:g} {unit}")
+    out += [f"{name} probability {p:g}" for name, p in probabilities.items() if not (math.isfinite(p) and 0 <= p <= 1)]
+    return out
 
 
 @dataclass

@@ -7,6 +7,7 @@ format, wrong units, NaNs, a single lead, a two-hour record, XML entity bombs an
 import io
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 import pyedflib
@@ -103,7 +104,7 @@ def test_all_nan_leads_become_missing_and_a_nan_file_is_refused(mortara_500hz):
     assert ecg.meta.missing_leads == ("V1", "V2")
     buffer = io.BytesIO()
     np.save(buffer, np.full_like(signal, np.nan))
-    with pytest.raises(MissingLeadsError):
+    with pytest.raises(MissingLeadsError, match="Every lead of this file .* is empty"):  # not "leads found: none"
         load(buffer.getvalue(), fs_hz=500)
 
 
@@ -165,8 +166,6 @@ def test_xml_of_another_kind_is_unsupported_not_a_crash():
 
 
 def test_a_real_wfdb_signal_file_alone_asks_for_its_header():
-    from pathlib import Path
-
     dat = Path(__file__).parent / "data" / "real-ecg" / "ptbxl" / "records100" / "00000" / "00001_lr.dat"
     with pytest.raises(ECGError, match=r"add 00001_lr\.hea and upload both files together"):
         load(dat.read_bytes(), filename=dat.name)
@@ -180,3 +179,48 @@ def test_a_two_second_record_is_refused_as_too_short(mortara_500hz):
     np.savez(buffer, signal=mortara_500hz.signal_mv[:, :500], fs=500.0)
     with pytest.raises(SignalError, match="at least 2 s"):
         load(buffer.getvalue())
+
+
+REAL_PTBXL = Path(__file__).parent / "data" / "real-ecg" / "ptbxl" / "records100" / "00000"
+MUSE_SAMPLE = next((Path(__file__).resolve().parent.parent / "samples" / "hcm").glob("*_ecg_muse.xml"))
+
+
+@pytest.mark.parametrize("rate", ["-500", "0", "abc", "nan"])
+def test_a_wfdb_header_with_an_impossible_rate_is_refused_not_read_at_250_hz(rate):
+    """wfdb falls back to 250 Hz when it cannot read the rate: a -500 Hz record came out time-stretched."""
+    header = (REAL_PTBXL / "00001_lr.hea").read_text().splitlines()
+    fields = header[0].split()
+    fields[2] = rate
+    text = "\n".join([" ".join(fields), *header[1:]]) + "\n"
+    dat = (REAL_PTBXL / "00001_lr.dat").read_bytes()
+    with pytest.raises(CorruptFileError, match="sampling rate"):
+        load(text.encode(), filename="00001_lr.hea", companion_files={"00001_lr.dat": dat})
+
+
+@pytest.mark.parametrize("scale", ["-4.88", "0"])
+def test_a_muse_file_with_a_non_positive_amplitude_scale_is_refused_not_inverted(scale):
+    xml = MUSE_SAMPLE.read_text().replace("<LeadAmplitudeUnitsPerBit>4.88<", f"<LeadAmplitudeUnitsPerBit>{scale}<")
+    with pytest.raises(CorruptFileError, match="amplitude scale"):
+        load(xml.encode(), filename="ecg.xml")
+    assert load(MUSE_SAMPLE).signal_mv.shape[0] == 12
+
+
+def test_a_dicom_channel_with_a_negative_sensitivity_is_refused_not_inverted(mortara_path):
+    import pydicom
+
+    dataset = pydicom.dcmread(mortara_path)
+    dataset.WaveformSequence[0].ChannelDefinitionSequence[1].ChannelSensitivity = -1.0
+    buffer = io.BytesIO()
+    dataset.save_as(buffer)
+    with pytest.raises(CorruptFileError, match="ChannelSensitivity"):
+        load(buffer.getvalue(), filename="ecg.dcm")
+
+
+def test_a_csv_with_one_row_per_lead_is_read_as_its_docstring_says(mortara_500hz):
+    signal = mortara_500hz.signal_mv
+    rows = [",".join([lead, *(f"{v:.4f}" for v in signal[i])]) for i, lead in enumerate(STANDARD_LEADS)]
+    ecg = load(("# fs: 500\n" + "\n".join(rows)).encode(), filename="by_lead.csv")
+    assert ecg.fs_hz == 500 and np.abs(ecg.signal_mv - mortara_500hz.signal_mv).max() < 1e-3
+    columns = "\n".join([",".join(STANDARD_LEADS), *(",".join(f"{v:.4f}" for v in mortara_500hz.signal_mv[:, t])
+                                                     for t in range(mortara_500hz.signal_mv.shape[1]))])
+    assert np.abs(load(("# fs: 500\n" + columns).encode()).signal_mv - mortara_500hz.signal_mv).max() < 1e-3

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import SignalError
+from ..errors import MissingLeadsError, SignalError
 from ..leads import assemble_12_lead
 from ..record import ECG, ECGMetadata
 
@@ -114,6 +114,10 @@ def to_canonical(raw: RawECG, units: str | None = None) -> ECG:
         if filled is not values:
             notes.append(f"short gaps in lead {name} interpolated")
         signals[str(name)] = filled
+    if unusable and not signals:
+        raise MissingLeadsError(f"Every lead of this file ({len(unusable)}: {', '.join(unusable[:12])}"
+                                f"{', ...' if len(unusable) > 12 else ''}) is empty or holds no usable numbers, so "
+                                "there is no ECG to analyse.")
     if unusable:
         notes.append("leads without usable samples: " + ", ".join(unusable))
 

@@ -40,11 +40,24 @@ def looks_like_table(data: bytes) -> bool:
     text = _text(data[:8192])
     if text is None:
         return False
+    if _starts_with_a_lead_row(text):
+        return True
     rows = [line for line in text.splitlines()[1:20] if line.strip() and not line.startswith("#")]
     if len(rows) < 3:
         return False
     numeric = sum(bool(re.fullmatch(r"[\s,;\t]*[-+0-9.eE]+(?:[\s,;\t]+[-+0-9.eE]+)+[\s,;\t]*", r)) for r in rows)
     return numeric >= 0.8 * len(rows)
+
+
+def _starts_with_a_lead_row(text: str) -> bool:
+    """One row per lead: a lead's name, then its samples across. A row of 5000 samples outruns the bytes looked
+    at, so the first row alone decides (its last cell may be cut short)."""
+    lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    if not lines:
+        return False
+    cells = [cell for cell in re.split(r"[,;\t ]+", lines[0].strip()) if cell]
+    return (len(cells) >= 12 and canonical_lead_name(_strip_unit(cells[0])) is not None
+            and _is_numeric_row(cells[1:-1]))
 
 
 def read(data: bytes, fs_hz: float | None = None) -> RawECG:

@@ -42,6 +42,7 @@ def _read(dataset) -> RawECG:
     for channel in group.ChannelDefinitionSequence:
         source = channel.ChannelSourceSequence[0]
         names.append(str(source.get("CodeMeaning", source.get("CodeValue", "?"))))
+        _check_sensitivity(channel, names[-1])
         unit_seq = channel.get("ChannelSensitivityUnitsSequence")
         if unit_seq and units is None:
             units = str(unit_seq[0].get("CodeValue", "uV"))
@@ -65,6 +66,22 @@ def _read(dataset) -> RawECG:
         device_measurements=measurements,
         interpretation=_interpretation(dataset),
     )
+
+
+def _check_sensitivity(channel, name: str) -> None:
+    """A zero or negative channel sensitivity (or correction factor) would flatten or invert the lead, every
+    axis and ST reading with it: refused rather than read."""
+    for keyword in ("ChannelSensitivity", "ChannelSensitivityCorrectionFactor"):
+        value = channel.get(keyword)
+        if value is None:
+            continue
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = float("nan")
+        if not number > 0:
+            raise CorruptFileError(f"Channel {name} states a {keyword} of {value}; it must be positive, so this "
+                                   "file's voltages cannot be trusted.")
 
 
 def _rhythm_group_index(groups) -> int:

@@ -102,6 +102,9 @@ def _lead_microvolts(lead: ET.Element, name: str) -> np.ndarray:
     unit = child_text(lead, "LeadAmplitudeUnits")
     if per_count is None or unit is None:
         raise CorruptFileError(f"Lead {name} does not state its amplitude scale (units per bit and unit).")
+    if not per_count > 0:  # a negative scale would turn the ECG upside down: every axis and ST reading reversed
+        raise CorruptFileError(f"Lead {name} states an amplitude scale of {per_count:g} {unit} per count; a scale "
+                               "must be positive, so this file's voltages cannot be trusted.")
     return counts * (per_count * units_scale_to_mv(unit) * 1000.0)
 
 

@@ -54,6 +54,8 @@ def _parse_header(text: str) -> tuple[str, list[str], int]:
     if not re.fullmatch(r"[\w\-]+", record_name):
         raise CorruptFileError(f"'{record_name}' is not a valid WFDB record name.")
     n_signals = int(fields[1])
+    if len(fields) > 2:
+        _check_rate(fields[2])
     n_samples = int(fields[3]) if len(fields) > 3 else 0
     signal_files = [line.split()[0] for line in lines[1 : 1 + n_signals]]
     if len(signal_files) != n_signals:
@@ -62,6 +64,20 @@ def _parse_header(text: str) -> tuple[str, list[str], int]:
         if Path(name).name != name or name.startswith("."):
             raise CorruptFileError(f"The WFDB header names an unsafe signal file path '{name}'.")
     return record_name, signal_files, n_samples
+
+
+def _check_rate(field: str) -> None:
+    """The record line's ``fs[/counter_fs[(base)]]``: wfdb falls back to its default of 250 Hz when it cannot read
+    it, which would stretch or squeeze every interval without a word, so an unreadable or non-positive rate is
+    refused here."""
+    rate = field.split("/")[0].split("(")[0]
+    try:
+        value = float(rate)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise CorruptFileError(f"The WFDB header gives the sampling rate as '{rate}', not a positive number of "
+                               "samples per second, so no interval could be timed.")
 
 
 def _signal_file(name: str, folder: Path | None, companion_files: dict[str, bytes]) -> bytes:
