@@ -17,8 +17,11 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/activate
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.installed-app
 
+# The page asks for patient details: by default only this machine can reach it. `make app ADDRESS=0.0.0.0`
+# exposes it to the network (behind your own TLS and access control); Hugging Face Spaces sets its own.
+ADDRESS ?= localhost
 app: $(VENV)/.installed-app
-	$(BIN)/streamlit run app.py
+	$(BIN)/streamlit run app.py --server.address $(ADDRESS)
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest

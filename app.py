@@ -3,9 +3,14 @@
 The admin page is not in the menu: it is reached at /admin and stays locked unless an admin password hash is
 configured (see `cardionets.admin_auth`)."""
 
+from pathlib import Path
+
 import streamlit as st
 
-st.set_page_config(page_title="CardioNets", page_icon=":material/monitor_heart:", layout="wide")
+# The tab's icon is an image the app serves itself: a Material icon there is fetched from fonts.gstatic.com, and
+# the app downloads nothing (the browser test checks that no request leaves the server).
+ICON = Path(__file__).resolve().parent / "cardionets" / "assets" / "icon.png"
+st.set_page_config(page_title="CardioNets", page_icon=str(ICON), layout="wide")
 
 # Material icons ship with Streamlit's own font, so they show on machines without an emoji font. The menu sits
 # on top: on a tablet a sidebar would take a third of the width. URL paths are the file names, so a first visitor

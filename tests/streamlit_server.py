@@ -78,9 +78,12 @@ def chromium() -> Iterator:
             browser.close()
 
 
-def open_analyze(browser, url: str, viewport: tuple[int, int]):
-    """A page on the app, once it has finished its first run (which loads the models)."""
+def open_analyze(browser, url: str, viewport: tuple[int, int], requests: list[str] | None = None):
+    """A page on the app, once it has finished its first run (which loads the models); every URL the page
+    requests is appended to ``requests`` when one is given."""
     page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+    if requests is not None:
+        page.on("request", lambda request: requests.append(request.url))
     page.goto(url, wait_until="networkidle")
     page.get_by_text("Analyze an ECG").wait_for(timeout=60_000)
     page.locator("[data-testid=stStatusWidget]").wait_for(state="detached", timeout=120_000)

@@ -1,8 +1,12 @@
 """`python -m cardionets.ecg info` prints the documented JSON keys, and one line per bad file."""
 
 import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 from cardionets.ecg import MEASUREMENT_KEYS
 from cardionets.ecg.__main__ import main
@@ -33,3 +37,18 @@ def test_runs_as_a_module_without_traceback(tmp_path):
     command = [sys.executable, "-m", "cardionets.ecg", "info", str(missing)]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     assert result.returncode == 1 and "Traceback" not in result.stderr and "No such ECG file" in result.stderr
+
+
+def test_make_app_serves_this_machine_only_unless_told_otherwise():
+    """The page asks for patient details: `make app` must not listen on every interface by default."""
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    root = Path(__file__).resolve().parent.parent
+
+    def app_command(*overrides: str) -> str:
+        lines = subprocess.run(["make", "-n", "-s", "app", *overrides], cwd=root, capture_output=True, text=True,
+                               check=True).stdout.splitlines()
+        return next(line for line in lines if "streamlit run app.py" in line)
+
+    assert app_command().endswith("--server.address localhost")
+    assert app_command("ADDRESS=0.0.0.0").endswith("--server.address 0.0.0.0")

@@ -8,6 +8,7 @@ browser fails the test instead of skipping it. CARDIONETS_SCREENSHOTS=DIR keeps 
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from PIL import Image
@@ -66,7 +67,8 @@ def test_a_first_visitor_landing_on_a_page_gets_the_app_s_navigation(browser, tm
 
 @pytest.mark.parametrize("width", list(WIDTHS))
 def test_a_sample_upload_shows_results_and_a_synthetic_cine(server, browser, tmp_path, width):
-    page = open_analyze(browser, server, WIDTHS[width])
+    requests = []
+    page = open_analyze(browser, server, WIDTHS[width], requests)
     to_phenotypes_s = seconds_to_phenotypes(page, SAMPLE)
     page.get_by_role("button", name="Generate the SYNTHETIC CMR").click()
     page.get_by_text("Generated in").wait_for(timeout=120_000)
@@ -89,6 +91,10 @@ def test_a_sample_upload_shows_results_and_a_synthetic_cine(server, browser, tmp
     # 256 colours keep a screenshot of text and charts sharp at a third of the bytes (docs/ holds two).
     Image.open(shot).convert("RGB").quantize(256, dither=Image.Dither.NONE).save(shot, optimize=True)
     page.close()
+    # "It downloads nothing": fonts, icons and scripts all come from the app's own server.
+    leaving = [url for url in requests if urlsplit(url).scheme not in ("data", "blob")
+               and urlsplit(url).hostname not in ("localhost", "127.0.0.1")]
+    assert requests and not leaving
     assert to_phenotypes_s < 10  # generous for a loaded CI machine; benchmarks/bench_app.py measures it
 
 
