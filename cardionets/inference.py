@@ -517,8 +517,9 @@ def ood_result(score: float | None, age_years: float | None, rejected: bool,
         warnings.append(f"Age {age_years:g} is outside the {TRAINED_AGE_YEARS[0]}-{TRAINED_AGE_YEARS[1]} years the "
                         "models learnt from; outputs may be less reliable.")
     if score is not None and score > UNUSUAL_SCORE:
-        warnings.append(f"This ECG is unlike the training ECGs (score {score:.2f}; above 1 is rarer than 99 % of "
-                        "held-out training-site ECGs): outputs may be unreliable.")
+        warnings.append(f"This ECG is unlike the ECGs the models were built and checked on (score {score:.2f}; above 1 "
+                        "is rarer than 99 % of held-out reference ECGs, simulated and real healthy adults'): outputs "
+                        "may be unreliable.")
     unusual = bool(warnings)
     withheld = (paced or paediatric) and not rejected
     if withheld:

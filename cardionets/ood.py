@@ -1,9 +1,11 @@
 """Is this ECG like the ones the models learnt from? A distance in the predictor's embedding space.
 
-The reference is the training ECGs' embeddings: their mean and a shrunk (Ledoit-Wolf) covariance, since a
-few thousand ECGs do not pin down a full covariance in 128 dimensions. An ECG's score is its Mahalanobis
-distance divided by the distance that 99 % of held-out training-site ECGs stay within: above 1 it is less
-typical than 99 % of what the models were checked on, and the app says so next to every output.
+The reference is a set of ECGs' embeddings: their mean and a shrunk (Ledoit-Wolf) covariance, since a few
+thousand ECGs do not pin down a full covariance in 128 dimensions. An ECG's score is its Mahalanobis distance
+divided by the distance that 99 % of held-out reference ECGs stay within: above 1 it is less typical than 99 % of
+what the models were checked on, and the app says so next to every output. A training run fits it on its
+training-site ECGs (`training.export_bundle`); the shipped one is refitted on those and real healthy adults'
+ECGs together (`training.real_ood`), since a reference of simulated ECGs alone flags real ones for being real.
 
     reference = EmbeddingReference.fit(train_embeddings, validation_embeddings)
     reference.score(embeddings)      # (N,), 1.0 at the 99th percentile of validation ECGs

@@ -76,8 +76,8 @@ if table is not None:
                                    for n in diseases}})
     st.caption("Click a column header to sort. A call is positive at or above the threshold that balanced "
                "sensitivity and specificity on validation data; 'withheld' means the models' outputs do not apply "
-               "to that patient (a child, a paced rhythm), so no call is made. 'Unusual ECG': unlike the training "
-               "ECGs, or outside the ages and rhythms the models learnt from.")
+               "to that patient (a child, a paced rhythm), so no call is made. 'Unusual ECG': unlike the reference "
+               "ECGs (simulated and real healthy adults), or outside the ages and rhythms the models learnt from.")
     if len(bad):
         st.subheader("Files that could not be used")
         st.dataframe(bad, hide_index=True)

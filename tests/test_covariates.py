@@ -66,6 +66,27 @@ def test_the_covariate_head_reads_covariates_and_has_a_missing_path(tmp_path):
         40.0, 9.0)
 
 
+def test_an_unknown_value_stands_in_as_the_mean_of_the_patients_sex():
+    """Height and weight not given: a woman's BSA enters as the women's mean (with its missing flag), not as an
+    average adult's, which made every such woman's heart too large; sex unknown too: the overall mean."""
+    model = _model().eval()
+    bsa = COVARIATES.index("bsa_m2")
+    by_sex = [[0.0] * len(COVARIATES), [0.0] * len(COVARIATES)]
+    by_sex[0][bsa], by_sex[1][bsa] = -1.0, 1.0  # standardised: women below the mean, men above
+    model.covariate_mean_by_sex = torch.tensor(by_sex)
+    ecg = torch.randn(3, 12, 5000) * 0.3
+    unknown_bsa = torch.tensor([[60.0, sex, float("nan"), *[1.0] * len(CART_MEASUREMENTS)] for sex in (0.0, 1.0, 0.0)])
+    unknown_bsa[2, 1] = float("nan")  # sex not given either
+    embedding = model.encoder.embed(ecg)
+    captured = {}
+    model.covariate_head.register_forward_hook(lambda _, inputs, __: captured.update(inputs=inputs))
+    model.heads(embedding, unknown_bsa)
+    values, missing = captured["inputs"][1], captured["inputs"][2]
+    assert values[:, bsa].tolist() == [-1.0, 1.0, 0.0]
+    assert missing[:, bsa].all() and missing[2, 1] and not missing[:2, 1].any()
+    assert torch.allclose(values[:, 0], torch.full((3,), 60.0))  # known values pass as they are
+
+
 def test_the_generator_condition_does_not_depend_on_the_covariate_head():
     """The generator was trained on the ECG-only heads' outputs: adding a covariate head leaves its input as it
     was."""

@@ -255,6 +255,15 @@ def test_a_100_hz_recording_gets_a_note_of_what_it_cannot_show_and_stays_ok():
     assert report.verdict == "ok"
 
 
+def test_below_100_hz_the_note_becomes_a_warning():
+    """At 50 Hz the QRS is blurred: the models' outputs may not hold, and the verdict must say so."""
+    record = load(REAL / "ptbxl" / "records100" / "00000" / "00001_lr.hea")
+    at_50 = resample(record, 50.0)
+    report = check_quality(ECG(at_50.signal_mv, 50.0, dataclasses.replace(at_50.meta, original_fs_hz=50.0)))
+    finding = next(f for f in report.findings if f.code == "low_sampling_rate")
+    assert finding.severity == "warn" and "50 Hz" in finding.message and report.verdict != "ok"
+
+
 def test_leads_rescaled_to_one_span_are_named_as_not_millivolts(normal_ecg):
     real = check_quality(load(REAL / "ludb" / "data" / "119.hea"))  # LUDB's release: every lead spans 1 mV
     assert "normalised_amplitudes" in codes(real) and real.verdict == "warn"

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.real_thresholds import apply_to_bundle, cross_validated, guarded_thresholds, real_guard
+from training.real_thresholds import _stated_inside, apply_to_bundle, cross_validated, guarded_thresholds, real_guard
 
 
 def test_the_guard_calls_at_most_its_share_of_healthy_adults_and_no_fewer_than_needed():
@@ -58,3 +58,13 @@ def test_guarded_thresholds_land_in_a_bundle_that_still_verifies(bundle, tmp_pat
     assert model.predictor.config.disease_threshold[:2] == pytest.approx((0.9, 0.9))
     assert model.predictor.config.disease_sensitivity[0] == 0.5
     assert "real healthy adults" in model.manifest.metadata["real_thresholds"]["method"]
+
+
+def test_a_stated_share_replicates_only_inside_the_fresh_draws_ci():
+    def figures(sensitivity, ci):
+        return {"hcm": {"sensitivity": {"share": sensitivity, "ci": ci}, "specificity": {"share": 0.9, "ci": ci}}}
+
+    inside = _stated_inside(figures(0.9, [0.0, 1.0]), figures(0.8, [0.7, 0.95]))
+    assert inside == {"hcm": {"sensitivity": True, "specificity": True}}
+    outside = _stated_inside(figures(0.96, [0.0, 1.0]), figures(0.8, [0.7, 0.95]))
+    assert outside["hcm"]["sensitivity"] is False

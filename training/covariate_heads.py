@@ -87,9 +87,16 @@ def with_new_covariate_head(predictor: CardioNetsPredictor, covariates: np.ndarr
     """A copy of ``predictor`` with an untrained covariate head, standardising by ``covariates`` (the training
     split's)."""
     mean, std = np.nanmean(covariates, axis=0), np.nanstd(covariates, axis=0)
+    mean = np.nan_to_num(mean)
+    male = covariates[:, COVARIATES.index("male")]
+    by_sex = []  # women's, men's: what an unknown value stands in for (`CardioNetsPredictor._fill`)
+    for sex in (0.0, 1.0):
+        sex_mean = _nanmean(covariates[male == sex])
+        by_sex.append(tuple(float(v) for v in np.where(np.isfinite(sex_mean), sex_mean, mean)))
     config = dataclasses.replace(
-        predictor.config, covariates=COVARIATES, covariate_mean=tuple(float(v) for v in np.nan_to_num(mean)),
+        predictor.config, covariates=COVARIATES, covariate_mean=tuple(float(v) for v in mean),
         covariate_std=tuple(float(v) if v > 1e-6 else 1.0 for v in np.nan_to_num(std)),
+        covariate_mean_by_sex=tuple(by_sex),
         covariate_dropout=settings.dropout, covariate_hidden_dim=settings.hidden_dim, phenotype_interval=None)
     model = CardioNetsPredictor(config)
     kept = {key: value for key, value in predictor.state_dict().items()
@@ -100,12 +107,20 @@ def with_new_covariate_head(predictor: CardioNetsPredictor, covariates: np.ndarr
     return model
 
 
+def _nanmean(rows: np.ndarray) -> np.ndarray:
+    """Column means ignoring NaN; NaN for a column (or a set of rows) without any value."""
+    known = np.isfinite(rows)
+    counts = known.sum(axis=0)
+    return np.where(counts > 0, np.where(known, rows, 0.0).sum(axis=0) / np.maximum(counts, 1), np.nan)
+
+
 def ecg_only(predictor: CardioNetsPredictor) -> CardioNetsPredictor:
     """``predictor`` without its covariate head (itself when it has none): the ECG-only heads' outputs."""
     if predictor.covariate_head is None:
         return predictor
     model = CardioNetsPredictor(dataclasses.replace(predictor.config, covariates=(), covariate_mean=(),
-                                                    covariate_std=(), phenotype_interval=None))
+                                                    covariate_std=(), covariate_mean_by_sex=(),
+                                                    phenotype_interval=None))
     model.load_state_dict({key: value for key, value in predictor.state_dict().items()
                            if not key.startswith("covariate_")})
     return model

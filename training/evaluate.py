@@ -31,6 +31,7 @@ from .real_ecg_report import (
     delineation_cv_markdown,
     real_ecg_summary,
     real_findings_markdown,
+    real_ood_markdown,
     real_thresholds_markdown,
 )
 from .run import FINETUNE_VARIANTS, GENERATOR_EXTRA, VALIDATION_SHARE, Run, recipe_regimes, split_indices
@@ -136,6 +137,8 @@ def write_results(out_dir: Path, results: dict) -> None:
         markdown += "\n" + real_thresholds_markdown(results["real_thresholds"])
     if "real_findings" in results:
         markdown += "\n" + real_findings_markdown(results["real_findings"])
+    if "real_ood" in results:
+        markdown += "\n" + real_ood_markdown(results["real_ood"])
     if "delineation_cv" in results:
         markdown += "\n" + delineation_cv_markdown(results["delineation_cv"])
     if "generative" in results:

@@ -37,7 +37,7 @@ from cardionets.inference import CardioNets
 from cardionets.ood import UNUSUAL_SCORE
 
 from .evaluate_delineation import delineation_section
-from .real_ecg_report import PHENOTYPES, SEXES, real_ecg_markdown
+from .real_ecg_report import PHENOTYPES, REFERENCE_AGES, SEXES, real_ecg_markdown
 
 DEFAULT_DATA = Path("../shared/data/real-ecg")
 SECTION = "real_ecg"
@@ -265,7 +265,7 @@ def _phenotype_rows(healthy: pd.DataFrame) -> list[dict]:
     rows = []
     for sex, who in SEXES.items():
         of_sex = healthy[healthy["sex"] == sex]
-        for label, (low, high) in (("all ages", (ADULT_YEARS, np.inf)), *AGE_BANDS.items()):
+        for label, (low, high) in (("all ages", (ADULT_YEARS, np.inf)), REFERENCE_AGES, *AGE_BANDS.items()):
             band = of_sex[(of_sex["age_years"] >= low) & (of_sex["age_years"] < high)]
             row = {"sex": sex, "age_band": label, "n": int(len(band))}
             for name in PHENOTYPES:
@@ -311,7 +311,8 @@ def main(argv: list[str] | None = None) -> int:
                 "bundle_created": model.manifest.metadata.get("created"),
                 "thresholds_set_on": model.manifest.metadata.get("real_thresholds", {}).get("method"),
                 "findings_trained_on": (model.real_findings.config.trained_on if model.real_findings is not None
-                                        else None)}
+                                        else None),
+                "ood_fitted_on": model.manifest.metadata.get("real_ood", {}).get("fitted_on")}
     write_section(args.out, section)
     if args.scores:
         scores.to_csv(args.scores, index=False)

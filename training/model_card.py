@@ -96,6 +96,7 @@ def model_card(results: dict, manifest: Manifest, predictor: dict | None = None,
               f"- {threshold_method(meta)} Each result states that call's sensitivity and specificity on "
               "simulated validation data. A 90 %-sensitivity screening threshold is stored too: with rare diseases "
               "it calls most healthy people positive.",
+              *ood_reference_lines(meta.get("real_ood")),
               *generated_cine_limitations(generative), "",
               "## Retrain", "",
               "```bash", f"python -m training all --config training/configs/{meta['recipe']}.yaml",
@@ -201,6 +202,16 @@ def rhythm_branch(rhythm: dict | None) -> list[str]:
             f"{_fmt(rhythm.get('sensitivity'), 2)} [{_fmt(sensitivity[0], 2)}, {_fmt(sensitivity[1], 2)}], "
             f"specificity {_fmt(rhythm.get('specificity'), 2)} [{_fmt(specificity[0], 2)}, {_fmt(specificity[1], 2)}]"
             " (Wilson 95 %). On real ECGs: the repository's `docs/real_ecg.md`. Fewer than three beats: no AF call."]
+
+
+def ood_reference_lines(note: dict | None) -> list[str]:
+    """Where the out-of-distribution warning's reference came from, when `training.real_ood` refitted it."""
+    if not note:
+        return []
+    return [f"- The out-of-distribution warning compares each ECG with {note['fitted_on'].split(' (')[0]}: an ECG "
+            "it does not flag is like those, not necessarily like the patients the phenotypes learnt from. Lost "
+            "leads, noise, low sampling rates, children and paced rhythms are warned by the quality check and the "
+            "age and pacing rules; at 100 Hz a pacemaker's spikes cannot be seen."]
 
 
 def real_findings_lines(config: dict | None, section: dict | None) -> list[str]:

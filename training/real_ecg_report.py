@@ -8,22 +8,28 @@ from cardionets.sim.reference_ranges import PETERSEN_2017
 
 PHENOTYPES = ("lvedv_ml", "lvesv_ml", "lvef_pct", "lvm_g", "rvedv_ml", "wt_max_mm")
 SEXES = {"M": "men", "F": "women"}
+# The ages of the UK Biobank reference (Petersen 2017): the like-for-like comparison, since hearts shrink with age
+# and the real sets' healthy adults are younger than UK Biobank's.
+REFERENCE_AGES = ("45-74", (45, 75))
 
 
 def tuning_note(section: dict) -> str:
     """What, if anything, was set on these records: the encoder's call thresholds may be (training.real_thresholds),
     so the calls' figures on healthy adults here are in-sample and the held-out ones are named."""
+    ood_note = ("" if not section.get("ood_fitted_on") else " The out-of-distribution reference was fitted on "
+                f"{section['ood_fitted_on']}: the shares it flags here are in-sample; the held-out ones are in "
+                "docs/results.md (out-of-distribution reference on real and simulated ECGs).")
     findings = section.get("findings_trained_on")
     findings_note = ("" if not findings else " The findings learnt from real ECGs (prior infarction, LVH, bundle "
                      f"branch blocks) were trained on {findings}: their probabilities, AUROCs and calls here are "
                      "in-sample; the held-out ones are in docs/results.md (findings learnt from real ECGs).")
     if not section.get("thresholds_set_on"):
-        return "Nothing else was tuned on these records." + findings_note if findings else (
+        return "Nothing else was tuned on these records." + findings_note + ood_note if findings or ood_note else (
             "Nothing was tuned on these records.")
     return ("The encoder's disease-call thresholds were set on these records' healthy adults (PTB-XL, CinC 2021: "
             f"{section['thresholds_set_on']}), so the calls' false-call rates and sensitivities here are in-sample; "
             "their patient-grouped cross-validated figures are in docs/results.md (call thresholds guarded on real "
-            "healthy adults)." + findings_note + " Phenotypes and everything else were not tuned on them.")
+            "healthy adults)." + findings_note + ood_note + " The phenotypes were not tuned on them.")
 
 
 def real_ecg_markdown(section: dict) -> str:
@@ -70,7 +76,8 @@ def real_ecg_markdown(section: dict) -> str:
               + ", ".join(f"{who} {PETERSEN_2017[sex]['lvedv_ml'].mean:g} ± {PETERSEN_2017[sex]['lvedv_ml'].sd:g} mL"
                           for sex, who in SEXES.items())
               + "; LVEF " + ", ".join(f"{who} {PETERSEN_2017[sex]['lvef_pct'].mean:g} %" for sex, who in SEXES.items())
-              + ". Its tables by age band could not be read, so every band is set against the sex's mean.", "",
+              + ". Its tables by age band could not be read, so every band is set against the sex's mean; the "
+              f"{REFERENCE_AGES[0]} row is the like-for-like one.", "",
               "| sex | age | n | " + " | ".join(PHENOTYPES) + " |", "|---|---|---|" + "---|" * len(PHENOTYPES)]
     for row in section["phenotypes"]:
         lines.append(f"| {row['sex']} | {row['age_band']} | {row['n']} | " + " | ".join(
@@ -130,13 +137,13 @@ def real_ecg_summary(section: dict) -> str:
         return f"{row['auroc']:.3f} {interval} ({row['n_positive']} vs {row['n_healthy']})"
 
     healthy = next(r for r in section["healthy"] if r["set"] == "all sets" and r["sex"] == "both")
-    lvedv = {r["sex"]: r["lvedv_ml"] for r in section["phenotypes"] if r["age_band"] == "all ages" and r["lvedv_ml"]}
+    lvedv = {(r["sex"], r["age_band"]): r["lvedv_ml"] for r in section["phenotypes"] if r["lvedv_ml"]}
     lines = ["# Real ECGs (the shipped weights; every figure in real_ecg.md)", "",
              f"Command: `{section.get('command')}`. {tuning_note(section)}", "",
              "| on real development ECGs | model | reference without a model | cart measurements + age, sex "
              "(logistic, patient-grouped CV) |", "|---|---|---|---|",
              f"| healthy adults with any disease call | {_pct(healthy['any_call'])} | | |",
-             "| healthy adults flagged unlike the training ECGs (embedding score) | "
+             "| healthy adults flagged unlike the reference ECGs (embedding score) | "
              f"{_pct(healthy['ood_score_flag'])} | | |",
              f"| AF vs healthy, AUROC | {auroc('AF vs healthy', 'p_af')} | rhythm rule: "
              f"{auroc('AF vs healthy', 'rhythm_af_score')} | {auroc('AF vs healthy', 'cart_cv_af')} |",
@@ -144,9 +151,12 @@ def real_ecg_summary(section: dict) -> str:
              f"| LVH vs healthy, AUROC (predicted LV mass) | {auroc('LVH vs healthy', 'lvm_g')} | Sokolow-Lyon: "
              f"{auroc('LVH vs healthy', 'sokolow_lyon_mv')} | {auroc('LVH vs healthy', 'cart_cv_lvh')} |"]
     for sex, who in SEXES.items():
-        if sex in lvedv:
-            lines.append(f"| healthy {who}: mean predicted LVEDV | {lvedv[sex]['mean']:.0f} mL | UK Biobank "
-                         f"{PETERSEN_2017[sex]['lvedv_ml'].mean:g} mL | |")
+        for band, ages in (("all ages", "all ages"), (REFERENCE_AGES[0], f"aged {REFERENCE_AGES[0]}, as UK Biobank")):
+            if (sex, band) in lvedv:
+                reference = PETERSEN_2017[sex]["lvedv_ml"].mean
+                predicted = lvedv[(sex, band)]["mean"]
+                lines.append(f"| healthy {who} ({ages}): mean predicted LVEDV | {predicted:.0f} mL "
+                             f"({predicted / reference - 1:+.0%}) | UK Biobank {reference:g} mL | |")
     lines += ["", "The cart baseline reads the same ten measurements the printout shows; PTB-XL's LVH labels were "
               "largely read from those voltages, so it is favoured there."]
     return "\n".join(lines) + "\n"
@@ -204,6 +214,17 @@ def real_thresholds_markdown(section: dict) -> str:
         lines.append(f"| {name} | {old['threshold']:.3f} -> {after['threshold']:.3f} | "
                      f"{_pct(old['sensitivity'])} -> {_pct(after['sensitivity'])} | "
                      f"{_pct(old['specificity'])} -> {_pct(after['specificity'])} |")
+    replication = section.get("replication")
+    if replication:
+        lines += ["", f"Do the stated figures replicate? The same calls on another {replication['subjects']} fresh "
+                  f"simulated adults (seed {replication['seed']}):", "",
+                  "| call | stated sensitivity | measured again | inside? | stated specificity | measured again | "
+                  "inside? |", "|---|---|---|---|---|---|---|"]
+        for name, again in replication["figures"].items():
+            stated, inside = simulated["after"][name], replication["stated_inside_ci"][name]
+            lines.append(f"| {name} | {stated['sensitivity']['share']:.3f} | {_pct(again['sensitivity'])} | "
+                         f"{'yes' if inside['sensitivity'] else 'NO'} | {stated['specificity']['share']:.3f} | "
+                         f"{_pct(again['specificity'])} | {'yes' if inside['specificity'] else 'NO'} |")
     return "\n".join(lines) + "\n"
 
 
@@ -226,4 +247,31 @@ def real_findings_markdown(section: dict) -> str:
                      f"[{healthy['ci'][0]:.3f}, {healthy['ci'][1]:.3f}] | {everyone['auroc']:.3f} "
                      f"[{everyone['ci'][0]:.3f}, {everyone['ci'][1]:.3f}] | {_pct(row['sensitivity'])} | "
                      f"{_pct(row['healthy_false_calls'])} | {_pct(row['specificity_all_without'])} |")
+    return "\n".join(lines) + "\n"
+
+
+def real_ood_markdown(section: dict) -> str:
+    """The ``real_ood`` section (`training.real_ood`): the out-of-distribution reference fitted on real and
+    simulated ECGs, its held-out flags and the warnings it must not silence."""
+    lines = ["## Out-of-distribution reference on real and simulated ECGs", "",
+             f"Command: `{section.get('command', 'python -m training.real_ood')}` ({section['seconds']:.0f} s). "
+             f"The embedding reference is fitted on {section['simulated']} simulated adults of the training sites "
+             f"and the {section['real_healthy']} real healthy adults of {', '.join(section['sets'])}; its threshold "
+             "is the 99th percentile of a held-out fifth of each. Shares flagged by the embedding score; the new "
+             f"reference's are held out ({section['folds']}-fold CV grouped by patient; AF, MI and LVH records are "
+             "never in a reference).", "",
+             "| reference | " + " | ".join(next(iter(section["flagged"].values()))) + " |",
+             "|---|" + "---|" * len(next(iter(section["flagged"].values())))]
+    for reference, shares in section["flagged"].items():
+        lines.append(f"| {reference} | " + " | ".join(_pct(share) for share in shares.values()) + " |")
+    lines += ["", "What must still be warned (by the embedding score, the quality check or the age and pacing rules): "
+              "share of records with any warning, and in brackets flagged by the embedding score alone.", "",
+              "| case | " + " | ".join(section["warnings"]) + " |", "|---|" + "---|" * len(section["warnings"])]
+    for case in next(iter(section["warnings"].values())):
+        cells = []
+        for by_reference in section["warnings"].values():
+            shares = by_reference.get(case)
+            cells.append("" if shares is None else f"{_pct(shares['any warning'])} (score: "
+                         f"{shares['embedding score']['share']:.0%})")
+        lines.append(f"| {case} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

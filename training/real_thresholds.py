@@ -53,6 +53,9 @@ from .real_findings import with_held_out_finding_calls
 SECTION = "real_thresholds"
 SIMULATED_VALIDATION = 1500
 SIMULATED_SEED = 41  # fresh subjects: no training regime uses this seed
+# Another fresh draw, to check that what the app states replicates: each stated sensitivity and specificity should
+# fall inside the Wilson CI measured on these subjects.
+REPLICATION_SEED = 43
 
 
 def guarded_thresholds(scores: pd.DataFrame, outputs: list[str], current: dict[str, float]) -> dict[str, float]:
@@ -137,6 +140,8 @@ def real_thresholds(bundle: Path, data: Path, max_false_call: float = MAX_FALSE_
     # finding model of the fold that did not see its patient.
     held_out = with_held_out_finding_calls(model, scores, data, findings) if findings else scores
     validation = simulated_validation(model, SIMULATED_VALIDATION, SIMULATED_SEED)
+    replication = operating_figures(simulated_validation(model, SIMULATED_VALIDATION, REPLICATION_SEED), guarded)
+    stated = operating_figures(validation, guarded)
     return {
         "max_false_call": max_false_call, "real_sets": list(TUNING_SETS), "records": int(len(scores)),
         "healthy": int((scores["healthy"] == 1).sum()), "folds": FOLDS, "untouched": untouched,
@@ -145,9 +150,21 @@ def real_thresholds(bundle: Path, data: Path, max_false_call: float = MAX_FALSE_
         "real_after_in_sample": _real_figures(scores, guarded, untouched),
         "real_after_cross_validated": cross_validated(held_out, outputs, current, untouched),
         "simulated_validation": {"subjects": SIMULATED_VALIDATION, "seed": SIMULATED_SEED,
-                                 "before": operating_figures(validation, current),
-                                 "after": operating_figures(validation, guarded)},
+                                 "before": operating_figures(validation, current), "after": stated},
+        "replication": {"subjects": SIMULATED_VALIDATION, "seed": REPLICATION_SEED, "figures": replication,
+                        "stated_inside_ci": _stated_inside(stated, replication)},
     }
+
+
+def _stated_inside(stated: dict, replication: dict) -> dict[str, dict[str, bool]]:
+    """{call: {"sensitivity", "specificity": whether the stated share lies inside the replication's CI}}."""
+    out = {}
+    for name, figures in stated.items():
+        out[name] = {}
+        for key in ("sensitivity", "specificity"):
+            low, high = replication[name][key]["ci"]
+            out[name][key] = bool(low <= figures[key]["share"] <= high)
+    return out
 
 
 def apply_to_bundle(bundle: Path, section: dict) -> Manifest:

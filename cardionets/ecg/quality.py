@@ -32,6 +32,9 @@ RECOMMENDED_DURATION_S = 10.0
 MIN_DURATION_S = 5.0
 MIN_ANALYSABLE_S = 1.0  # shorter than one beat: only the duration finding is given
 LOW_RATE_HZ = 250.0  # below it the quality check notes what the rate hides (PTB-XL's 100 Hz release)
+# Below it the QRS itself is smoothed away (its energy reaches 40 Hz): the models' inputs no longer look like any
+# ECG they learnt from or were checked on, so the note becomes a warning.
+MIN_MODEL_RATE_HZ = 100.0
 
 # Missing leads: one lead can be tolerated (the others still show the axis and the chest progression); with
 # two or more the models see too much zero input for a reliable prediction.
@@ -206,6 +209,9 @@ def _check_sampling_rate(ecg: ECG) -> list[QualityFinding]:
                f"about {2000 / rate:.0f} ms (pacing spikes, QRS notching, the exact onsets of P and QRS) are lost, "
                f"intervals are less precise, and noise above {rate / 2:g} Hz and mains interference cannot be "
                "checked.")
+    if rate < MIN_MODEL_RATE_HZ:
+        return [QualityFinding("low_sampling_rate", "warn", message + f" Below {MIN_MODEL_RATE_HZ:g} Hz the QRS "
+                               "complex itself is blurred: the model outputs may be unreliable.")]
     return [QualityFinding("low_sampling_rate", "note", message)]
 
 

@@ -55,10 +55,12 @@ class PredictorConfig:
     disease_sensitivity_ci: tuple = ()
     disease_specificity_ci: tuple = ()
     # The covariate head (empty = ECG only): `cardionets.covariates` names, standardised by these statistics of
-    # the training split; an unknown value (NaN) enters as 0 with a missing flag.
+    # the training split; an unknown value (NaN) enters with a missing flag, as the training split's mean for the
+    # patient's sex (covariate_mean_by_sex: women's, men's) or, sex unknown too, as the overall mean (0).
     covariates: tuple[str, ...] = ()
     covariate_mean: tuple[float, ...] = ()
     covariate_std: tuple[float, ...] = ()
+    covariate_mean_by_sex: tuple[tuple[float, ...], tuple[float, ...]] | tuple = ()
     covariate_hidden_dim: int = 256
     covariate_dropout: float = 0.3
     # Split-conformal half-widths of each phenotype's prediction interval, in original units, by coverage
@@ -106,6 +108,8 @@ class CardioNetsPredictor(PretrainedModule):
                                  persistent=False)
             self.register_buffer("covariate_std", torch.tensor(config.covariate_std, dtype=torch.float32),
                                  persistent=False)
+            by_sex = config.covariate_mean_by_sex or (config.covariate_mean, config.covariate_mean)
+            self.register_buffer("covariate_mean_by_sex", torch.tensor(by_sex, dtype=torch.float32), persistent=False)
 
     def forward(self, inputs: torch.Tensor, covariates: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         return self.heads(self.encoder.embed(inputs), covariates)
@@ -118,8 +122,20 @@ class CardioNetsPredictor(PretrainedModule):
         if covariates is None:
             covariates = torch.full((embedding.shape[0], len(self.config.covariates)), float("nan"),
                                     device=embedding.device)
-        standardised = (covariates.to(embedding.device, torch.float32) - self.covariate_mean) / self.covariate_std
-        return self.covariate_head(embedding, standardised)
+        covariates = covariates.to(embedding.device, torch.float32)
+        missing = torch.isnan(covariates)
+        filled = torch.where(missing, self._fill(covariates), covariates)
+        return self.covariate_head(embedding, (filled - self.covariate_mean) / self.covariate_std, missing)
+
+    def _fill(self, covariates: torch.Tensor) -> torch.Tensor:
+        """(B, C) the value an unknown covariate stands in for: the training split's mean for the patient's sex.
+        Filling with the overall mean made a woman whose height and weight were not given an average-sized adult,
+        about 9 mL too large an LVEDV; the missing flag still tells the head the value was not measured."""
+        male = covariates[:, self.config.covariates.index("male")] if "male" in self.config.covariates else None
+        if male is None:
+            return self.covariate_mean.expand_as(covariates)
+        by_sex = self.covariate_mean_by_sex[male.nan_to_num(0.0).round().long().clamp(0, 1)]
+        return torch.where(torch.isnan(male)[:, None], self.covariate_mean.expand_as(covariates), by_sex)
 
     def ecg_heads(self, embedding: torch.Tensor) -> dict[str, torch.Tensor]:
         """The heads on the ECG embedding alone (the generator's condition is made of their outputs)."""
@@ -205,9 +221,12 @@ class CovariateHead(nn.Module):
         self.trunk = nn.Sequential(nn.Linear(width + 2 * n_covariates, hidden_dim), nn.GELU(), nn.Dropout(dropout))
         self.phenotype_head, self.disease_head, self.subtype_head = (nn.Linear(hidden_dim, n) for n in outputs)
 
-    def forward(self, embedding: torch.Tensor, covariates: torch.Tensor) -> dict[str, torch.Tensor]:
-        missing = torch.isnan(covariates)
-        values = torch.where(missing, torch.zeros_like(covariates), covariates)
+    def forward(self, embedding: torch.Tensor, covariates: torch.Tensor,
+                missing: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """``covariates`` standardised, NaN (entering as 0) where unknown unless ``missing`` says which were filled."""
+        if missing is None:
+            missing = torch.isnan(covariates)
+        values = torch.where(torch.isnan(covariates), torch.zeros_like(covariates), covariates)
         hidden = self.trunk(torch.cat([self.norm(embedding.float()), values, missing.float()], dim=-1))
         return {"phenotypes_standardised": self.phenotype_head(hidden), "disease_logits": self.disease_head(hidden),
                 "subtype_logits": self.subtype_head(hidden)}
