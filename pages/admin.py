@@ -31,7 +31,7 @@ from cardionets.study.store import StudyError
 from cardionets.workspace import REPO_ROOT, workspace
 from pages.common import models, research_banner, study_store
 from training.config import load_config
-from training.pipeline import stage_names
+from training.pipeline import missing_prerequisites, stage_names
 
 CONFIGS = sorted((REPO_ROOT / "training" / "configs").glob("*.yaml"))
 RUNS = REPO_ROOT / "runs"
@@ -59,6 +59,10 @@ def absolute(folder: str) -> Path:
     return path if path.is_absolute() else REPO_ROOT / path
 
 
+if st.button("Log out", key="logout"):
+    st.session_state["admin"] = False
+    st.rerun()
+
 train, cohort, runs, jobs, studies = st.tabs(["Train", "Virtual cohort", "Runs and weights", "Jobs",
                                               "Reader studies"])
 
@@ -70,10 +74,15 @@ with train:
         output = st.text_input("Run folder (blank: the recipe's `output`)", key="train-output")
         data_root = st.text_input("Prepared-data folder (blank: the recipe's `data.root`)", key="train-data")
         if st.form_submit_button("Launch", type="primary"):
-            run_dir = absolute(output or load_config(config_path).output)
-            job = launch(f"{config_path.stem}: {stage}", training_command(stage, config_path, output or None,
-                                                                          data_root or None), run_dir=run_dir)
-            st.success(f"Started job {job.id} ({stage} of {config_path.name}); follow it under Jobs.")
+            recipe = load_config(config_path)
+            run_dir = absolute(output or recipe.output)
+            missing = missing_prerequisites(stage, run_dir, absolute(data_root or recipe.data.root))
+            if missing:
+                st.error(f"The '{stage}' stage cannot start yet. It needs " + "; ".join(missing) + ".")
+            else:
+                job = launch(f"{config_path.stem}: {stage}", training_command(stage, config_path, output or None,
+                                                                              data_root or None), run_dir=run_dir)
+                st.success(f"Started job {job.id} ({stage} of {config_path.name}); follow it under Jobs.")
 
 with cohort:
     with st.form("cohort"):

@@ -204,7 +204,7 @@ def test_admin_launches_a_tiny_training_job_whose_log_appears_and_it_finishes(mo
     app.selectbox[1].select("pretrain-ecg")
     app.text_input[0].input(str(tmp_path / "run"))  # the run folder
     app.text_input[1].input(str(data))  # the tiny data the session already prepared
-    app.button[0].click().run()
+    button(app, "Launch").click().run()
     assert not app.exception and "Started job" in texts(app)
     (job,) = list_jobs()
     deadline = time.time() + 180
@@ -214,6 +214,30 @@ def test_admin_launches_a_tiny_training_job_whose_log_appears_and_it_finishes(mo
     assert "pretrain-ecg" in job.tail(5) and any(r.get("stage") == "pretrain-ecg" for r in job.metrics())
     app.run()
     assert "finished" in " ".join(e.label for e in app.expander)
+
+
+def button(app, label: str):
+    return next(b for b in app.button if b.label == label)
+
+
+def test_admin_says_which_stage_to_run_first_and_logs_out(monkeypatch, tmp_path):
+    """A fresh checkout has no prepared data and no earlier stages: launching one names what is missing and which
+    stage makes it, instead of a job that dies with FileNotFoundError."""
+    monkeypatch.setenv("CARDIONETS_ADMIN_PASSWORD_SHA256", hashlib.sha256(b"right").hexdigest())
+    app = page("admin")
+    app.text_input[0].input("right")
+    app.button[0].click().run()
+    app.selectbox[0].select(ROOT / "training" / "configs" / "tiny.yaml")
+    app.selectbox[1].select("align")
+    app.text_input[0].input(str(tmp_path / "run"))
+    app.text_input[1].input(str(tmp_path / "no-data"))
+    button(app, "Launch").click().run()
+    message = " ".join(e.value for e in app.error)
+    assert not app.exception and "cannot start" in message and "run the 'data' stage first" in message
+    assert "run the 'pretrain-ecg' stage first" in message and "Started job" not in texts(app)
+    assert not list_jobs()
+    button(app, "Log out").click().run()
+    assert not app.tabs and app.text_input[0].label == "Admin password"
 
 
 def test_the_cart_s_interpretation_and_a_call_that_contradicts_the_tracing_are_shown():

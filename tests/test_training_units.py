@@ -1,6 +1,7 @@
 """Units of the training pipeline: the alignment loss, the predictor's heads and calibration, checkpoints."""
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +11,9 @@ import torch.nn.functional as F
 from cardionets.models.alignment import masked_mse, weighted_info_nce
 from cardionets.models.ecg_encoder import ECGEncoderConfig
 from cardionets.models.predictor import CardioNetsPredictor, PredictorConfig, subtype_targets, with_any_cardiomyopathy
+from training.__main__ import main as training_main
 from training.config import load_config
+from training.pipeline import NEEDS, PIPELINE, missing_prerequisites
 
 DISEASES = ("hcm", "dcm", "rcm", "ph", "mi", "af")
 SMALL_ECG = ECGEncoderConfig(dim=32, depth=1, n_heads=2)
@@ -197,3 +200,16 @@ def test_the_image_r2_share_resamples_both_r2s_on_the_same_subjects():
     with pytest.raises(UndefinedMetricError):
         r2_share(truth, image, np.full(300, 200.0))  # a head worse than the mean has no share to give
     assert _share_ci(truth, image, np.full(300, 200.0), SimpleNamespace(bootstrap_resamples=50, seed=0)) is None
+
+
+def test_a_stage_whose_inputs_are_missing_says_which_stage_to_run_first(tmp_path, capsys):
+    tiny = Path(__file__).resolve().parent.parent / "training" / "configs" / "tiny.yaml"
+    code = training_main(["finetune", "--config", str(tiny), "--output", str(tmp_path / "run"),
+                 "--data-root", str(tmp_path / "data")])
+    message = capsys.readouterr().err
+    assert code == 2 and "run the 'data' stage first" in message and "run the 'align' stage first" in message
+    assert not (tmp_path / "run").exists()  # nothing started
+    assert missing_prerequisites("data", tmp_path / "run", tmp_path / "data") == []
+    # every stage a prerequisite names comes earlier in the pipeline than the stage that needs it
+    for stage, (_, files) in NEEDS.items():
+        assert all(PIPELINE.index(maker) < PIPELINE.index(stage) for _, maker in files if stage in PIPELINE)

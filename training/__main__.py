@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .config import load_run_config, to_dict
 from .distributed import init_from_environment, shutdown
-from .pipeline import run_stage, stage_names
+from .pipeline import missing_prerequisites, run_stage, stage_names
 from .run import Run
 
 
@@ -33,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
                         "downstream generator_extra, what the generator stage reads)")
     args = parser.parse_args(arguments)
     config = load_run_config(args.config, args.output, args.data_root)
+    missing = missing_prerequisites(args.stage, Path(config.output), Path(config.data.root))
+    if missing:
+        print(f"The '{args.stage}' stage cannot start; it needs " + "; ".join(missing) + ".", file=sys.stderr)
+        return 2
     context = init_from_environment()
     run = Run(config, context, command=" ".join(["python -m training", *arguments]))
     if context.is_main:

@@ -5,6 +5,7 @@ stages and the evaluations, so they never import it.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from . import generative
 from .covariate_heads import covariate_heads
@@ -22,6 +23,34 @@ def stage_names() -> tuple[str, ...]:
     # generators' section of the results (a run restored from a bundle has nothing else to score); site-shift:
     # add what each difference of the external site costs the generators (training/site_shift.py)
     return (*PIPELINE, "calibrate", "evaluate-generative", "site-shift", "all")
+
+
+# What a stage reads that an earlier one makes: prepared regimes (under the recipe's data.root) and the files of
+# earlier stages (under the run folder), each with the stage that makes it. Checked before a stage starts, so a
+# fresh checkout's first launch says which stage to run first instead of raising FileNotFoundError.
+NEEDS: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = {
+    "pretrain-ecg": (("ecg_only", "paired", "downstream"), ()),
+    "pretrain-cmr": (("paired",), ()),
+    "align": (("paired",), (("pretrain_ecg/encoder", "pretrain-ecg"), ("pretrain_cmr/encoder", "pretrain-cmr"))),
+    "finetune": (("downstream",), (("pretrain_ecg/encoder", "pretrain-ecg"), ("pretrain_cmr/encoder", "pretrain-cmr"),
+                                   ("align/encoder", "align"))),
+    "rhythm": (("ecg_only", "downstream"), ()),
+    "calibrate": (("downstream",), (("finetune/aligned/model", "finetune"),)),
+    "evaluate": (("downstream",), (("finetune/aligned/model", "finetune"),)),
+    "covariate-heads": (("downstream",), (("finetune/aligned/model", "finetune"),)),
+    "generator": ((), (("tokenizer/model", "tokenizer"),)),
+    "scanner-adapter": ((), (("tokenizer/model", "tokenizer"), ("regression_decoder/model", "generator"))),
+}
+
+
+def missing_prerequisites(stage: str, run_dir: Path, data_root: Path) -> list[str]:
+    """Sentences naming what ``stage`` needs and does not find, and the stage that makes it; empty when ready."""
+    regimes, files = NEEDS.get(stage, ((), ()))
+    missing = [f"the prepared '{regime}' data in {data_root} (run the 'data' stage first)" for regime in regimes
+               if not (data_root / regime / "schema.json").is_file()]
+    missing += [f"{run_dir / path} (run the '{maker}' stage first)" for path, maker in files
+                if not (run_dir / path).exists()]
+    return missing
 
 
 def run_stage(name: str, run: Run, regimes: tuple[str, ...] | None = None) -> None:
