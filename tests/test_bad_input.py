@@ -6,6 +6,7 @@ format, wrong units, NaNs, a single lead, a two-hour record, XML entity bombs an
 
 import io
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 
 from cardionets.ecg import ECG, STANDARD_LEADS, ECGError, FileTooLargeError, load, resample
 from cardionets.ecg.errors import CorruptFileError, MissingLeadsError, SignalError
+from cardionets.ecg.readers import scratch
 from tests.writers import vendor_files
 
 # FUZZ_EXAMPLES=2000 make test runs a longer campaign; the default keeps the suite quick.
@@ -224,3 +226,23 @@ def test_a_csv_with_one_row_per_lead_is_read_as_its_docstring_says(mortara_500hz
     columns = "\n".join([",".join(STANDARD_LEADS), *(",".join(f"{v:.4f}" for v in mortara_500hz.signal_mv[:, t])
                                                      for t in range(mortara_500hz.signal_mv.shape[1]))])
     assert np.abs(load(("# fs: 500\n" + columns).encode()).signal_mv - mortara_500hz.signal_mv).max() < 1e-3
+
+
+def test_uploads_read_from_disk_are_removed_and_leftovers_of_a_killed_process_are_cleared(tmp_path, monkeypatch):
+    """WFDB and EDF are read from a scratch file; a broken EDF's message must not show the server's path, and
+    scratch left by a process that died mid-read is cleared by the next read once it is an hour old."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    old_file, old_folder, fresh = (tmp_path / f"{scratch.PREFIX}{n}" for n in ("a.edf", "b", "c.edf"))
+    old_file.write_bytes(b"an ECG")
+    old_folder.mkdir()
+    (old_folder / "r.dat").write_bytes(b"an ECG")
+    fresh.write_bytes(b"a read in progress")
+    hour_ago = time.time() - 2 * scratch.STALE_AFTER_S
+    for path in (old_file, old_folder):
+        os.utime(path, (hour_ago, hour_ago))
+    broken = b"0       " + b"x" * 248  # an EDF header's first field, then nonsense
+    with pytest.raises(CorruptFileError) as caught:
+        load(broken, filename="ecg.edf")
+    assert str(tmp_path) not in str(caught.value) and "cardionets-upload" not in str(caught.value)
+    assert not old_file.exists() and not old_folder.exists() and fresh.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [fresh.name]  # the read's own scratch is gone too

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import tempfile
 
 import numpy as np
 import pyedflib
@@ -17,17 +16,19 @@ from ..errors import CorruptFileError
 from ..leads import canonical_lead_name
 from ..resample import resample_array
 from .base import RawECG, units_scale_to_mv
+from .scratch import scratch_file
 
 
 def read(data: bytes) -> RawECG:
-    handle, path = tempfile.mkstemp(prefix="cardionets-", suffix=".edf")
+    handle, path = scratch_file(".edf")
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(data)
         try:
             reader = pyedflib.EdfReader(path)
-        except OSError as error:
-            raise CorruptFileError(f"This EDF file could not be opened ({error}).") from error
+        except OSError as error:  # pyedflib names the file: the server's scratch path is no business of the user's
+            reason = str(error).replace(f"{path}: ", "").replace(path, "the file")
+            raise CorruptFileError(f"This EDF file could not be opened ({reason}).") from error
         try:
             return _read_open(reader)
         finally:

@@ -7,7 +7,6 @@ from disk only, so uploaded files are placed in a temporary folder that is delet
 from __future__ import annotations
 
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ import wfdb
 
 from ..errors import CorruptFileError, FileTooLargeError
 from .base import RawECG, units_scale_to_mv
+from .scratch import scratch_folder
 
 BYTES_PER_SAMPLE_BOUND = 4  # no WFDB storage format uses more; bounds memory before wfdb allocates
 
@@ -26,7 +26,7 @@ def read(
     record_name, signal_files, n_samples = _parse_header(text)
     if n_samples * len(signal_files) * BYTES_PER_SAMPLE_BOUND > 4 * max_bytes:
         raise FileTooLargeError(f"The WFDB header announces {n_samples} samples per lead, far beyond a resting ECG.")
-    with tempfile.TemporaryDirectory(prefix="cardionets-wfdb-") as scratch:
+    with scratch_folder() as scratch:
         directory = Path(scratch)
         (directory / f"{record_name}.hea").write_bytes(header)
         for name in sorted(set(signal_files)):
