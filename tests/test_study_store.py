@@ -111,6 +111,49 @@ def test_readers_cannot_reach_other_studies_or_bad_answers(store):
     assert store.answers(other) == []
 
 
+def test_what_a_database_would_refuse_is_refused_in_words_first(store):
+    """On PostgreSQL a 201-character name or a NUL byte raised DataError, which the pages do not catch; an
+    infinite time was stored."""
+    code = store.create_study("limits", StudyDesign(arms=("ecg",)), cases(1))
+    for name, specialty in (("x" * 201, None), ("Dr\x00A", None), ("Dr A", "s" * 101), ("   ", None)):
+        with pytest.raises(StudyError):
+            store.join(code, name, specialty=specialty)
+    with pytest.raises(StudyError, match="between 0 and 80"):
+        store.join(code, "Dr A", experience_years=float("nan"))
+    with pytest.raises(StudyError):
+        store.create_study("n" * 201, StudyDesign(arms=("ecg",)), cases(1))
+    token = store.join(code, "  Dr A  ", specialty="cardiology")
+    for seconds in (float("inf"), float("nan"), -1.0, "soon"):
+        with pytest.raises(StudyError, match="number of seconds"):
+            store.record_answer(token, "case000", "ecg", "hcm", 3, seconds)
+    assert store.record_answer(token, "case000", "ecg", "hcm", 3, 12.5)
+    assert store.answers(code)[0]["seconds"] == 12.5
+
+
+def test_concurrent_revisions_of_one_answer_lose_no_time(store):
+    """Each revision adds its seconds in one UPDATE: read-modify-write lost 130 of 200 concurrent increments."""
+    code = store.create_study("revise", StudyDesign(arms=("ecg",), allow_going_back=True), cases(1))
+    token = store.join(code, "Dr A")
+    store.record_answer(token, "case000", "ecg", "hcm", 3, 0.0)
+    errors = []
+
+    def revise() -> None:
+        try:
+            for _ in range(10):
+                store.revise_answer(token, "case000", "ecg", "dcm", 4, 1.0)
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=revise) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    (answer,) = store.answers(code)
+    assert answer["seconds"] == 100.0 and answer["diagnosis"] == "dcm" and answer["confidence"] == 4
+
+
 def test_twenty_concurrent_readers_answering_fifty_cases_lose_and_duplicate_nothing(store):
     code = store.create_study("load", StudyDesign(arms=("ecg",), seed=5), cases(50))
     tokens = [store.join(code, f"reader {i}") for i in range(20)]

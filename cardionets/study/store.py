@@ -17,6 +17,7 @@ that reader's study, so nobody reaches another study's cases or another reader's
 from __future__ import annotations
 
 import datetime
+import math
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ from sqlalchemy import (
     event,
     func,
     select,
+    update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -44,6 +46,30 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 class StudyError(ValueError):
     """A request the study cannot accept (unknown code or token, an answer outside the design), in words."""
+
+
+def _text(value: str | None, what: str, longest: int, required: bool = True) -> str | None:
+    """``value`` stripped, or a StudyError a person can act on: PostgreSQL refuses NUL bytes and text longer than
+    its column, with an error the pages would not catch."""
+    if value is None or not value.strip():
+        if required:
+            raise StudyError(f"Please give {what}.")
+        return None
+    value = value.strip()
+    if len(value) > longest or any(ord(ch) < 32 for ch in value):
+        raise StudyError(f"{what[0].upper()}{what[1:]} must be at most {longest} characters of plain text.")
+    return value
+
+
+def _valid_time(seconds: float) -> float:
+    """A finite, non-negative time (an infinite one was stored and broke every reading-time summary)."""
+    try:
+        value = float(seconds)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise StudyError("The time spent on a case must be a number of seconds.")
+    return value
 
 
 class Base(DeclarativeBase):
@@ -129,6 +155,7 @@ class StudyStore:
         if not cases or unknown or len({case.key for case in cases}) != len(cases):
             raise StudyError(f"A study needs cases with distinct keys and diagnoses from {sorted(DIAGNOSES)}"
                              + (f"; unknown: {unknown}" if unknown else ""))
+        name = _text(name, "the study's name", 200)
         code = secrets.token_urlsafe(6).replace("-", "x").replace("_", "y").upper()
         with self.sessions.begin() as session:
             study = Study(code=code, name=name, design=design.to_json())
@@ -140,12 +167,16 @@ class StudyStore:
     # --- reader ---------------------------------------------------------------------------------------------
     def join(self, code: str, name: str, experience_years: float | None = None, specialty: str | None = None) -> str:
         """Register a reader in the study with this code; returns their private token (their way back in)."""
+        name = _text(name, "your name", 200)
+        specialty = _text(specialty, "your specialty", 100, required=False)
+        if experience_years is not None and not (math.isfinite(experience_years) and 0 <= experience_years <= 80):
+            raise StudyError("Years of experience must be between 0 and 80.")
         with self.sessions.begin() as session:
             study = session.scalar(select(Study).where(Study.code == code.strip().upper()))
             if study is None:
                 raise StudyError("No study has this code. Check it with the study's organiser.")
             token = secrets.token_urlsafe(24)
-            session.add(Reader(study_id=study.id, token=token, name=name.strip(), experience_years=experience_years,
+            session.add(Reader(study_id=study.id, token=token, name=name, experience_years=experience_years,
                                specialty=specialty))
         return token
 
@@ -179,24 +210,29 @@ class StudyStore:
     def revise_answer(self, token: str, case_key: str, arm: str, diagnosis: str, confidence: int,
                       seconds: float) -> None:
         """Change an earlier answer, only in a design that lets readers go back; the time spent adds up."""
-        if diagnosis not in DIAGNOSES or confidence not in CONFIDENCE or not seconds >= 0:
+        if diagnosis not in DIAGNOSES or confidence not in CONFIDENCE:
             raise StudyError(f"An answer is one of {sorted(DIAGNOSES)} with confidence 1-5.")
+        seconds = _valid_time(seconds)
         with self.sessions.begin() as session:
             reader, study, design, _ = self._reader_context(session, token)
             if not design.allow_going_back:
                 raise StudyError("This study's design does not let readers change their answers.")
-            answer = session.scalar(select(Answer).join(Case, Case.id == Answer.case_id).where(
-                Answer.reader_id == reader.id, Answer.study_id == study.id, Case.key == case_key, Answer.arm == arm))
-            if answer is None:
+            case_id = session.scalar(select(Case.id).where(Case.study_id == study.id, Case.key == case_key))
+            # One UPDATE that adds to the stored time in the database: read, add and write back from here lost
+            # increments when two requests for the same answer overlapped.
+            changed = session.execute(update(Answer).where(
+                Answer.reader_id == reader.id, Answer.study_id == study.id, Answer.case_id == case_id,
+                Answer.arm == arm).values(diagnosis=diagnosis, confidence=confidence,
+                                          seconds=Answer.seconds + seconds)).rowcount
+            if not changed:
                 raise StudyError("There is no earlier answer to change for this case.")
-            answer.diagnosis, answer.confidence = diagnosis, confidence
-            answer.seconds = answer.seconds + float(seconds)
 
     def record_answer(self, token: str, case_key: str, arm: str, diagnosis: str, confidence: int,
                       seconds: float) -> bool:
         """Commit one answer now. False (and nothing written) when this read was already answered."""
-        if diagnosis not in DIAGNOSES or confidence not in CONFIDENCE or not seconds >= 0:
+        if diagnosis not in DIAGNOSES or confidence not in CONFIDENCE:
             raise StudyError(f"An answer is one of {sorted(DIAGNOSES)} with confidence 1-5.")
+        seconds = _valid_time(seconds)
         with self.sessions() as session:
             reader, study, design, cases = self._reader_context(session, token)
             plan = schedule(design, list(cases), reader.id)
