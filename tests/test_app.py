@@ -179,6 +179,12 @@ def test_the_model_card_and_reader_study_pages_render():
     card = page("model_card")
     assert not card.exception
     assert "Intended use" in texts(card) and "not for diagnosis" in texts(card)
+    # Clinicians first, in words: what it learnt from, how it did on real ECGs, when not to use it; no codes and
+    # no server paths there.
+    plain = next(m.value for m in card.markdown if m.value.startswith("## For clinicians"))
+    assert "simulated people only" in plain and "When not to use it" in plain and "Atrial fibrillation" in plain
+    assert "any_cm" not in plain and "hcm" not in plain and "python -m" not in plain
+    assert str(ROOT) not in " ".join(str(v) for t in card.table for v in t.value.to_numpy().ravel())
     reader = page("reader_study")
     assert not reader.exception and reader.text_input[0].label == "Study code"  # the join form
 
