@@ -43,6 +43,9 @@ STANDALONE_SUFFIXES = (".xml", ".dcm", ".edf", ".csv", ".txt", ".npy", ".npz", "
 MANIFEST_COLUMNS = ("file", "path")
 log = logging.getLogger(__name__)
 BATCH = 32  # ECGs per batched model pass
+# The results CSV is UTF-8, but a file name need not be: Linux keeps a name's raw bytes, which Python holds as
+# surrogates; writing them back as those bytes lets the row be written and a resumed run recognise the file.
+CSV_TEXT = {"encoding": "utf-8", "errors": "surrogateescape"}
 MAX_ARCHIVE_FILES = 20_000  # an uploaded zip; bigger archives belong on the command line
 MAX_ARCHIVE_BYTES = 2_000_000_000
 
@@ -154,7 +157,7 @@ def _done(path: Path, header: list[str]) -> set[str]:
     """Files an earlier run of the same columns already screened into ``path``."""
     if not path.is_file():
         return set()
-    with open(path, newline="") as handle:
+    with open(path, newline="", **CSV_TEXT) as handle:
         reader = csv.DictReader(handle)
         if reader.fieldnames and reader.fieldnames != header:
             raise ValueError(f"{path} was written with other columns (an older version or other weights); "
@@ -187,7 +190,7 @@ def screen_files(model: CardioNets, inputs: list[Path], out: Path, progress: boo
         torch.set_num_threads(max(1, (os.cpu_count() or 1) - workers))
     pooled = pool is not None
     try:
-        with open(out, "a", newline="") as handle, tqdm(total=len(todo), desc="screening", unit="ECG",
+        with open(out, "a", newline="", **CSV_TEXT) as handle, tqdm(total=len(todo), desc="screening", unit="ECG",
                                                         disable=not progress) as bar:
             writer = csv.DictWriter(handle, fieldnames=header, restval="")
             if new_file:
@@ -278,9 +281,9 @@ def merge_parts(out: Path, parts: list[Path], inputs: list[Path], header: list[s
     rows: dict[str, dict] = {}
     for path in [out, *parts]:
         if path.is_file():
-            with open(path, newline="") as handle:
+            with open(path, newline="", **CSV_TEXT) as handle:
                 rows.update({row["file"]: row for row in csv.DictReader(handle)})
-    with open(out, "w", newline="") as handle:
+    with open(out, "w", newline="", **CSV_TEXT) as handle:
         writer = csv.DictWriter(handle, fieldnames=header, restval="")
         writer.writeheader()
         writer.writerows(rows[str(path)] for path in inputs if str(path) in rows)

@@ -133,3 +133,24 @@ def test_a_wfdb_folder_with_annotation_files_gives_one_input_per_record(tmp_path
     (folder / "119.xml").write_text("<RestingECG/>")  # a file of its own that shares a record's name
     inputs = find_inputs(folder)
     assert sorted(p.name for p in inputs) == ["1.hea", "119.hea", "119.xml", "123.hea", "51.hea", "83.hea"]
+
+
+def test_a_file_name_that_is_not_utf8_gets_its_row_and_resumes(bundle, tmp_path, mortara_path):
+    """Linux allows any bytes in a name: the CSV must take that row (it stopped the whole screen) and a resumed
+    run must recognise it."""
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    shutil.copy(mortara_path, folder / "plain.dcm")
+    try:
+        odd = folder / os.fsdecode(b"caf\xe9.dcm")  # Latin-1 bytes, not UTF-8
+        shutil.copy(mortara_path, odd)
+    except (OSError, UnicodeError):
+        pytest.skip("this file system refuses names that are not UTF-8")
+    model = CardioNets.from_pretrained(bundle, device="cpu")
+    out = tmp_path / "results.csv"
+    assert screen(model, folder, out, progress=False).written == 2
+    with open(out, newline="", encoding="utf-8", errors="surrogateescape") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {row["file"] for row in rows} == {str(folder / "plain.dcm"), str(odd)}
+    assert not any(row["error"] for row in rows)
+    assert screen(model, folder, out, progress=False).written == 0  # resumed: both already there
