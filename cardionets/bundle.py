@@ -36,6 +36,9 @@ COMPONENTS = ("predictor", "tokenizer", "generator", "segmenter")
 OPTIONAL_COMPONENTS = ("scanner_adapter", "rhythm", "real_findings")
 ACTIVE_WEIGHTS_ENV = "CARDIONETS_WEIGHTS"  # a bundle folder or Hub repo id the app serves instead of weights/
 ACTIVE_POINTER = "active_weights.txt"  # in the workspace: the bundle the admin page promoted
+# Pins the bundle: when set (environment or Space secret), the manifest's own SHA-256 must equal it, so weights
+# and a manifest edited together to match no longer load. Hub users can pin a revision instead.
+MANIFEST_PIN_ENV = "CARDIONETS_WEIGHTS_MANIFEST_SHA256"
 
 
 class BundleError(ValueError):
@@ -58,8 +61,9 @@ class Manifest:
             raise BundleError(f"{directory} is not a CardioNets weights bundle: it has no {MANIFEST_NAME}.")
         try:
             record = json.loads(path.read_text())
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise BundleError(f"{path} is not valid JSON ({error}); the bundle is damaged.") from None
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+            reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)
+            raise BundleError(f"{path} is not valid JSON ({reason}); the bundle is damaged.") from None
         if not isinstance(record, dict) or record.get("format") != BUNDLE_FORMAT:
             raise BundleError(f"{path} is not a CardioNets bundle manifest.")
         version = record.get("schema_version")
@@ -68,10 +72,16 @@ class Manifest:
                               f"({__version__}) reads version {SCHEMA_VERSION}. Use a matching release or re-export "
                               "the bundle.")
         try:
-            return cls(**record)
+            manifest = cls(**record)
         except TypeError as error:
             raise BundleError(f"{path} does not have the fields of a version {SCHEMA_VERSION} manifest ({error}).") \
                 from None
+        for table in (manifest.components, manifest.files):
+            if not isinstance(table, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                      for k, v in table.items()):
+                raise BundleError(f"{path} is not a CardioNets bundle manifest: its components and files must map "
+                                  "names to text.")
+        return manifest
 
     def write(self, directory: Path) -> Path:
         path = Path(directory) / MANIFEST_NAME
@@ -102,17 +112,49 @@ def seal(directory: Path, components: dict[str, str], metadata: dict) -> Manifes
     missing = [name for name, folder in components.items() if not (directory / folder).is_dir()]
     if missing:
         raise BundleError(f"{directory} lacks the component folders {missing}.")
-    files = {path.relative_to(directory).as_posix(): sha256_of(path)
-             for path in sorted(directory.rglob("*"))
-             if path.is_file() and path.name not in (MANIFEST_NAME, MODEL_CARD_NAME) and ".cache" not in path.parts}
+    files = {relative: sha256_of(directory / relative) for relative in sorted(_bundle_files(directory))}
     manifest = Manifest(components=dict(components), files=files, metadata=metadata)
     manifest.write(directory)
     return manifest
 
 
+def _bundle_files(directory: Path) -> set[str]:
+    """Every file of the bundle folder a manifest must cover: all but the manifest, the model card and the
+    hidden entries a Hub repo or clone keeps at the top (.gitattributes, .cache, .git), which no loader reads."""
+    files = set()
+    for path in directory.rglob("*"):
+        relative = path.relative_to(directory)
+        if path.is_file() and not relative.parts[0].startswith(".") and relative.as_posix() not in (
+                MANIFEST_NAME, MODEL_CARD_NAME):
+            files.add(relative.as_posix())
+    return files
+
+
+def _inside(directory: Path, relative: str) -> bool:
+    """Whether ``relative`` names a place inside ``directory`` (no absolute path, no way out through ..)."""
+    if not relative or Path(relative).is_absolute():
+        return False
+    root = directory.resolve()
+    return (root / relative).resolve().is_relative_to(root)
+
+
 def verify(directory: Path, manifest: Manifest) -> None:
-    """Raise `BundleError` naming the first file that is missing or whose bytes differ from the manifest."""
+    """Raise `BundleError` naming the first problem: a path that leaves the bundle, a file the manifest does not
+    cover (an entry deleted, or ``files: {}``), a file missing or whose bytes differ, a component folder missing,
+    or a manifest that differs from the pinned one."""
     directory = Path(directory)
+    escaping = [path for path in (*manifest.files, *manifest.components.values()) if not _inside(directory, path)]
+    if escaping:
+        raise BundleError(f"The bundle in {directory} points outside its folder ({escaping[0]}); it is refused.")
+    unlisted = sorted(_bundle_files(directory) - set(manifest.files))
+    if unlisted:
+        raise BundleError(f"The bundle in {directory} holds files its manifest does not vouch for ({unlisted[0]}"
+                          f"{f' and {len(unlisted) - 1} more' if len(unlisted) > 1 else ''}): damaged or modified. "
+                          "Re-download or re-export the weights.")
+    pinned = os.environ.get(MANIFEST_PIN_ENV, "").strip().lower()
+    if pinned and sha256_of(directory / MANIFEST_NAME) != pinned:
+        raise BundleError(f"The bundle in {directory} is not the one this installation is pinned to "
+                          f"({MANIFEST_PIN_ENV}): its manifest differs. Install the pinned weights or update the pin.")
     for relative, expected in manifest.files.items():
         path = directory / relative
         if not path.is_file():
@@ -165,10 +207,12 @@ def active_bundle() -> str:
 
 
 def promote(source: str | Path) -> str:
-    """Make a verified bundle the active one (the running app loads it on its next request)."""
+    """Make a verified bundle that loads the active one (the running app loads it on its next request)."""
+    from .inference import CardioNets
     from .workspace import workspace
 
     directory, _ = load_verified(source)
+    CardioNets.from_pretrained(directory, device="cpu")  # a bundle that verifies but does not load is not promoted
     (workspace() / ACTIVE_POINTER).write_text(str(Path(directory).resolve()))
     return str(Path(directory).resolve())
 

@@ -22,6 +22,7 @@ from typing import BinaryIO
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 
 from . import __version__
 from .bundle import MODEL_CARD_NAME, BundleError, Manifest, load_verified, seal
@@ -161,7 +162,7 @@ class CardioNets:
             sampler = load_sampler_settings(folders["generator"])
             if sampler is None:
                 raise FileNotFoundError(f"the generator has no {SAMPLER_FILE}")
-        except (FileNotFoundError, ValueError, KeyError, TypeError, RuntimeError) as error:
+        except (FileNotFoundError, ValueError, KeyError, TypeError, RuntimeError, SafetensorError) as error:
             # The checksums matched, so these are files written by an incompatible exporter, not damage.
             raise BundleError(f"The bundle in {directory} does not fit this version of CardioNets: {error}") \
                 from None

@@ -15,7 +15,18 @@ import torch
 import wfdb
 
 from cardionets.__main__ import main as cli
-from cardionets.bundle import MANIFEST_NAME, MODEL_CARD_NAME, SCHEMA_VERSION, BundleError, Manifest, resolve
+from cardionets.bundle import (
+    ACTIVE_POINTER,
+    MANIFEST_NAME,
+    MANIFEST_PIN_ENV,
+    MODEL_CARD_NAME,
+    SCHEMA_VERSION,
+    BundleError,
+    Manifest,
+    promote,
+    resolve,
+    sha256_of,
+)
 from cardionets.cmr.measure import IMAGE_CALIBRATION_FILE, IMAGE_PHENOTYPES, ImagePhenotypeCalibration
 from cardionets.ecg import ECG, STANDARD_LEADS, ECGMetadata
 from cardionets.ecg.errors import MissingLeadsError
@@ -103,6 +114,64 @@ def test_a_missing_file_or_another_schema_version_is_refused(copy_of):
     (folder / MANIFEST_NAME).write_text(json.dumps(record))
     with pytest.raises(BundleError, match=f"schema version {SCHEMA_VERSION + 1}"):
         CardioNets.from_pretrained(folder, device="cpu")
+
+
+def _edit_manifest(folder: Path, change) -> None:
+    record = json.loads((folder / MANIFEST_NAME).read_text())
+    change(record)
+    (folder / MANIFEST_NAME).write_text(json.dumps(record))
+
+
+WEIGHTS = "predictor/model.safetensors"
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda r: r["files"].pop(WEIGHTS), "does not vouch for .*predictor/model.safetensors"),  # its entry deleted
+    (lambda r: r.update(files={}), "does not vouch for"),
+    (lambda r: r["components"].update(predictor="../elsewhere"), "points outside its folder"),
+    (lambda r: r["components"].update(predictor="/tmp"), "points outside its folder"),
+    (lambda r: r["files"].update({"../outside.bin": "0" * 64}), "points outside its folder"),
+    (lambda r: r.update(files=[]), "must map names to text"),
+])
+def test_a_manifest_edited_to_hide_a_change_is_refused(copy_of, edit, message):
+    """Tampered weights used to load when their manifest entry was deleted, with files: {}, or with a component
+    outside the bundle."""
+    folder = copy_of()
+    _edit_manifest(folder, edit)
+    with pytest.raises(BundleError, match=message):
+        CardioNets.from_pretrained(folder, device="cpu")
+
+
+def test_a_deep_manifest_a_rehashed_truncated_file_and_a_pin_are_handled(copy_of, monkeypatch):
+    folder = copy_of()
+    manifest_text = (folder / MANIFEST_NAME).read_text()
+    (folder / MANIFEST_NAME).write_text('{"format": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(BundleError, match="nested too deeply"):  # was a raw RecursionError
+        CardioNets.from_pretrained(folder, device="cpu")
+    (folder / MANIFEST_NAME).write_text(manifest_text)
+    pinned = sha256_of(folder / MANIFEST_NAME)
+    monkeypatch.setenv(MANIFEST_PIN_ENV, "0" * 64)
+    with pytest.raises(BundleError, match="pinned"):
+        CardioNets.from_pretrained(folder, device="cpu")
+    monkeypatch.setenv(MANIFEST_PIN_ENV, pinned)
+    CardioNets.from_pretrained(folder, device="cpu")  # the pinned manifest loads
+    monkeypatch.delenv(MANIFEST_PIN_ENV)
+    weights = folder / WEIGHTS
+    weights.write_bytes(weights.read_bytes()[:1000])  # truncated, and the manifest made to match
+    _edit_manifest(folder, lambda r: r["files"].update({WEIGHTS: sha256_of(weights)}))
+    with pytest.raises(BundleError, match="does not fit"):  # was a raw SafetensorError
+        CardioNets.from_pretrained(folder, device="cpu")
+
+
+def test_a_bundle_that_verifies_but_does_not_load_is_not_promoted(copy_of, monkeypatch, tmp_path):
+    monkeypatch.setenv("CARDIONETS_HOME", str(tmp_path / "workspace"))
+    folder = copy_of()
+    weights = folder / WEIGHTS
+    weights.write_bytes(weights.read_bytes()[:1000])
+    _edit_manifest(folder, lambda r: r["files"].update({WEIGHTS: sha256_of(weights)}))
+    with pytest.raises(BundleError):
+        promote(folder)
+    assert not (tmp_path / "workspace" / ACTIVE_POINTER).exists()
 
 
 def test_a_folder_without_a_manifest_or_a_bad_source_is_explained(tmp_path):
