@@ -130,12 +130,12 @@ def _bundle_files(directory: Path) -> set[str]:
     return files
 
 
-def _inside(directory: Path, relative: str) -> bool:
-    """Whether ``relative`` names a place inside ``directory`` (no absolute path, no way out through ..)."""
-    if not relative or Path(relative).is_absolute():
+def _inside(relative: str) -> bool:
+    """Whether ``relative`` names a place inside the bundle: not absolute, no way out through "..". Judged on the
+    text, not by following links: a Hub snapshot's files are links into the cache's blob store."""
+    if not relative or Path(relative).is_absolute() or Path(relative).drive:
         return False
-    root = directory.resolve()
-    return (root / relative).resolve().is_relative_to(root)
+    return ".." not in Path(os.path.normpath(relative)).parts
 
 
 def verify(directory: Path, manifest: Manifest) -> None:
@@ -143,7 +143,7 @@ def verify(directory: Path, manifest: Manifest) -> None:
     cover (an entry deleted, or ``files: {}``), a file missing or whose bytes differ, a component folder missing,
     or a manifest that differs from the pinned one."""
     directory = Path(directory)
-    escaping = [path for path in (*manifest.files, *manifest.components.values()) if not _inside(directory, path)]
+    escaping = [path for path in (*manifest.files, *manifest.components.values()) if not _inside(path)]
     if escaping:
         raise BundleError(f"The bundle in {directory} points outside its folder ({escaping[0]}); it is refused.")
     unlisted = sorted(_bundle_files(directory) - set(manifest.files))

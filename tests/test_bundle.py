@@ -194,7 +194,13 @@ def test_a_hub_snapshot_in_the_local_cache_loads_offline(bundle, tmp_path):
     # The layout huggingface_hub keeps: models--<owner>--<name>/snapshots/<commit>/ and refs/main naming it.
     commit = "0123456789abcdef0123456789abcdef01234567"
     repo = tmp_path / "hub" / "models--cardionets--demo"
-    shutil.copytree(bundle, repo / "snapshots" / commit)
+    snapshot = repo / "snapshots" / commit
+    shutil.copytree(bundle, snapshot)
+    (repo / "blobs").mkdir()
+    for path in [p for p in snapshot.rglob("*") if p.is_file()]:  # as the cache keeps them: links into blobs/
+        blob = repo / "blobs" / sha256_of(path)
+        shutil.move(path, blob)
+        path.symlink_to(os.path.relpath(blob, path.parent))
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text(commit)
     script = ("from cardionets.bundle import BundleError\n"
