@@ -45,7 +45,7 @@ from .config import load_config, to_dict
 from .data.prepared import PreparedDataset
 from .datasets import PreparedTorchDataset, covariate_matrix
 from .distributed import Context
-from .evaluate import SPLITS, CartMeasurementBaseline, score_split, write_results
+from .evaluate import SPLITS, CartMeasurementBaseline, score_split, write_results_section
 from .predictions import collect_from_embeddings
 from .run import VALIDATION_SHARE, Run, split_indices
 
@@ -291,15 +291,9 @@ def covariate_heads(run: Run) -> Path:
     folder = run.stage_dir(SECTION) / "model"
     if run.context.is_main:
         model.save_pretrained(folder)
-        _write_section(run.results_dir, section | {"command": run.command})
+        write_results_section(run.results_dir, SECTION, section | {"command": run.command})
         run.log.write(stage=SECTION, done=True, seconds=section["seconds"])
     return folder
-
-
-def _write_section(results_dir: Path, section: dict) -> None:
-    path = results_dir / "results.json"
-    results = json.loads(path.read_text()) if path.is_file() else {}
-    write_results(results_dir, results | {SECTION: section})
 
 
 # --- standalone, on a bundle ---------------------------------------------------------------------------------------
@@ -338,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     section["command"] = run.command
     add_to_bundle(model, args.bundle, {"trained_on": f"the {config.name} recipe's downstream training split, "
                                                      "simulated ECG-only again", "seconds": section["seconds"]})
-    _write_section(args.out, section)
+    write_results_section(args.out, SECTION, section)
     print(json.dumps({split: {name: s["r2_groups"] for name, s in part["scores"].items()}
                       for split, part in section["splits"].items()}, indent=1, default=float))
     return 0

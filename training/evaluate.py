@@ -124,6 +124,14 @@ def _replace_section(run: Run, name: str, compute) -> dict:
     return results
 
 
+def write_results_section(out_dir: Path, name: str, section: dict) -> None:
+    """Replace the ``name`` section of ``out_dir``/results.json (made if missing), keep the others, and rewrite
+    results.md from them all: how every command that measures one thing records it."""
+    path = out_dir / "results.json"
+    results = json.loads(path.read_text()) if path.is_file() else {}
+    write_results(out_dir, results | {name: section})
+
+
 def write_results(out_dir: Path, results: dict) -> None:
     """results.json in ``out_dir``, and results.md written from it alone."""
     out_dir.mkdir(parents=True, exist_ok=True)

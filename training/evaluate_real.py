@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from cardionets import metrics
+from cardionets.bundle import DEFAULT_BUNDLE
 from cardionets.covariates import CART_MEASUREMENTS
 from cardionets.ecg import ECGError, load
 from cardionets.ecg.real_sets import ADULT_YEARS, real_ecg_table
@@ -196,6 +197,17 @@ def _by_sex(part: pd.DataFrame):
         yield sex, part[part["sex"] == sex]
 
 
+def bundle_command_parser(prog: str, doc: str) -> argparse.ArgumentParser:
+    """The arguments every command that fits part of a bundle on the real sets takes (training.real_findings,
+    real_thresholds, real_ood); each adds its own."""
+    parser = argparse.ArgumentParser(prog=prog, description=doc.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--bundle", type=Path, default=DEFAULT_BUNDLE)
+    parser.add_argument("--out", type=Path, default=Path("docs"))
+    parser.add_argument("--dry-run", action="store_true", help="measure only; leave the bundle as it is")
+    return parser
+
+
 def real_guard(healthy_probabilities: np.ndarray, max_false_call: float = MAX_FALSE_CALL) -> float:
     """The lowest threshold that calls at most ``max_false_call`` of these healthy adults."""
     return metrics.threshold_at_specificity(np.zeros(len(healthy_probabilities), int), healthy_probabilities,
@@ -322,11 +334,9 @@ def main(argv: list[str] | None = None) -> int:
 def write_section(out: Path, section: dict) -> None:
     """Replace the ``real_ecg`` section of ``out/results.json`` (created if missing), rewrite results.md from it,
     and write real_ecg.md."""
-    from .evaluate import write_results  # it loads torch and every model: only the command needs it
+    from .evaluate import write_results_section  # it loads torch and every model: only the command needs it
 
-    path = out / "results.json"
-    results = json.loads(path.read_text()) if path.is_file() else {}
-    write_results(out, results | {SECTION: json.loads(json.dumps(section, default=_json_default))})
+    write_results_section(out, SECTION, json.loads(json.dumps(section, default=_json_default)))
     (out / "real_ecg.md").write_text(real_ecg_markdown(section))
 
 

@@ -20,7 +20,6 @@ these findings are in-sample from then on, and its report says so.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
@@ -32,14 +31,14 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
 from cardionets import metrics
-from cardionets.bundle import DEFAULT_BUNDLE, add_component
+from cardionets.bundle import add_component
 from cardionets.covariates import COVARIATES
 from cardionets.ecg import ECGError, load
 from cardionets.inference import CardioNets
 from cardionets.models.real_findings import RealFindingsModel, finding_features
 from cardionets.preparation import prepare_ecg
 
-from .evaluate_real import DEFAULT_DATA, FOLDS, MAX_FALSE_CALL, RESCALED, TUNING_SETS, real_guard, wilson_share
+from .evaluate_real import FOLDS, MAX_FALSE_CALL, RESCALED, TUNING_SETS, bundle_command_parser, real_guard, wilson_share
 
 SECTION = COMPONENT = "real_findings"
 FINDINGS = ("mi", "lvh", "lbbb", "rbbb")
@@ -188,11 +187,7 @@ def real_findings(model: CardioNets, data: Path) -> tuple[RealFindingsModel, dic
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.real_findings", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--bundle", type=Path, default=DEFAULT_BUNDLE)
-    parser.add_argument("--out", type=Path, default=Path("docs"))
-    parser.add_argument("--dry-run", action="store_true", help="measure only; leave the bundle as it is")
+    parser = bundle_command_parser("python -m training.real_findings", __doc__)
     args = parser.parse_args(argv)
     if not args.data.is_dir():
         raise SystemExit(f"No real ECG data at {args.data}: give --data (see ../shared/data/README.md)")
@@ -200,11 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     section["command"] = "python -m training.real_findings" + (" " + " ".join(argv) if argv else "")
     if not args.dry_run:
         add_component(args.bundle, COMPONENT, model)
-    from .evaluate import write_results  # it loads every model: only the command needs it
+    from .evaluate import write_results_section  # it loads every model: only the command needs it
 
-    path = args.out / "results.json"
-    results = json.loads(path.read_text()) if path.is_file() else {}
-    write_results(args.out, results | {SECTION: section})
+    write_results_section(args.out, SECTION, section)
     print(json.dumps(section["held_out"], indent=1, default=float))
     return 0
 

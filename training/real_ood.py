@@ -18,7 +18,6 @@ real healthy ECGs with three chest leads lost, stored at 50 Hz, or buried in noi
 
 from __future__ import annotations
 
-import argparse
 import copy
 import dataclasses
 import json
@@ -30,7 +29,7 @@ import pandas as pd
 import torch
 from sklearn.model_selection import GroupKFold, GroupShuffleSplit
 
-from cardionets.bundle import DEFAULT_BUNDLE, Manifest, seal
+from cardionets.bundle import Manifest, seal
 from cardionets.ecg import ECG, STANDARD_LEADS
 from cardionets.ecg.errors import ECGError
 from cardionets.ecg.load import load
@@ -39,7 +38,7 @@ from cardionets.inference import CardioNets
 from cardionets.ood import OOD_REFERENCE_FILE, UNUSUAL_SCORE, EmbeddingReference
 from cardionets.preparation import prepare_ecg
 
-from .evaluate_real import DEFAULT_DATA, FOLDS, TUNING_SETS, wilson_share
+from .evaluate_real import FOLDS, TUNING_SETS, bundle_command_parser, wilson_share
 from .real_findings import real_inputs
 
 SECTION = "real_ood"
@@ -211,12 +210,8 @@ def apply_to_bundle(bundle: Path, reference: EmbeddingReference, section: dict) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.real_ood", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--bundle", type=Path, default=DEFAULT_BUNDLE)
-    parser.add_argument("--out", type=Path, default=Path("docs"))
+    parser = bundle_command_parser("python -m training.real_ood", __doc__)
     parser.add_argument("--simulated", type=int, default=SIMULATED)
-    parser.add_argument("--dry-run", action="store_true", help="measure only; leave the bundle as it is")
     args = parser.parse_args(argv)
     if not args.data.is_dir():
         raise SystemExit(f"No real ECG data at {args.data}: give --data (see ../shared/data/README.md)")
@@ -224,11 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     section["command"] = "python -m training.real_ood" + (" " + " ".join(argv) if argv else "")
     if not args.dry_run:
         apply_to_bundle(args.bundle, reference, section)
-    from .evaluate import write_results  # it loads every model: only the command needs it
+    from .evaluate import write_results_section  # it loads every model: only the command needs it
 
-    path = args.out / "results.json"
-    results = json.loads(path.read_text()) if path.is_file() else {}
-    write_results(args.out, results | {SECTION: section})
+    write_results_section(args.out, SECTION, section)
     print(json.dumps(section, indent=1, default=float))
     return 0
 

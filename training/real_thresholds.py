@@ -25,7 +25,6 @@ Writes the ``real_thresholds`` section of OUT/results.json (and results.md).
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -33,16 +32,16 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import GroupKFold
 
-from cardionets.bundle import DEFAULT_BUNDLE, Manifest, seal
+from cardionets.bundle import Manifest, seal
 from cardionets.ecg.real_sets import real_ecg_table
 from cardionets.inference import CardioNets
 
 from .evaluate_real import (
-    DEFAULT_DATA,
     FOLDS,
     MAX_FALSE_CALL,
     RESCALED,
     TUNING_SETS,
+    bundle_command_parser,
     real_guard,
     score_records,
     wilson_share,
@@ -192,21 +191,15 @@ def apply_to_bundle(bundle: Path, section: dict) -> Manifest:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.real_thresholds", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--bundle", type=Path, default=DEFAULT_BUNDLE)
-    parser.add_argument("--out", type=Path, default=Path("docs"))
+    parser = bundle_command_parser("python -m training.real_thresholds", __doc__)
     parser.add_argument("--max-false-call", type=float, default=MAX_FALSE_CALL)
-    parser.add_argument("--dry-run", action="store_true", help="measure only; leave the bundle as it is")
     args = parser.parse_args(argv)
     section = real_thresholds(args.bundle, args.data, args.max_false_call)
     if not args.dry_run:
         apply_to_bundle(args.bundle, section)
-    from .evaluate import write_results  # it loads torch and every model: only the command needs it
+    from .evaluate import write_results_section  # it loads every model: only the command needs it
 
-    path = args.out / "results.json"
-    results = json.loads(path.read_text()) if path.is_file() else {}
-    write_results(args.out, results | {SECTION: section})
+    write_results_section(args.out, SECTION, section)
     print(real_thresholds_markdown(section))
     return 0
 

@@ -104,11 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     section["command"] = " ".join(["python -m training.tune_delineation", *(argv or [])])
     print(json.dumps({k: section[k] for k in ("chosen_per_fold", "cross_validated", "chosen_on_all",
                                                "shipped_in_sample")}, indent=1))
-    from .evaluate import write_results  # it loads torch and every model: only the command needs it
+    from .evaluate import write_results_section  # it loads every model: only the command needs it
 
-    path = args.out / "results.json"
-    results = json.loads(path.read_text()) if path.is_file() else {}
-    write_results(args.out, results | {SECTION: section})
+    write_results_section(args.out, SECTION, section)
     return 0
 
 
