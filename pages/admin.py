@@ -22,11 +22,12 @@ from cardionets.study.analysis import (
     imrmc_csv,
     model_against_readers,
     model_read,
-    obuchowski_rockette,
     per_reader,
+    reader_mrmc,
 )
 from cardionets.study.cases import import_cases, material_path, shipped_cases
-from cardionets.study.design import ARMS, CROSSOVERS, StudyDesign
+from cardionets.study.design import ARMS, CROSSOVERS, RATINGS, StudyDesign
+from cardionets.study.sizing import VAN_DYKE_PILOT, VAN_DYKE_SOURCE, sizing_table
 from cardionets.study.store import StudyError
 from cardionets.workspace import REPO_ROOT, workspace
 from pages.common import models, research_banner, study_store
@@ -175,8 +176,32 @@ def model_reads(code: str) -> pd.DataFrame:
                          for case in study_store().cases(code)])
 
 
+def study_sizing(store) -> None:
+    """Readers and cases a new study needs, from a finished pilot's variance components or the published
+    default, for each of the three MRMC analyses."""
+    pilots = {f"Published default: {VAN_DYKE_SOURCE}": VAN_DYKE_PILOT}
+    for study in store.studies():
+        answers = pd.DataFrame(store.answers(study["code"]))
+        if len(study["design"].arms) > 1 and not answers.empty:
+            try:
+                pilots[f"Pilot: {study['name']} (code {study['code']})"] = reader_mrmc(answers).components
+            except ValueError:  # not fully crossed yet, or one kind of case only: not a usable pilot
+                pass
+    source = st.selectbox("Variance components from", list(pilots))
+    left, middle, right = st.columns(3)
+    difference = left.number_input("AUC difference to detect", min_value=0.01, max_value=0.5, value=0.05, step=0.01)
+    alpha = middle.number_input("Significance level", min_value=0.001, max_value=0.2, value=0.05, step=0.01)
+    target = right.number_input("Power", min_value=0.5, max_value=0.99, value=0.8, step=0.05)
+    table = sizing_table(pilots[source], difference, target, alpha)
+    st.dataframe(table, hide_index=True)
+    st.caption("Cases each reader reads in both arms (blank: more than 2000). Plan for random readers and cases to "
+               "claim a result for readers and cases in general; Hillis, Obuchowski and Berbaum (2011).")
+
+
 with studies:
     store = study_store()
+    with st.expander("Size a new study: readers and cases for a chosen AUC difference"):
+        study_sizing(store)
     with st.form("study"):
         st.write("A new study, on the shipped virtual-cohort cases or your own (true diagnoses are never shown to "
                  "readers).")
@@ -189,6 +214,7 @@ with studies:
         limit = st.number_input("Time limit per case (s, 0 = none)", min_value=0, value=0)
         seed = st.number_input("Randomisation seed", min_value=0, value=0)
         going_back = st.checkbox("Readers may go back and change earlier answers", value=False)
+        rating = st.radio("Readers give", list(RATINGS), format_func=RATINGS.get)
         own = st.file_uploader("Your own cases instead (a zip with cases.csv: key, diagnosis, ecg, and optionally "
                                "cine_sax, cine_4ch; paths inside the zip)", type=["zip"])
         if st.form_submit_button("Create study"):
@@ -196,7 +222,7 @@ with studies:
                 cases = (import_cases(own.getvalue(), workspace() / "study_cases" / uuid.uuid4().hex[:12]) if own
                          else shipped_cases())
                 code = store.create_study(name, StudyDesign(tuple(arms), crossover, int(seed), int(washout),
-                                                            int(limit) or None, going_back), cases)
+                                                            int(limit) or None, going_back, rating), cases)
                 st.success(f"Study created. Readers join on the Reader study page with the code **{code}**.")
             except (StudyError, ValueError) as error:
                 st.error(str(error))
@@ -216,13 +242,16 @@ with studies:
                              f"{gain['mean']:+.1%} (95 % CI {gain['low']:+.1%} to {gain['high']:+.1%}; "
                              + (f"paired t-test over {gain['readers']} readers p = {gain['p']:.3f})"
                                 if gain["p"] is not None else "one reader, no test)"))
-                    mrmc = obuchowski_rockette(answers, design.arms[0], design.arms[-1])
-                    st.write(f"MRMC (Obuchowski-Rockette, readers and cases random): AUC for 'abnormal' "
-                             f"{mrmc['auc_b']:.3f} vs {mrmc['auc_a']:.3f}, difference {mrmc['difference']:+.3f} "
-                             f"(95 % CI {mrmc['low']:+.3f} to {mrmc['high']:+.3f}; F = {mrmc['f']:.2f}, "
-                             f"df 1 and {mrmc['ddf']:.1f}, p = {mrmc['p']:.3f})")
                 except ValueError as error:
                     st.caption(str(error))
+                try:
+                    mrmc = reader_mrmc(answers, design.arms)
+                    aucs = ", ".join(f"{ARMS[arm]} {auc:.3f}" for arm, auc in mrmc.treatment_auc.items())
+                    st.write(f"Readers' AUC for 'abnormal' (mean over {len(mrmc.readers)} readers, {mrmc.cases} "
+                             f"cases): {aucs}. Multi-reader multi-case analyses (Obuchowski-Rockette):")
+                    st.dataframe(mrmc.table(), hide_index=True)
+                except ValueError as error:
+                    st.caption(f"No MRMC analysis yet: {error}")
             try:
                 versus = model_against_readers(answers, model_reads(study["code"]), n_resamples=500)
                 st.caption(f"CardioNets on these {versus['cases']} cases: accuracy {versus['accuracy']:.0%} (95 % CI "

@@ -120,8 +120,15 @@ if not over_time:
 with st.form(f"answer-{item.position}-{given is not None}"):
     diagnosis = st.radio("Primary diagnosis", list(DIAGNOSES), format_func=DIAGNOSES.get,
                          index=None if given is None else list(DIAGNOSES).index(given["diagnosis"]))
-    confidence = st.select_slider("Confidence", options=list(CONFIDENCE),
-                                  value=3 if given is None else given["confidence"], help="1 = a guess, 5 = certain")
+    confidence = probability = None
+    if design.rating == "probability":
+        probability = st.slider("Probability that this case is abnormal (%)", 0, 100,
+                                50 if given is None or given["probability"] is None else given["probability"],
+                                help="0 = certainly normal, 100 = certainly one of the diseases")
+    else:
+        confidence = st.select_slider("Confidence", options=list(CONFIDENCE),
+                                      value=3 if given is None or given["confidence"] is None
+                                      else given["confidence"], help="1 = a guess, 5 = certain")
     label = "Change my answer" if given is not None else "Submit and go to the next case"
     if st.form_submit_button(label, type="primary"):
         if diagnosis is None:
@@ -129,10 +136,10 @@ with st.form(f"answer-{item.position}-{given is not None}"):
         else:
             seconds = time.time() - started
             if given is not None:
-                store.revise_answer(token, case.key, item.arm, diagnosis, confidence, seconds)
+                store.revise_answer(token, case.key, item.arm, diagnosis, confidence, seconds, probability)
                 st.session_state.pop(review_key, None)
             else:
-                store.record_answer(token, case.key, item.arm, diagnosis, confidence, seconds)
+                store.record_answer(token, case.key, item.arm, diagnosis, confidence, seconds, probability)
             st.session_state.pop(f"started-{token}-{item.position}", None)
             st.rerun()
 if not design.allow_going_back:

@@ -19,10 +19,11 @@ from cardionets.study.analysis import (
     imrmc_csv,
     model_against_readers,
     model_read,
-    obuchowski_rockette,
     per_reader,
+    reader_mrmc,
     suspicion,
 )
+from cardionets.study.mrmc import RANDOM_READERS_RANDOM_CASES
 
 ANSWERS = pd.read_csv(Path(__file__).with_name("data") / "reader_study_answers.csv")
 
@@ -67,7 +68,7 @@ def test_auc_of_the_exported_scores_agrees_with_scikit_learn():
     truth = rows[rows["reader"] == "-1"].set_index("case")["score"].astype(int)
     assert len(truth) == 30 and truth.sum() == 25  # 5 of the 30 cases are normal
     reads = rows[rows["reader"] != "-1"].astype({"score": int})
-    assert set(reads["score"]) <= {1, 2, 3, 4, 5} and len(reads) == 300
+    assert set(reads["score"]) <= set(range(1, 11)) and len(reads) == 300
     one = reads[(reads["reader"] == "1") & (reads["modality"] == "ecg")].set_index("case")
     assert metrics.auroc(truth[one.index], one["score"]) == pytest.approx(roc_auc_score(truth[one.index], one["score"]))
 
@@ -106,14 +107,50 @@ def test_the_model_reads_a_shipped_case_like_a_reader(mortara_path):
     assert set(read) >= {"p_hcm", "p_dcm", "p_rcm", "p_ph", "p_mi"}
 
 
+def test_guessed_and_certain_calls_rank_in_order_of_suspicion():
+    # One reader: certain 'normal' on normal cases, guessed 'normal' and guessed 'hcm' on the ambiguous ones,
+    # certain 'hcm' on clear ones. Suspicion must rise in that order, so the reader's AUC is 1.
+    reads = [("n1", "normal", "normal", 5), ("n2", "normal", "normal", 4), ("n3", "normal", "normal", 1),
+             ("n4", "normal", "hcm", 1), ("a1", "hcm", "normal", 2), ("a2", "hcm", "hcm", 2),
+             ("a3", "hcm", "dcm", 5), ("a4", "hcm", "hcm", 4)]
+    answers = pd.DataFrame([{"reader": "r1", "reader_id": 1, "case": case, "truth": truth, "arm": "ecg",
+                             "diagnosis": given, "confidence": confidence} for case, truth, given, confidence in reads])
+    score = suspicion(answers)
+    assert score.tolist() == [1, 2, 5, 6, 4, 7, 10, 9]  # 6 - confidence for normal calls, 5 + confidence otherwise
+    by_call = answers.assign(score=score).sort_values("score")
+    ordered = list(zip(by_call["diagnosis"] != "normal", by_call["confidence"] * np.where(
+        by_call["diagnosis"] != "normal", 1, -1)))
+    assert ordered == sorted(ordered)  # normal calls from certain to guessed, then abnormal from guessed to certain
+    # The old score (confidence for abnormal, 6 - confidence for normal) put the guessed normal call on a1 (4)
+    # above the guessed hcm call on a2 (2) and the certain normal call on n1 (1) level with n4's guess (1).
+    truth = answers["truth"] != "normal"
+    assert metrics.auroc(truth, score) == pytest.approx(roc_auc_score(truth, score))
+    found = model_against_readers(answers, pd.DataFrame({"case": answers["case"], "diagnosis": "normal",
+                                                         "abnormal_score": np.linspace(0, 1, 8)}), n_resamples=50)
+    assert found["readers"]["auc_abnormal"].iloc[0] == pytest.approx(roc_auc_score(truth, score))
+
+
+def test_a_probability_study_is_scored_by_its_probabilities_and_mixed_ratings_are_refused():
+    answers = ANSWERS.assign(probability=np.arange(len(ANSWERS)) % 101, confidence=np.nan)
+    assert suspicion(answers).tolist() == answers["probability"].astype(float).tolist()
+    mixed = answers.assign(probability=answers["probability"].where(answers.index > 0))
+    with pytest.raises(ValueError, match="one rating"):
+        suspicion(mixed)
+    continuous = reader_mrmc(answers.assign(probability=answers["probability"]))
+    assert continuous.cases == 30 and len(continuous.tests) == 3
+
+
 def test_the_mrmc_analysis_uses_each_reader_s_auc_and_its_null_p_values_are_calibrated():
-    found = obuchowski_rockette(ANSWERS, "ecg", "ecg_cardionets")
+    found = reader_mrmc(ANSWERS, ("ecg", "ecg_cardionets"))
     scored = ANSWERS.assign(score=suspicion(ANSWERS))
     one = scored[(scored["reader"] == "reader3") & (scored["arm"] == "ecg_cardionets")]
-    assert found["reader_aucs"].loc["reader3", "ecg_cardionets"] == pytest.approx(
+    assert found.reader_auc.loc["reader3", "ecg_cardionets"] == pytest.approx(
         roc_auc_score(one["truth"] != "normal", one["score"]))
-    assert found["difference"] == pytest.approx(found["auc_b"] - found["auc_a"])
-    assert found["low"] < found["difference"] < found["high"] and 0 < found["p"] < 1 and found["ddf"] >= 4
+    random = found.test(RANDOM_READERS_RANDOM_CASES)
+    (pair,) = random.comparisons
+    assert pair.difference == pytest.approx(found.treatment_auc["ecg"] - found.treatment_auc["ecg_cardionets"])
+    assert pair.low < pair.difference < pair.high and 0 < random.p < 1 and random.df2 >= 4
+    assert [test.analysis for test in found.tests] == list(found.table()["analysis"])
 
     # Studies where the arms do not differ: about 5 % of them may reach p < 0.05, no more.
     rng = np.random.default_rng(0)
@@ -125,11 +162,11 @@ def test_the_mrmc_analysis_uses_each_reader_s_auc_and_its_null_p_values_are_cali
         for arm in ("a", "b"):
             for reader in range(4):
                 latent = skill[reader] * (truth != "normal") + rng.normal(0, 1, len(truth))
-                level = np.clip(np.round(latent * 1.2 + 3), 1, 5).astype(int)  # 1 sure normal .. 5 sure abnormal
+                level = np.clip(np.round(latent * 2.2 + 5.5), 1, 10).astype(int)  # 1 sure normal .. 10 sure hcm
                 rows += [{"reader": f"r{reader}", "reader_id": reader, "case": f"c{k}", "truth": t, "arm": arm,
-                          "diagnosis": "hcm" if v >= 3 else "normal", "confidence": v if v >= 3 else 6 - v}
+                          "diagnosis": "hcm" if v >= 6 else "normal", "confidence": v - 5 if v >= 6 else 6 - v}
                          for k, (t, v) in enumerate(zip(truth, level))]
-        p_values.append(obuchowski_rockette(pd.DataFrame(rows), "a", "b")["p"])
+        p_values.append(reader_mrmc(pd.DataFrame(rows)).test(RANDOM_READERS_RANDOM_CASES).p)
     rejected = np.mean(np.array(p_values) < 0.05)
     print(f"null studies rejected at 5 %: {rejected:.3f}")
     assert rejected <= 0.085  # 5 % plus about 3 binomial SDs of 400 studies

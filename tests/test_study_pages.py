@@ -135,3 +135,49 @@ def test_two_studies_with_a_case_of_the_same_key_each_show_their_own_material(tm
         label = phenotype_label("lvedv_ml")
         assert float(shown[source][label]) == pytest.approx(own.phenotypes["lvedv_ml"].value, abs=0.06), source
     assert not shown["hcm"].equals(shown["healthy-a"])
+
+
+def test_a_probability_study_asks_for_a_probability_and_the_organiser_sees_all_three_analyses_and_sizing(
+        tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    monkeypatch.setenv("CARDIONETS_STUDY_DB", url)
+    monkeypatch.setenv("CARDIONETS_HOME", str(tmp_path / "workspace"))
+    store = StudyStore(url)
+    cases = [case for case in shipped_cases() if case.key in ("healthy-a", "healthy-b", "hcm", "dcm")]
+    code = store.create_study("probabilities", StudyDesign(arms=("ecg", "ecg_cmr"), rating="probability"), cases)
+    app = AppTest.from_file(str(PAGES / "reader_study.py"), default_timeout=120).run()
+    app.text_input[0].input(code)
+    app.text_input[1].input("Dr Web")
+    app.button[0].click().run()
+    assert not app.select_slider and app.slider[0].label.startswith("Probability that this case is abnormal")
+    app.radio[0].set_value("hcm")
+    app.slider[0].set_value(80)
+    app.button[-1].click().run()
+    assert not app.exception
+    (answer,) = store.answers(code)
+    assert (answer["probability"], answer["confidence"]) == (80, None)
+    # Two more readers, and the first one's remaining reads, go through the store: a fully crossed pilot.
+    for reader, shift in (("Dr A", 10), ("Dr B", 25)):
+        token = store.join(code, reader)
+        while (item := store.next_item(token)) is not None:
+            sick = item.case.truth != "normal"
+            store.record_answer(token, item.case.key, item.arm, item.case.truth, None, 5.0,
+                                probability=min(100, 60 * sick + shift + 10 * (item.arm == "ecg_cmr")))
+    token = app.session_state["reader"]
+    while (item := store.next_item(token)) is not None:
+        store.record_answer(token, item.case.key, item.arm, "normal", None, 4.0, probability=30)
+
+    monkeypatch.setenv("CARDIONETS_ADMIN_PASSWORD_SHA256", hashlib.sha256(b"organiser").hexdigest())
+    admin = AppTest.from_file(str(PAGES / "admin.py"), default_timeout=120).run()
+    admin.text_input[0].input("organiser")
+    admin.button[0].click().run()
+    assert not admin.exception
+    mrmc = next(d.value for d in admin.dataframe if "analysis" in d.value.columns)
+    assert list(mrmc["analysis"]) == ["random readers, random cases", "fixed readers, random cases",
+                                      "random readers, fixed cases"]
+    sizing = next(d.value for d in admin.dataframe if "readers" in d.value.columns)
+    assert list(sizing["readers"]) == list(range(3, 16))
+    source = next(s for s in admin.selectbox if s.label == "Variance components from")
+    assert any(option.startswith("Pilot: probabilities") for option in source.options)
+    source.select(next(o for o in source.options if o.startswith("Pilot"))).run()
+    assert not admin.exception

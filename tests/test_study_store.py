@@ -90,9 +90,11 @@ def test_going_back_changes_an_answer_only_where_the_design_allows_it(store):
         first = store.answered(strict, 0)[0]
         store.revise_answer(strict, first.case.key, first.arm, "hcm", 4, 5.0)
     read, before = store.answered(lenient, 0)
-    assert before == {"diagnosis": "normal", "confidence": 2, "seconds": 10.0} and store.answered(lenient, 1) is None
+    assert before == {"diagnosis": "normal", "confidence": 2, "probability": None, "seconds": 10.0}
+    assert store.answered(lenient, 1) is None
     store.revise_answer(lenient, read.case.key, read.arm, "hcm", 4, 5.0)
-    assert store.answered(lenient, 0)[1] == {"diagnosis": "hcm", "confidence": 4, "seconds": 15.0}
+    assert store.answered(lenient, 0)[1] == {"diagnosis": "hcm", "confidence": 4, "probability": None,
+                                             "seconds": 15.0}
     assert len(store.answers(store.studies()[0]["code"])) == 1  # changed in place, not added
 
 
@@ -106,8 +108,10 @@ def test_readers_cannot_reach_other_studies_or_bad_answers(store):
         store.next_item("forged-token")
     with pytest.raises(StudyError, match="No study has this code"):
         store.join("NOPE", "Dr B")
-    with pytest.raises(StudyError, match="confidence 1-5"):
+    with pytest.raises(StudyError, match="confidence from 1"):
         store.record_answer(token, "case000", "ecg", "hcm", 9, 1.0)
+    with pytest.raises(StudyError, match="confidence from 1"):  # a probability where the design asks otherwise
+        store.record_answer(token, "case000", "ecg", "hcm", None, 1.0, probability=70)
     assert store.answers(other) == []
 
 
@@ -213,9 +217,55 @@ def test_the_migrations_build_exactly_the_schema_the_code_uses(store):
 
     with store.engine.connect() as connection:
         context = MigrationContext.configure(connection)
-        assert context.get_current_revision() == "0001"
+        assert context.get_current_revision() == "0002"
         assert compare_metadata(context, Base.metadata) == []  # nothing a new revision would have to add
     StudyStore(str(store.engine.url.render_as_string(hide_password=False)))  # reopening is a no-op upgrade
+
+
+def test_a_probability_study_stores_probabilities_and_refuses_confidences(store):
+    design = StudyDesign(arms=("ecg",), rating="probability", allow_going_back=True)
+    code = store.create_study("probability", design, cases(2))
+    assert StudyDesign.from_json(design.to_json()) == design
+    token = store.join(code, "Dr P")
+    item = store.next_item(token)
+    for confidence, probability in ((4, None), (4, 70), (None, 101), (None, -1), (None, None)):
+        with pytest.raises(StudyError, match="probability that the case is abnormal"):
+            store.record_answer(token, item.case.key, item.arm, "hcm", confidence, 3.0, probability=probability)
+    assert store.record_answer(token, item.case.key, item.arm, "hcm", None, 3.0, probability=70)
+    store.revise_answer(token, item.case.key, item.arm, "normal", None, 1.0, probability=35)
+    (answer,) = store.answers(code)
+    assert (answer["diagnosis"], answer["confidence"], answer["probability"]) == ("normal", None, 35)
+    with pytest.raises(ValueError, match="rating must be one of"):
+        StudyDesign(rating="stars")
+
+
+def test_a_database_made_before_probability_answers_upgrades_and_keeps_its_answers(tmp_path):
+    """A version-0001 database (confidence required, no probability column) opened by this version."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine, text
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    config = Config()
+    config.set_main_option("script_location", str(ROOT / "cardionets" / "study" / "migrations"))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+        connection.execute(text("INSERT INTO studies (id, code, name, design) VALUES (1, 'OLD', 'old', :design)"),
+                           {"design": '{"arms": ["ecg"], "crossover": "sequential", "seed": 0, "washout_days": 0, '
+                                      '"time_limit_s": null, "allow_going_back": false}'})
+        connection.execute(text("INSERT INTO cases (id, study_id, key, truth, material) "
+                                "VALUES (1, 1, 'case000', 'hcm', '{}')"))
+        connection.execute(text("INSERT INTO readers (id, study_id, token, name) VALUES (1, 1, 'tok', 'Dr Old')"))
+        connection.execute(text("INSERT INTO answers (study_id, reader_id, case_id, arm, position, diagnosis, "
+                                "confidence, seconds) VALUES (1, 1, 1, 'ecg', 0, 'hcm', 2, 9.5)"))
+    engine.dispose()
+    upgraded = StudyStore(url)
+    (answer,) = upgraded.answers("OLD")
+    assert (answer["diagnosis"], answer["confidence"], answer["probability"]) == ("hcm", 2, None)
+    assert upgraded.studies()[0]["design"].rating == "confidence"
+    upgraded.engine.dispose()
 
 
 def test_an_organiser_s_cases_are_imported_from_a_zip_and_bad_ones_refused(tmp_path, mortara_path):

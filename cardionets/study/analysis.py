@@ -14,8 +14,9 @@ same way.
 - `model_read`: CardioNets' own read of a case (its diagnosis and its suspicion scores), from a `Prediction`;
 - `model_against_readers`: the model's accuracy on the study's cases and its ROC for "abnormal", with every
   reader's operating point on the same task, per arm;
-- `obuchowski_rockette`: the multi-reader multi-case test of the difference in reader AUC between two arms
-  (Obuchowski-Rockette, jackknife covariances, Hillis' denominator degrees of freedom);
+- `suspicion`: each read's ordered suspicion that the case is abnormal, the score every ROC analysis uses;
+- `reader_mrmc`: the multi-reader multi-case analyses of the readers' AUC across arms (`mrmc`: Obuchowski-
+  Rockette with random readers and cases, fixed readers, fixed cases; omnibus and pairwise);
 - `imrmc_csv`: the reads in the input layout of the FDA's iMRMC tool for multi-reader multi-case ROC analysis.
 """
 
@@ -31,6 +32,7 @@ from sklearn.metrics import roc_curve
 from cardionets import metrics
 
 from .design import DIAGNOSES
+from .mrmc import MRMCResult, or_analysis
 
 LABELS = tuple(DIAGNOSES)
 
@@ -114,7 +116,8 @@ def model_read(prediction) -> dict:
 def model_against_readers(answers: pd.DataFrame, model_reads: pd.DataFrame, n_resamples: int = 1000,
                           seed: int = 0) -> dict:
     """``model_reads``: one row per case (``case``, ``diagnosis``, ``abnormal_score``). The model's accuracy
-    and 'abnormal' ROC on the cases the readers read, and each reader's (1 - specificity, sensitivity) per arm."""
+    and 'abnormal' ROC on the cases the readers read, and each reader's (1 - specificity, sensitivity) and AUC
+    of their suspicion scores per arm."""
     truth = answers.groupby("case")["truth"].first()
     reads = model_reads.set_index("case").loc[truth.index]
     abnormal = (truth != "normal").to_numpy()
@@ -122,89 +125,61 @@ def model_against_readers(answers: pd.DataFrame, model_reads: pd.DataFrame, n_re
                                     n_resamples=n_resamples, seed=seed)
     fpr, tpr, _ = roc_curve(abnormal, reads["abnormal_score"].to_numpy())
     points = []
-    for (reader, arm), rows in answers.groupby(["reader", "arm"], sort=True):
+    scored = answers.assign(score=suspicion(answers))
+    for (reader, arm), rows in scored.groupby(["reader", "arm"], sort=True):
         called = (rows["diagnosis"] != "normal").to_numpy()
         positive = (rows["truth"] != "normal").to_numpy()
         found = metrics.sensitivity_specificity(positive, called.astype(float), 0.5)
         points.append({"reader": reader, "arm": arm, "false_positive_rate": 1 - found.specificity,
-                       "sensitivity": found.sensitivity})
+                       "sensitivity": found.sensitivity,
+                       "auc_abnormal": metrics.auroc(positive, rows["score"]) if 0 < positive.sum() < len(rows)
+                       else None})
     return {"cases": len(truth), "accuracy": accuracy.point, "accuracy_low": accuracy.low,
             "accuracy_high": accuracy.high, "auc_abnormal": metrics.auroc(abnormal, reads["abnormal_score"]),
             "roc": {"false_positive_rate": fpr.tolist(), "sensitivity": tpr.tolist()},
             "readers": pd.DataFrame(points)}
 
 
+SCORE = ("suspicion that the case is abnormal: the reader's probability (0-100) where the study asked for it, "
+         "else 6 - confidence (1-5) for a normal call and 5 + confidence (6-10) for an abnormal one")
+
+
 def suspicion(answers: pd.DataFrame, positive: tuple[str, ...] | None = None) -> pd.Series:
-    """A reader's ordinal suspicion that a case is abnormal: confidence (1-5) when they called it abnormal, else
-    6 minus it (so 1 is a confident 'normal'). The same score goes to iMRMC."""
+    """Each read's suspicion that the case is abnormal, ordered from a certain 'normal' to a certain abnormal
+    call: 6 - confidence (5 .. 1) when they called it normal, 5 + confidence (6 .. 10) when they called it
+    abnormal, so a guessed abnormal call (6) ranks just above a guessed normal one (5). In a study that asked
+    for a 0-100 probability of abnormality, that probability. Derived here, at analysis time, from the stored
+    diagnosis and rating, so no database needs migrating when the score's definition changes."""
     positive = positive or tuple(label for label in LABELS if label != "normal")
+    if "probability" in answers and answers["probability"].notna().any():
+        if answers["probability"].isna().any():
+            raise ValueError("Some answers give a probability and others a confidence; a study uses one rating.")
+        return answers["probability"].astype(float)
     called = answers["diagnosis"].isin(positive)
-    return answers["confidence"].where(called, 6 - answers["confidence"])
+    confidence = answers["confidence"].astype(float)
+    return (5 + confidence).where(called, 6 - confidence)
 
 
-def obuchowski_rockette(answers: pd.DataFrame, arm_a: str, arm_b: str) -> dict:
-    """MRMC analysis of AUC(arm_b) - AUC(arm_a) for 'abnormal', every reader having read every case in both.
-
-    Per reader and arm, the AUC of the suspicion scores (ties count half). The error covariances come from
-    jackknifing cases; the test is Obuchowski and Rockette's F with Hillis' (2007) degrees of freedom, and the
-    95 % CI is for the mean difference over readers. Random readers and cases: the result generalises to both.
-    """
-    data = answers[answers["arm"].isin([arm_a, arm_b])].assign(score=suspicion(answers),
-                                                               abnormal=answers["truth"] != "normal")
-    scores = data.pivot_table(index="case", columns=["arm", "reader"], values="score")
-    if scores.isna().any().any():
-        raise ValueError("Every reader must read every case in both arms for this analysis.")
-    truth = data.groupby("case")["abnormal"].first().loc[scores.index].to_numpy(dtype=bool)
-    if truth.all() or not truth.any():
-        raise ValueError("The cases must include both normal and abnormal ones.")
-    readers = sorted(data["reader"].unique())
-    columns = [(arm, reader) for arm in (arm_a, arm_b) for reader in readers]
-    values = scores[columns].to_numpy()  # (cases, arms x readers)
-
-    def aucs(rows: np.ndarray) -> np.ndarray:
-        # Every column's AUC at once (Mann-Whitney on ranks, ties half): the jackknife needs n x 2r of them.
-        positive = truth[rows]
-        ranks = stats.rankdata(values[rows], axis=0)
-        n_pos, n_neg = positive.sum(), (~positive).sum()
-        return (ranks[positive].sum(axis=0) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
-
-    n, r = len(truth), len(readers)
-    theta = aucs(np.arange(n)).reshape(2, r)
-    jack = np.array([aucs(np.delete(np.arange(n), k)) for k in range(n)])  # (cases, 2r)
-    # The jackknife covariance: (n - 1)/n times the sum of outer products of the leave-one-out deviations.
-    covariance = (n - 1) * np.cov(jack, rowvar=False, bias=True)
-    arm_of, reader_of = np.repeat([0, 1], r), np.tile(np.arange(r), 2)
-    same_arm, same_reader = arm_of[:, None] == arm_of[None, :], reader_of[:, None] == reader_of[None, :]
-    cov2 = covariance[same_arm & ~same_reader].mean() if r > 1 else 0.0  # same arm, other reader
-    cov3 = covariance[~same_arm & ~same_reader].mean() if r > 1 else 0.0  # other arm, other reader
-    arm_means, reader_means, grand = theta.mean(axis=1), theta.mean(axis=0), theta.mean()
-    ms_arm = r * ((arm_means - grand) ** 2).sum()  # t - 1 = 1 degree of freedom
-    interaction = theta - arm_means[:, None] - reader_means[None, :] + grand
-    ms_arm_reader = (interaction**2).sum() / max(r - 1, 1)
-    denominator = ms_arm_reader + r * max(cov2 - cov3, 0.0)
-    ddf = denominator**2 / (ms_arm_reader**2 / max(r - 1, 1)) if ms_arm_reader > 0 else float("inf")
-    f = ms_arm / denominator if denominator > 0 else float("inf")
-    difference = float(arm_means[1] - arm_means[0])
-    half_width = stats.t.ppf(0.975, ddf) * np.sqrt(2.0 / r * denominator)
-    return {"arm_a": arm_a, "arm_b": arm_b, "readers": r, "cases": n, "auc_a": float(arm_means[0]),
-            "auc_b": float(arm_means[1]), "difference": difference, "low": float(difference - half_width),
-            "high": float(difference + half_width), "f": float(f), "ddf": float(ddf),
-            "p": float(stats.f.sf(f, 1, ddf)), "reader_aucs": pd.DataFrame(theta.T, index=readers,
-                                                                           columns=[arm_a, arm_b]),
-            "variance": float(np.diag(covariance).mean()), "cov1": float(covariance[~same_arm & same_reader].mean()),
-            "cov2": float(cov2), "cov3": float(cov3)}
+def reader_mrmc(answers: pd.DataFrame, arms: tuple[str, ...] | None = None, alpha: float = 0.05) -> MRMCResult:
+    """The multi-reader multi-case analysis (`mrmc.or_analysis`: random readers and cases, fixed readers, fixed
+    cases) of the readers' AUC for 'abnormal' across ``arms`` (default: every arm answered), on their suspicion
+    scores. Every reader must have read every case in every arm."""
+    arms = arms or tuple(sorted(answers["arm"].unique()))
+    reads = answers[answers["arm"].isin(arms)]
+    ratings = pd.DataFrame({"reader": reads["reader"], "treatment": reads["arm"], "case": reads["case"],
+                            "truth": reads["truth"] != "normal", "rating": suspicion(reads)})
+    return or_analysis(ratings, alpha=alpha)
 
 
 def imrmc_csv(answers: pd.DataFrame, positive: tuple[str, ...] | None = None) -> str:
     """iMRMC's input: a free-text header, ``BEGIN DATA:``, then ``readerID,caseID,modalityID,score`` rows, with
     one truth row per case (reader ``-1``, modality ``truth``, score 0 or 1). The binary task is 'abnormal'
-    (any diagnosis in ``positive``, default every diagnosis but normal). A reader's score is an ordinal
-    suspicion: their confidence (1-5) when they called the case abnormal, else 6 minus it."""
+    (any diagnosis in ``positive``, default every diagnosis but normal); a reader's score is `suspicion`."""
     positive = positive or tuple(label for label in LABELS if label != "normal")
     lines = ["CardioNets reader study, exported for iMRMC", f"Positive: {', '.join(positive)}",
-             "Score: confidence (1-5) when the answer is positive, else 6 - confidence", "BEGIN DATA:"]
+             f"Score: {SCORE}", "BEGIN DATA:"]
     for case, truth in answers.groupby("case", sort=True)["truth"].first().items():
         lines.append(f"-1,{case},truth,{int(truth in positive)}")
     scored = answers.assign(score=suspicion(answers, positive)).sort_values(["reader", "arm", "case"])
-    lines += [f"{row.reader_id},{row.case},{row.arm},{row.score}" for row in scored.itertuples()]
+    lines += [f"{row.reader_id},{row.case},{row.arm},{row.score:g}" for row in scored.itertuples()]
     return "\n".join(lines) + "\n"

@@ -29,6 +29,11 @@ ARMS = {
 DIAGNOSES = {"normal": "Normal", "hcm": "Hypertrophic cardiomyopathy", "dcm": "Dilated cardiomyopathy",
              "rcm": "Restrictive cardiomyopathy", "ph": "Pulmonary hypertension", "mi": "Prior myocardial infarction"}
 CONFIDENCE = (1, 2, 3, 4, 5)
+# What a reader gives besides the diagnosis. Either way the analysis turns it into an ordered suspicion that the
+# case is abnormal (`analysis.suspicion`).
+RATINGS = {"confidence": "Diagnosis and confidence (1 = a guess, 5 = certain)",
+           "probability": "Diagnosis and the probability that the case is abnormal (0-100 %)"}
+PROBABILITY = range(0, 101)
 CROSSOVERS = ("sequential", "latin_square")
 
 
@@ -40,6 +45,7 @@ class StudyDesign:
     washout_days: int = 0  # sequential only: days between the end of one arm's pass and the next
     time_limit_s: int | None = None  # per case; None = untimed
     allow_going_back: bool = False
+    rating: str = "confidence"  # a key of RATINGS; designs stored before it existed read as "confidence"
 
     def __post_init__(self):
         unknown = [arm for arm in self.arms if arm not in ARMS]
@@ -47,6 +53,8 @@ class StudyDesign:
             raise ValueError(f"arms must be distinct names from {sorted(ARMS)}; got {list(self.arms)}")
         if self.crossover not in CROSSOVERS:
             raise ValueError(f"crossover must be one of {CROSSOVERS}, got {self.crossover!r}")
+        if self.rating not in RATINGS:
+            raise ValueError(f"rating must be one of {sorted(RATINGS)}, got {self.rating!r}")
         if self.time_limit_s is not None and self.time_limit_s <= 0:
             raise ValueError("a time limit must be a positive number of seconds")
 

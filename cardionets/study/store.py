@@ -6,6 +6,7 @@ for studies served from several machines).
     token = store.join(code, "Dr A", experience_years=8, specialty="cardiology")
     item = store.next_item(token)                                     # (position, case, arm) or None when done
     store.record_answer(token, item.case.key, item.arm, "hcm", confidence=4, seconds=31.5)
+    # a study whose design asks for a probability instead: record_answer(..., "hcm", None, 31.5, probability=80)
 
 Answers are the one thing a study cannot lose. Each is committed in its own transaction the moment it is given;
 a unique constraint on (study, reader, case, arm) makes a double click or a retried request a no-op instead of a
@@ -39,7 +40,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-from .design import CONFIDENCE, DIAGNOSES, StudyDesign, schedule
+from .design import CONFIDENCE, DIAGNOSES, PROBABILITY, StudyDesign, schedule
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -59,6 +60,17 @@ def _text(value: str | None, what: str, longest: int, required: bool = True) -> 
     if len(value) > longest or any(ord(ch) < 32 for ch in value):
         raise StudyError(f"{what[0].upper()}{what[1:]} must be at most {longest} characters of plain text.")
     return value
+
+
+def _check_rating(design: StudyDesign, diagnosis: str, confidence: int | None, probability: int | None) -> None:
+    """An answer is a diagnosis plus exactly the rating the study's design asks for."""
+    if diagnosis not in DIAGNOSES:
+        raise StudyError(f"The diagnosis must be one of {sorted(DIAGNOSES)}.")
+    if design.rating == "probability":
+        if confidence is not None or probability not in PROBABILITY:
+            raise StudyError("This study asks for the probability that the case is abnormal, 0 to 100 %.")
+    elif probability is not None or confidence not in CONFIDENCE:
+        raise StudyError("This study asks for a confidence from 1 (a guess) to 5 (certain).")
 
 
 def _valid_time(seconds: float) -> float:
@@ -116,7 +128,8 @@ class Answer(Base):
     arm: Mapped[str] = mapped_column(String(40))
     position: Mapped[int] = mapped_column(Integer)  # where in the reader's schedule it was read
     diagnosis: Mapped[str] = mapped_column(String(20))
-    confidence: Mapped[int] = mapped_column(Integer)
+    confidence: Mapped[int | None] = mapped_column(Integer, nullable=True)  # 1-5, in "confidence" studies
+    probability: Mapped[int | None] = mapped_column(Integer, nullable=True)  # 0-100, in "probability" studies
     seconds: Mapped[float] = mapped_column(Float)  # time on the case, measured by the app
     answered_at: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -205,16 +218,16 @@ class StudyStore:
             if answer is None:
                 return None
             return (ScheduledRead(position, len(plan), cases[key], arm, study.code),
-                    {"diagnosis": answer.diagnosis, "confidence": answer.confidence, "seconds": answer.seconds})
+                    {"diagnosis": answer.diagnosis, "confidence": answer.confidence,
+                     "probability": answer.probability, "seconds": answer.seconds})
 
-    def revise_answer(self, token: str, case_key: str, arm: str, diagnosis: str, confidence: int,
-                      seconds: float) -> None:
+    def revise_answer(self, token: str, case_key: str, arm: str, diagnosis: str, confidence: int | None,
+                      seconds: float, probability: int | None = None) -> None:
         """Change an earlier answer, only in a design that lets readers go back; the time spent adds up."""
-        if diagnosis not in DIAGNOSES or confidence not in CONFIDENCE:
-            raise StudyError(f"An answer is one of {sorted(DIAGNOSES)} with confidence 1-5.")
         seconds = _valid_time(seconds)
         with self.sessions.begin() as session:
             reader, study, design, _ = self._reader_context(session, token)
+            _check_rating(design, diagnosis, confidence, probability)
             if not design.allow_going_back:
                 raise StudyError("This study's design does not let readers change their answers.")
             case_id = session.scalar(select(Case.id).where(Case.study_id == study.id, Case.key == case_key))
@@ -222,26 +235,25 @@ class StudyStore:
             # increments when two requests for the same answer overlapped.
             changed = session.execute(update(Answer).where(
                 Answer.reader_id == reader.id, Answer.study_id == study.id, Answer.case_id == case_id,
-                Answer.arm == arm).values(diagnosis=diagnosis, confidence=confidence,
+                Answer.arm == arm).values(diagnosis=diagnosis, confidence=confidence, probability=probability,
                                           seconds=Answer.seconds + seconds)).rowcount
             if not changed:
                 raise StudyError("There is no earlier answer to change for this case.")
 
-    def record_answer(self, token: str, case_key: str, arm: str, diagnosis: str, confidence: int,
-                      seconds: float) -> bool:
+    def record_answer(self, token: str, case_key: str, arm: str, diagnosis: str, confidence: int | None,
+                      seconds: float, probability: int | None = None) -> bool:
         """Commit one answer now. False (and nothing written) when this read was already answered."""
-        if diagnosis not in DIAGNOSES or confidence not in CONFIDENCE:
-            raise StudyError(f"An answer is one of {sorted(DIAGNOSES)} with confidence 1-5.")
         seconds = _valid_time(seconds)
         with self.sessions() as session:
             reader, study, design, cases = self._reader_context(session, token)
+            _check_rating(design, diagnosis, confidence, probability)
             plan = schedule(design, list(cases), reader.id)
             if (case_key, arm) not in plan:
                 raise StudyError("This case is not in your study.")
             case_id = session.scalar(select(Case.id).where(Case.study_id == study.id, Case.key == case_key))
             session.add(Answer(study_id=study.id, reader_id=reader.id, case_id=case_id, arm=arm,
                                position=plan.index((case_key, arm)), diagnosis=diagnosis, confidence=confidence,
-                               seconds=float(seconds)))
+                               probability=probability, seconds=float(seconds)))
             try:
                 session.commit()
             except IntegrityError:  # the unique constraint: this read is already answered
@@ -283,10 +295,11 @@ class StudyStore:
         with self.sessions() as session:
             rows = session.execute(
                 select(Reader.name, Reader.id, Case.key, Case.truth, Answer.arm, Answer.diagnosis,
-                       Answer.confidence, Answer.seconds, Answer.position)
+                       Answer.confidence, Answer.probability, Answer.seconds, Answer.position)
                 .join(Reader, Reader.id == Answer.reader_id).join(Case, Case.id == Answer.case_id)
                 .join(Study, Study.id == Answer.study_id).where(Study.code == code).order_by(Answer.id)).all()
-        keys = ("reader", "reader_id", "case", "truth", "arm", "diagnosis", "confidence", "seconds", "position")
+        keys = ("reader", "reader_id", "case", "truth", "arm", "diagnosis", "confidence", "probability", "seconds",
+                "position")
         return [dict(zip(keys, row)) for row in rows]
 
 
