@@ -316,6 +316,11 @@ class CardioNets:
         )
 
     # --- generation ----------------------------------------------------------------------------------------------
+    @property
+    def generation_timed(self) -> bool:
+        """Whether `generation_seconds` answers at once; otherwise it first times this machine (about 2 s)."""
+        return self._generation_costs is not None
+
     def generation_seconds(self, n_samples: int = 1, steps: int | None = None, cfg: float | None = None,
                            autoregressive_steps: int | None = None) -> float:
         """How long `generate_cmr` with these settings should take here, from a cost model timed once per
@@ -393,6 +398,8 @@ class CardioNets:
         if n_samples < 1:
             raise ValueError(f"n_samples must be at least 1, got {n_samples}")
         self.check_scanner(scanner)  # before any work
+        if self._generation_costs is None:  # the first generation in a process also times the cost model
+            self._generation_costs = self._time_generation()
         started = time.perf_counter()
         record = self.read_ecg(ecg)
         quality = check_quality(record)
@@ -418,10 +425,10 @@ class CardioNets:
         names = list(self.predictor.config.phenotypes)
         predicted = {name: float(phenotypes[names.index(name)]) for name in IMAGE_PHENOTYPES if name in names}
         seconds = time.perf_counter() - started
-        if self._generation_costs is not None:  # later estimates follow how fast this machine runs right now
-            modelled = self.generation_seconds(n_samples, settings.diffusion_steps, settings.cfg_scale,
-                                               settings.autoregressive_steps) / self._generation_pace
-            self._generation_pace = min(10.0, max(0.1, seconds / max(modelled, 1e-6)))
+        # Later estimates follow how fast this machine runs right now.
+        modelled = self.generation_seconds(n_samples, settings.diffusion_steps, settings.cfg_scale,
+                                           settings.autoregressive_steps) / self._generation_pace
+        self._generation_pace = min(10.0, max(0.1, seconds / max(modelled, 1e-6)))
         return GeneratedCMR(
             cines=cines, views=VIEWS, pixel_mm=pixel_mm,
             frame_duration_s=60.0 / heart_rate_bpm(record) / cines.shape[2], seeds=seeds, settings=settings,

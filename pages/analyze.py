@@ -6,10 +6,6 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from cardionets.cmr.export import SYNTHETIC, labelled_frames
-from cardionets.ecg import ECGError, preprocess
-from cardionets.ecg.plot import ecg_paper_figure
-from cardionets.inference import ECGRejectedError
 from cardionets.presentation import (
     DISEASE_LABELS,
     UNFLAGGED,
@@ -22,7 +18,6 @@ from cardionets.presentation import (
     subtype_rows,
     subtypes_apply,
 )
-from cardionets.report import pdf_report
 from cardionets.samples import sample_ecgs
 from cardionets.workspace import workspace
 from pages.common import bundle_key, digest, ecg_printout, models, predict, read_upload, research_banner
@@ -59,7 +54,6 @@ def probability_chart(result) -> go.Figure:
 
 st.title("Analyze an ECG")
 research_banner()
-models()  # loaded once per server when the first visitor opens the page, not on their first click
 
 NO_SAMPLE = "(none)"
 # The latest choice wins, and only one is ever shown: picking a sample empties the uploader (a new key), and an
@@ -85,6 +79,14 @@ keep_copy = st.checkbox("Keep a copy of my upload on this server (off: nothing i
 samples = sample_ecgs()
 sample_name = st.selectbox("…or try a sample ECG", [NO_SAMPLE, *samples], key="sample_choice",
                            on_change=_sample_chosen)
+
+# Imported only now, with the uploader already on screen: these pull in torch, scipy and matplotlib, about 4 s
+# on a cold 2-core server (docs/performance.md, cold start).
+from cardionets.cmr.export import SYNTHETIC, labelled_frames  # noqa: E402
+from cardionets.ecg import ECGError, preprocess  # noqa: E402
+from cardionets.ecg.plot import ecg_paper_figure  # noqa: E402
+from cardionets.inference import ECGRejectedError  # noqa: E402
+from cardionets.report import pdf_report  # noqa: E402
 
 record, key, name = None, None, None
 try:
@@ -118,6 +120,9 @@ if record is None:
                                "calibrated probabilities against their thresholds, and the cardiomyopathy subtype",
                                "both views animated, generated from the ECG, with image-derived volumes",
                                "PDF report, JSON result, NIfTI and GIF of the generated cine"]}).style.hide(axis="index"))
+    # The models load once per server, here, when the first visitor opens the page: after the uploader is on
+    # screen (a cold server takes seconds to load them), and before their first click needs them.
+    models()
 
 if record is not None:
     st.caption(f"Showing: {'sample ECG ' if sample_name != NO_SAMPLE and not uploads else ''}{name}")
@@ -211,8 +216,11 @@ if record is not None:
                     format_func=lambda site: "the training sites (default)" if site is None else site,
                     help="The look (contrast, shading, noise, pixel size) of the cines a site's scanner makes: pick "
                          "the site whose scans you will compare these with.")
-            estimate = model.generation_seconds(n_samples, steps, cfg)
-            generate = st.form_submit_button(f"Generate the {SYNTHETIC} CMR (about {estimate:.1f} s)")
+            # Timing this machine for the estimate takes about 2 s of both cores, which would hold up the first
+            # result on screen: the first generation does it instead.
+            estimate = (f"about {model.generation_seconds(n_samples, steps, cfg):.1f} s" if model.generation_timed
+                        else "the first one also times this machine, a few seconds more")
+            generate = st.form_submit_button(f"Generate the {SYNTHETIC} CMR ({estimate})")
         state_key = f"cmr-{key}-{n_samples}-{steps}-{cfg}-{scanner}-{bundle_key()}"
         if generate and state_key not in st.session_state:
             with st.spinner(f"Generating {n_samples} sample(s) of both views…"):

@@ -1,23 +1,28 @@
 """Streamlit glue the pages share: the models loaded once per process, results cached by file hash, the
-research-use statement. Logic stays in `cardionets`; this only decides what Streamlit caches."""
+research-use statement. Logic stays in `cardionets`; this only decides what Streamlit caches.
+
+The heavy modules (torch through `cardionets.inference`, scipy through `cardionets.ecg`, SQLAlchemy through the
+study store: about 4 s on a 2-core machine) are imported inside the functions that need them, so a page can put
+its uploader on screen before they load (docs/performance.md, cold start)."""
 
 from __future__ import annotations
 
 import hashlib
 import io
 import os
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
 from cardionets.admin_auth import HUB_TOKEN_SETTING, setting
 from cardionets.bundle import BundleError, Manifest, active_bundle, resolve
-from cardionets.ecg import ECG, load_upload, preprocess
-from cardionets.ecg.plot import save_ecg_png
-from cardionets.inference import CardioNets, GeneratedCMR
-from cardionets.prediction import Prediction
-from cardionets.study.backup import BACKUP_MINUTES_ENV, BACKUP_REPO_ENV, DEFAULT_MINUTES, start_periodic_backup
-from cardionets.study.store import StudyStore
 from cardionets.workspace import workspace
+
+if TYPE_CHECKING:
+    from cardionets.ecg import ECG
+    from cardionets.inference import CardioNets, GeneratedCMR
+    from cardionets.prediction import Prediction
+    from cardionets.study.store import StudyStore
 
 STUDY_DB_ENV = "CARDIONETS_STUDY_DB"
 RESEARCH_USE = "Research use only, not for diagnosis. Values are estimated from the ECG, not measured on a CMR."
@@ -60,9 +65,11 @@ def bundle_key() -> str:
 
 @st.cache_resource(show_spinner="Loading the CardioNets models (once per server)…", max_entries=2)
 def _models(key: str) -> CardioNets:
-    model = CardioNets.from_pretrained(key.split("@", 1)[0])
-    model.generation_seconds()  # times the generator once (about 2 s) here, not on a clinician's first click
-    return model
+    from cardionets.inference import CardioNets
+
+    # The generator's cost model (`generation_seconds`, about 2 s) is timed when the cine form first asks for
+    # it, which comes after the first result's phenotypes are on screen.
+    return CardioNets.from_pretrained(key.split("@", 1)[0])
 
 
 def models() -> CardioNets:
@@ -72,6 +79,8 @@ def models() -> CardioNets:
 @st.cache_data(max_entries=64, show_spinner=False)
 def read_upload(key: str, _files: dict[str, bytes]) -> ECG:
     """The canonical ECG of an upload, cached by its hash (``key``); the bytes are never written to disk."""
+    from cardionets.ecg import load_upload
+
     return load_upload(_files)
 
 
@@ -92,6 +101,9 @@ def default_cmr(key: str, _record: ECG, weights: str) -> GeneratedCMR:
 @st.cache_data(max_entries=64, show_spinner=False)
 def ecg_printout(key: str, _record: ECG) -> bytes:
     """The 12-lead on ECG paper (filtered like a cart's printout) as a PNG, cached by the file hash."""
+    from cardionets.ecg import preprocess
+    from cardionets.ecg.plot import save_ecg_png
+
     buffer = io.BytesIO()
     save_ecg_png(preprocess(_record), buffer, dpi=110)
     return buffer.getvalue()
@@ -104,6 +116,9 @@ def study_store() -> StudyStore:
 
 @st.cache_resource(show_spinner=False)
 def _study_store(url: str) -> StudyStore:
+    from cardionets.study.backup import BACKUP_MINUTES_ENV, BACKUP_REPO_ENV, DEFAULT_MINUTES, start_periodic_backup
+    from cardionets.study.store import StudyStore
+
     store = StudyStore(url)  # one engine (and connection pool) per database per server
     repo = setting(BACKUP_REPO_ENV, st.secrets)
     if repo:  # on Spaces, whose disk does not survive a restart: a private dataset keeps a copy of the answers

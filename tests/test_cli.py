@@ -52,3 +52,12 @@ def test_make_app_serves_this_machine_only_unless_told_otherwise():
 
     assert app_command().endswith("--server.address localhost")
     assert app_command("ADDRESS=0.0.0.0").endswith("--server.address 0.0.0.0")
+
+
+def test_the_app_server_does_not_watch_files():
+    """Streamlit's file watcher over the repository (virtual environment included) overflowed the inotify queue
+    on a busy machine and made the first page take minutes (docs/performance.md, cold start)."""
+    import tomllib
+
+    config = tomllib.loads((Path(__file__).resolve().parents[1] / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["fileWatcherType"] == "none" and config["server"]["runOnSave"] is False
