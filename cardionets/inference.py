@@ -302,6 +302,7 @@ class CardioNets:
         timing = {"preparation": item.prepare_ms, "models": models_ms if out is not None else 0.0}
         return Prediction(
             rhythm=summary.get("rhythm"), interpretation=list(summary.get("interpretation", [])),
+            acquired=summary.get("acquired"),
             disagreements=rhythm_disagreements(diseases, summary.get("rhythm")),
             qc=summary["qc"], measurements=summary["measurements"],
             device_measurements=summary["device_measurements"], patient={

@@ -143,6 +143,7 @@ class Prediction:
     disclaimer: str = RESEARCH_USE
     rhythm: dict | None = None  # the rule-based rhythm read (`cardionets.ecg.rhythm`); None when not measurable
     interpretation: list[str] = field(default_factory=list)  # the cart's own statements, verbatim
+    acquired: str | None = None  # when the ECG was recorded, as its file says ("YYYY-MM-DD HH:MM")
     disagreements: list[str] = field(default_factory=list)  # where a call contradicts what the tracing shows
 
     @property

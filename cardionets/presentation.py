@@ -51,6 +51,7 @@ def recording_description(record) -> str:
     """What the shown tracing is, and everything reading it changed: format, rate (and the recorded rate when
     it was resampled), leads computed from others, leads missing, and the reader's own notes."""
     meta = record.meta
+    recorded = f"recorded {meta.acquired} · " if meta.acquired else ""
     parts = [meta.source_format, f"{record.fs_hz:g} Hz", f"{record.duration_s:g} s"]
     if meta.original_fs_hz != record.fs_hz:
         parts[1] = f"{record.fs_hz:g} Hz, resampled from the recorded {meta.original_fs_hz:g} Hz"
@@ -60,7 +61,7 @@ def recording_description(record) -> str:
         parts.append(f"{', '.join(meta.missing_leads)} not recorded (drawn flat)")
     parts += list(meta.notes)
     changed = len(parts) > 3 or meta.original_fs_hz != record.fs_hz
-    return " · ".join(parts) + ("" if changed else " · as recorded, no conversions")
+    return recorded + " · ".join(parts) + ("" if changed else " · as recorded, no conversions")
 
 
 def phenotype_label(name: str) -> str:

@@ -253,7 +253,7 @@ if record is not None:
     d1, d2, d3 = st.columns(3)
     patient = {"name_or_id": patient_id} if patient_id else {}
     # Callables: the report and the archive are built when clicked, not on every rerun of the page.
-    d1.download_button("PDF report", lambda: pdf_report(result, record, cmr, patient),
+    d1.download_button("PDF report", lambda: pdf_report(result, record, cmr, patient, source=name),
                        file_name="cardionets_report.pdf", mime="application/pdf")
     d2.download_button("Result (JSON)", result.to_json(), file_name="cardionets_result.json",
                        mime="application/json")

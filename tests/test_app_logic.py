@@ -88,13 +88,50 @@ def test_promoting_weights_changes_what_the_app_serves(bundle, monkeypatch, tmp_
 
 
 def test_the_pdf_report_has_a_page_per_part_and_says_what_it_is(mortara_path):
+    from pypdf import PdfReader
+
     model = CardioNets.from_pretrained(device="cpu")
     record = load(mortara_path)
-    result = model.predict(record)
-    without = pdf_report(result, record, patient={"name_or_id": "Test 1"})
+    result = model.predict(record, height_cm=165, weight_kg=60)
+    without = pdf_report(result, record, patient={"name_or_id": "Test 1"}, source="/srv/uploads/waveform_ecg.dcm")
     cmr = model.generate_cmr(record, n_samples=2)
     with_cmr = pdf_report(result, record, cmr)
     for pdf, pages in ((without, 2), (with_cmr, 3)):
-        assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page ") >= pages
+        assert len(PdfReader(io.BytesIO(pdf)).pages) == pages
         assert b"not for diagnosis" in pdf  # the document's Subject
     assert b"SYNTHETIC" in with_cmr and b"SYNTHETIC" not in without
+
+    first, tables = (page.extract_text() for page in PdfReader(io.BytesIO(without)).pages)
+    # The patient as a clinician writes it, the file by its name only, when it was recorded, the cart's words.
+    assert "Patient: Test 1 · 42 years · female · 165 cm · 60 kg · BSA 1.66 m²" in first
+    assert "ECG: waveform_ecg.dcm · recorded 2013-01-25 10:59 · dicom" in first and "/srv" not in first
+    assert "RITMO SINUSALE" in first and "Hypertrophic cardiomyopathy" in first and "Call threshold" in first
+    assert "LV end-diastolic volume" in tables and "QRS duration" in tables
+    for text in (first, tables, PdfReader(io.BytesIO(with_cmr)).pages[2].extract_text()):
+        assert f"CardioNets {result.model['cardionets_version']} · weights" in text  # every footer
+        assert not any(raw in text for raw in ("lvedv_ml", "age_years", "42.0", "any_cm", "bsa_m2"))
+
+
+def test_no_text_in_the_report_runs_out_of_its_cell_or_off_the_page(mortara_path):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.table import Table
+
+    from cardionets.report import report_pages
+
+    model = CardioNets.from_pretrained(device="cpu")
+    record = load(mortara_path)
+    result = model.predict(record, height_cm=165, weight_kg=60)
+    for page in report_pages(result, record, model.generate_cmr(record, n_samples=2), {"name_or_id": "Test 1"},
+                             "waveform_ecg.dcm"):
+        canvas = FigureCanvasAgg(page)
+        canvas.draw()  # a table places its cells' text when drawn
+        renderer = canvas.get_renderer()
+        page_box = page.bbox
+        for text in page.texts:
+            box = text.get_window_extent(renderer)
+            assert page_box.x0 <= box.x0 and box.x1 <= page_box.x1, text.get_text()[:60]
+        tables = [child for axes in page.axes for child in axes.get_children() if isinstance(child, Table)]
+        for table in tables:
+            for cell in table.get_celld().values():
+                inner, outer = cell.get_text().get_window_extent(renderer), cell.get_window_extent(renderer)
+                assert inner.x1 <= outer.x1 + 0.5, cell.get_text().get_text()

@@ -163,5 +163,5 @@ def test_leads_computed_from_others_are_labelled_derived_on_the_paper_and_in_the
     assert "computed from the other limb leads, not recorded" in caption and "no conversions" not in caption
     assert "aVR" in caption
     original = recording_description(load(get_testdata_file("waveform_ecg.dcm")))
-    assert original.endswith("as recorded, no conversions")
+    assert original.endswith("as recorded, no conversions") and original.startswith("recorded 2013-01-25 10:59 · ")
     assert "resampled from the recorded 1000 Hz" in recording_description(mortara_500hz)

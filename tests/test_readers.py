@@ -1,5 +1,6 @@
 """Each reader recovers the real ECG written in its format, with lead names, units and rate intact."""
 
+import datetime
 import io
 from pathlib import Path
 
@@ -44,6 +45,16 @@ def test_dicom_real_file_carries_demographics_and_cart_measurements(mortara_ecg)
     for key, value in MORTARA_DEVICE.items():
         assert mortara_ecg.meta.device_measurements[key] == value
     assert "ECG NORMALE" in mortara_ecg.meta.interpretation
+    assert mortara_ecg.meta.acquired == "2013-01-25 10:59"  # AcquisitionDateTime 20130125105919
+
+
+def test_a_missing_or_damaged_recording_time_is_no_time_and_no_error():
+    from cardionets.ecg.readers.base import acquisition_time
+
+    assert acquisition_time("20130125105919", "%Y%m%d%H%M%S") == "2013-01-25 10:59"
+    assert acquisition_time("2013-01-25", "%Y-%m-%d %H:%M", "%Y-%m-%d") == "2013-01-25"
+    for text in (None, "", "yesterday", "20131325", "00000000"):
+        assert acquisition_time(text, "%Y%m%d") is None
 
 
 def test_wfdb_round_trip_by_header_path(tmp_path, mortara_500hz):
@@ -51,6 +62,7 @@ def test_wfdb_round_trip_by_header_path(tmp_path, mortara_500hz):
     assert ecg.meta.source_format == "wfdb" and ecg.fs_hz == 500
     assert np.abs(ecg.signal_mv - mortara_500hz.signal_mv).max() <= QUANTUM_MV / 2 + 1e-6
     assert ecg.meta.age_years == 63 and ecg.meta.sex == "F"
+    assert ecg.meta.acquired is None  # this header gives no base date
 
 
 def test_wfdb_upload_as_header_bytes_with_companion_dat(tmp_path, mortara_500hz):
@@ -89,13 +101,14 @@ def test_edf_round_trip_with_ecg_prefixed_labels_in_microvolts(tmp_path, mortara
         [f"ECG {lead}" for lead in STANDARD_LEADS], dimension="uV", sample_frequency=500,
         physical_min=-5000, physical_max=5000,
     )
-    header = pyedflib.highlevel.make_header(sex="Male", birthdate="1960-05-01", startdate=None)
+    header = pyedflib.highlevel.make_header(sex="Male", birthdate="1960-05-01",
+                                            startdate=datetime.datetime(2021, 6, 30, 8, 15))
     pyedflib.highlevel.write_edf(str(path), signals_uv, headers, header)
     ecg = load(path)
     assert ecg.meta.source_format == "edf" and ecg.fs_hz == 500
     quantum_mv = 10000 / 65535 / 1000
     assert np.abs(ecg.signal_mv - mortara_500hz.signal_mv).max() <= quantum_mv
-    assert ecg.meta.sex == "M"
+    assert ecg.meta.sex == "M" and ecg.meta.acquired == "2021-06-30 08:15"
 
 
 def test_csv_with_header_time_column_and_unit_suffix(mortara_500hz):
@@ -203,3 +216,11 @@ def test_wfdb_header_comments_give_age_and_sex_as_ludb_and_the_challenges_write_
     assert (ludb.meta.age_years, ludb.meta.sex) == (26.0, "M")
     cinc = load(real / "cinc2021" / "records" / "E07506.hea")  # "#Age: 66", "#Sex: Female"
     assert (cinc.meta.age_years, cinc.meta.sex) == (66.0, "F")
+
+
+def test_a_wfdb_header_s_base_date_and_time_are_the_recording_time(tmp_path, mortara_500hz):
+    header = _write_wfdb(tmp_path, mortara_500hz)
+    lines = header.read_text().splitlines()
+    lines[0] += " 14:05:00 23/11/2019"  # the record line's optional base time and date
+    header.write_text("\n".join(lines) + "\n")
+    assert load(header).meta.acquired == "2019-11-23 14:05"

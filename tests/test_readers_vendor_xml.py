@@ -45,6 +45,7 @@ class VendorFormat:
     source_format: str
     stored_leads: tuple[str, ...] = STANDARD_LEADS
     stores_body_size: bool = True
+    acquired: str = "2024-03-01 09:30"  # the writers' recording time, as the reader gives it back
 
     @property
     def half_count_mv(self) -> float:
@@ -54,7 +55,7 @@ class VendorFormat:
 MUSE = VendorFormat("ge_muse", ge_muse_writer, ge_muse, 500, "ge_muse_xml", ge_muse_writer.STORED_LEADS)
 PHILIPS = VendorFormat("philips", philips_writer, philips, 500, "philips_xml")
 AECG = VendorFormat("hl7_aecg", hl7_aecg_writer, hl7_aecg, 1000, "hl7_aecg", stores_body_size=False)
-UK_BIOBANK = VendorFormat("ukbiobank", ukbiobank_writer, ukbiobank, 500, "ukbiobank_xml")
+UK_BIOBANK = VendorFormat("ukbiobank", ukbiobank_writer, ukbiobank, 500, "ukbiobank_xml", acquired="2014-03-01 09:30")
 FORMATS = [MUSE, PHILIPS, AECG, UK_BIOBANK]
 
 
@@ -118,6 +119,10 @@ def test_device_measurements_survive_under_our_keys(round_trip):
 
 def test_interpretation_statements_survive_in_order(round_trip):
     assert round_trip.ecg.meta.interpretation == tuple(STATEMENTS)
+
+
+def test_the_recording_time_survives(round_trip):
+    assert round_trip.ecg.meta.acquired == round_trip.vendor.acquired
 
 
 # --- format specifics ---------------------------------------------------------------------------------------

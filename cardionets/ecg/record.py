@@ -38,6 +38,7 @@ class ECGMetadata:
     weight_kg: float | None = None
     device_measurements: dict[str, float] = field(default_factory=dict)
     interpretation: tuple[str, ...] = ()
+    acquired: str | None = None  # when the ECG was recorded, "YYYY-MM-DD HH:MM" (or a date alone), as the file says
     notes: tuple[str, ...] = ()  # what loading changed: units converted, window selected, gaps filled
 
     def with_note(self, note: str) -> ECGMetadata:

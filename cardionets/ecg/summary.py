@@ -46,6 +46,7 @@ def summarize(ecg: ECG, with_measurements: bool = True) -> dict:
             key: value for key, value in ecg.meta.device_measurements.items() if key in (*MEASUREMENT_KEYS, "qtc_ms")
         },
         "interpretation": list(ecg.meta.interpretation),
+        "acquired": ecg.meta.acquired,
         "notes": list(ecg.meta.notes),
     }
 

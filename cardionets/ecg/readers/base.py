@@ -7,6 +7,7 @@ catch a file in the wrong units live here, once, so every format gets the same c
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
 
@@ -41,7 +42,24 @@ class RawECG:
     weight_kg: float | None = None
     device_measurements: dict[str, float] = field(default_factory=dict)
     interpretation: list[str] = field(default_factory=list)
+    acquired: str | None = None  # `acquisition_time`'s text
     notes: list[str] = field(default_factory=list)  # what the reader assumed, shown to the user
+
+
+def acquisition_time(text: str | None, *formats: str) -> str | None:
+    """When the ECG was recorded, as "YYYY-MM-DD HH:MM" ("YYYY-MM-DD" for a format without a time), read from
+    ``text`` with the first of ``formats`` (strptime) that fits. None when the file gives none, or one that is no
+    date: a damaged date never stops an ECG from being read."""
+    if not text:
+        return None
+    for layout in formats:
+        try:
+            when = datetime.strptime(text.strip(), layout)
+        except ValueError:
+            continue
+        if 1900 <= when.year <= 2200:
+            return when.strftime("%Y-%m-%d %H:%M" if "%H" in layout else "%Y-%m-%d")
+    return None
 
 
 def units_scale_to_mv(units: str) -> float:
@@ -151,6 +169,7 @@ def to_canonical(raw: RawECG, units: str | None = None) -> ECG:
         weight_kg=raw.weight_kg,
         device_measurements=dict(raw.device_measurements),
         interpretation=tuple(raw.interpretation),
+        acquired=raw.acquired,
         notes=tuple(notes),
     )
     return ECG(signal, raw.fs_hz, meta)

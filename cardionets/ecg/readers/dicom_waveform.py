@@ -13,7 +13,7 @@ import warnings
 import pydicom
 
 from ..errors import CorruptFileError, MissingLeadsError
-from .base import RawECG
+from .base import RawECG, acquisition_time
 
 # SCP-ECG concept names used in the Waveform Annotation Sequence, mapped to our measurement keys.
 _ANNOTATION_KEYS = {
@@ -65,7 +65,18 @@ def _read(dataset) -> RawECG:
         weight_kg=_positive(dataset.get("PatientWeight"), 1.0),
         device_measurements=measurements,
         interpretation=_interpretation(dataset),
+        acquired=_acquired(dataset),
     )
+
+
+def _acquired(dataset) -> str | None:
+    """AcquisitionDateTime (DT), else the content or study date with its time (DA + TM), to the second."""
+    pairs = [str(dataset.get("AcquisitionDateTime") or "")]
+    pairs += [f"{dataset.get(date) or ''}{str(dataset.get(time) or '').split('.')[0]}"
+              for date, time in (("ContentDate", "ContentTime"), ("StudyDate", "StudyTime"))]
+    return next((found for text in pairs
+                 if (found := acquisition_time(text.split(".")[0][:14], "%Y%m%d%H%M%S", "%Y%m%d%H%M", "%Y%m%d"))),
+                None)
 
 
 def _check_sensitivity(channel, name: str) -> None:

@@ -15,7 +15,7 @@ import pyedflib
 from ..errors import CorruptFileError
 from ..leads import canonical_lead_name
 from ..resample import resample_array
-from .base import RawECG, units_scale_to_mv
+from .base import RawECG, acquisition_time, units_scale_to_mv
 from .scratch import scratch_file
 
 
@@ -54,6 +54,10 @@ def _read_open(reader: pyedflib.EdfReader) -> RawECG:
 
 def _demographics(reader: pyedflib.EdfReader) -> dict:
     out: dict = {}
+    try:  # every EDF header has a start date; anonymised files often set it to 1985-01-01
+        out["acquired"] = acquisition_time(f"{reader.getStartdatetime():%Y-%m-%d %H:%M}", "%Y-%m-%d %H:%M")
+    except (ValueError, TypeError, AttributeError):
+        pass
     sex = str(reader.getSex() or "").strip().upper()[:1]
     if sex in ("M", "F"):
         out["sex"] = sex

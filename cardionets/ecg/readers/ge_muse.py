@@ -29,7 +29,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 
 from ..errors import CorruptFileError
-from .base import RawECG, units_scale_to_mv
+from .base import RawECG, acquisition_time, units_scale_to_mv
 from .xml import child_text, parse_xml, to_float
 
 _FORMAT = "GE MUSE XML"
@@ -83,6 +83,9 @@ def read(data: bytes) -> RawECG:
         weight_kg=_converted(demographics, {"WeightKG": 1.0, "WeightLBS": 0.45359237}),
         device_measurements=_device_measurements(root),
         interpretation=_statement_lines(root.find("Diagnosis")) or _statement_lines(root.find("OriginalDiagnosis")),
+        acquired=acquisition_time(" ".join(filter(None, (child_text(root, "TestDemographics/AcquisitionDate"),
+                                                         child_text(root, "TestDemographics/AcquisitionTime")))),
+                                  "%m-%d-%Y %H:%M:%S", "%m-%d-%Y %H:%M", "%m-%d-%Y"),
     )
 
 

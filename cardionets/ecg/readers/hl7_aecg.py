@@ -28,7 +28,7 @@ from datetime import date
 import numpy as np
 
 from ..errors import CorruptFileError
-from .base import RawECG, units_scale_to_mv
+from .base import RawECG, acquisition_time, units_scale_to_mv
 from .xml import parse_xml, to_float
 
 _FORMAT = "HL7 aECG"
@@ -80,6 +80,9 @@ def read(data: bytes) -> RawECG:
         sex={"M": "M", "F": "F"}.get(_attribute(person, "administrativeGenderCode", "code").upper()),
         device_measurements=_device_measurements(annotations),
         interpretation=[text for a in annotations if _code(a) in _STATEMENT_CODES and (text := _value_text(a))],
+        # HL7 TS: YYYYMMDDHHMMSS, then optional fractions and a time zone
+        acquired=acquisition_time(_attribute(root, "effectiveTime/low", "value")[:14], "%Y%m%d%H%M%S",
+                                  "%Y%m%d%H%M", "%Y%m%d"),
     )
 
 

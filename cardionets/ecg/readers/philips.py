@@ -29,7 +29,7 @@ import numpy as np
 from ..errors import CorruptFileError, UnsupportedFormatError
 from ..leads import STANDARD_LEADS, canonical_lead_name
 from . import philips_xli
-from .base import RawECG
+from .base import RawECG, acquisition_time
 from .xml import child_text, parse_xml, to_float
 
 _FORMAT = "Philips XML"
@@ -87,7 +87,15 @@ def read(data: bytes) -> RawECG:
         weight_kg=_value_in_units(patient, "weight", _WEIGHT_UNITS_IN_KG),
         device_measurements=_device_measurements(root, interpretation),
         interpretation=_statements(interpretation),
+        acquired=_acquired(root.find("dataacquisition")),
     )
+
+
+def _acquired(acquisition: ET.Element | None) -> str | None:
+    if acquisition is None:
+        return None
+    return acquisition_time(f"{acquisition.get('date', '')} {acquisition.get('time', '')}".strip(),
+                            "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d")
 
 
 def _lead_labels(parsed: ET.Element, characteristics: ET.Element | None) -> list[str]:

@@ -23,7 +23,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 
 from ..errors import CorruptFileError
-from .base import RawECG
+from .base import RawECG, acquisition_time
 from .xml import child_text, parse_xml, to_float
 
 _FORMAT = "UK Biobank ECG XML"
@@ -72,7 +72,15 @@ def read(data: bytes) -> RawECG:
             if (value := to_float(child_text(measurements, element))) is not None
         },
         interpretation=_statements(root.find("Interpretation")),
+        acquired=_acquired(root.find("ObservationDateTime")),
     )
+
+
+def _acquired(when: ET.Element | None) -> str | None:
+    parts = [to_float(child_text(when, tag)) for tag in ("Year", "Month", "Day", "Hour", "Minute")]
+    if any(part is None for part in parts):
+        return None
+    return acquisition_time("{:04.0f}-{:02.0f}-{:02.0f} {:02.0f}:{:02.0f}".format(*parts), "%Y-%m-%d %H:%M")
 
 
 def _counts(text: str | None, lead: str) -> np.ndarray:

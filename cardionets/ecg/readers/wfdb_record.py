@@ -13,7 +13,7 @@ import numpy as np
 import wfdb
 
 from ..errors import CorruptFileError, FileTooLargeError
-from .base import RawECG, units_scale_to_mv
+from .base import RawECG, acquisition_time, units_scale_to_mv
 from .scratch import scratch_folder
 
 BYTES_PER_SAMPLE_BOUND = 4  # no WFDB storage format uses more; bounds memory before wfdb allocates
@@ -40,7 +40,16 @@ def read(
         for column, (name, unit) in enumerate(zip(record.sig_name, record.units))
     }
     demographics = _demographics(record.comments or [])
-    return RawECG(named_signals=named, fs_hz=float(record.fs), units="mV", source_format="wfdb", **demographics)
+    return RawECG(named_signals=named, fs_hz=float(record.fs), units="mV", source_format="wfdb",
+                  acquired=_acquired(record), **demographics)
+
+
+def _acquired(record: wfdb.Record) -> str | None:
+    """The header's base date and time, where it gives them (most records give neither)."""
+    if record.base_date is None:
+        return None
+    time = f" {record.base_time:%H:%M}" if record.base_time is not None else ""
+    return acquisition_time(f"{record.base_date:%Y-%m-%d}{time}", "%Y-%m-%d %H:%M", "%Y-%m-%d")
 
 
 def _parse_header(text: str) -> tuple[str, list[str], int]:
