@@ -55,7 +55,14 @@ from .models.rhythm import RhythmModel
 from .models.scanner_adapter import ScannerAdapter
 from .models.segmenter import CMRSegmenter
 from .ood import OOD_REFERENCE_FILE, UNUSUAL_SCORE, EmbeddingReference
-from .prediction import DiseaseResult, OODResult, PhenotypeResult, Prediction, implausible_outputs
+from .prediction import (
+    DiseaseResult,
+    OODResult,
+    PhenotypeResult,
+    Prediction,
+    implausible_outputs,
+    with_derived_phenotypes,
+)
 from .preparation import PreparedECG, prepare_ecg
 from .sim.sites import SITES
 
@@ -285,6 +292,7 @@ class CardioNets:
             phenotypes = {name: PhenotypeResult.of(name, float(v), sex, {coverage: widths[index]
                                                                          for coverage, widths in intervals.items()})
                           for index, (name, v) in enumerate(zip(config.phenotypes, out["phenotypes"]))}
+            phenotypes = with_derived_phenotypes(phenotypes, sex, bsa_m2(item.height_cm, item.weight_kg))
             diseases = {name: disease_result(config, index, float(p))
                         for index, (name, p) in enumerate(zip(config.disease_outputs, out["disease_probabilities"]))}
             subtypes = {name: round(float(p), 4) for name, p in zip(SUBTYPES, out["subtype_probabilities"])}

@@ -18,7 +18,7 @@ from .sim.reference_ranges import reference_for
 
 RESEARCH_USE = "Research use only, not for diagnosis. Values are estimated from the ECG, not measured on a CMR."
 REFERENCE_Z = 1.96  # the reference limits are mean +/- 1.96 SD of the healthy reference cohort (95 % of it)
-UNITS = {"_l_min": "L/min", "_ml": "mL", "_pct": "%", "_mm": "mm", "_g": "g"}  # by name suffix, longest first
+UNITS = {"_g_m2": "g/m²", "_l_min": "L/min", "_ml": "mL", "_pct": "%", "_mm": "mm", "_g": "g"}  # longest first
 
 
 def unit_of(name: str) -> str:
@@ -40,7 +40,8 @@ def reference_range(name: str, sex: str | None) -> tuple[float, float, str] | No
     low = min(v.lower if v.lower is not None else v.mean - REFERENCE_Z * v.sd for v in values)
     high = max(v.upper if v.upper is not None else v.mean + REFERENCE_Z * v.sd for v in values)
     who = {"M": "men", "F": "women"}[sex] if known else "men and women (sex not given)"
-    return low, high, f"{source.cohort.format(who=who)}, mean +/- {REFERENCE_Z} SD; {source.citation}"
+    limits = source.limits or f"mean +/- {REFERENCE_Z} SD"
+    return low, high, f"{source.cohort.format(who=who)}, {limits}; {source.citation}"
 
 
 NON_NEGATIVE_UNITS = ("mL", "g", "mm", "L/min", "%")  # strain (also "%") is the one negative phenotype
@@ -82,10 +83,20 @@ class PhenotypeResult:
     def of(cls, name: str, value: float, sex: str | None,
            half_widths: dict[str, float] | None = None) -> PhenotypeResult:
         """``half_widths`` by coverage ("0.8", "0.95"), in the phenotype's units; none: no interval."""
+        value = float(value)
+        return cls.with_intervals(name, value, sex, {coverage: [value - width, value + width]
+                                                     for coverage, width in (half_widths or {}).items()
+                                                     if width is not None})
+
+    @classmethod
+    def with_intervals(cls, name: str, value: float, sex: str | None,
+                       intervals: dict[str, list[float]]) -> PhenotypeResult:
+        """``intervals``: [low, high] by coverage ("0.8", "0.95"); a volume's, mass's or thickness's lower end is
+        held at zero. The flag comes from the 95 % one."""
         unit, value = unit_of(name), float(value)
         floor = 0.0 if unit in NON_NEGATIVE_UNITS and not name.startswith("ecc_") else -float("inf")
-        intervals = {coverage: [round(max(floor, value - width), 2), round(value + width, 2)]
-                     for coverage, width in (half_widths or {}).items() if width is not None}
+        intervals = {coverage: [round(max(floor, low), 2), round(high, 2)] for coverage, (low, high) in
+                     intervals.items()}
         interval_95 = intervals.get("0.95")
         found = reference_range(name, sex)
         if found is None:
@@ -96,6 +107,38 @@ class PhenotypeResult:
                 else "normal" if low <= below and above <= high else "uncertain")
         return cls(round(value, 2), unit, round(low, 2), round(high, 2), flag, source, intervals.get("0.8"),
                    interval_95)
+
+
+WALL_SEGMENTS = tuple(f"wt_aha{i}_mm" for i in range(1, 17))
+DERIVED_PHENOTYPES = ("wt_max_mm", "lvm_g_m2")  # `with_derived_phenotypes`; lvm_g_m2 only with height and weight
+
+
+def with_derived_phenotypes(phenotypes: dict[str, PhenotypeResult], sex: str | None,
+                            bsa_m2: float | None) -> dict[str, PhenotypeResult]:
+    """The phenotypes with two a CMR report leads with, placed after the outputs they come from:
+    - ``wt_max_mm``, the thickest of the 16 AHA segments: the HCM criterion (`reference_range`). Its interval
+      runs from the largest of the segments' lower ends to the largest of their upper ends, so it holds
+      wherever each segment's does;
+    - ``lvm_g_m2``, LV mass over body surface area (only when height and weight give one), with its interval
+      scaled the same way."""
+    derived: dict[str, PhenotypeResult] = {}
+    if all(name in phenotypes for name in WALL_SEGMENTS):
+        segments = [phenotypes[name] for name in WALL_SEGMENTS]
+        derived["wt_max_mm"] = PhenotypeResult.with_intervals("wt_max_mm", max(p.value for p in segments), sex, {
+            coverage: [max(getattr(p, attribute)[0] for p in segments), max(getattr(p, attribute)[1] for p in segments)]
+            for coverage, attribute in (("0.8", "interval_80"), ("0.95", "interval_95"))
+            if all(getattr(p, attribute) is not None for p in segments)})
+    mass = phenotypes.get("lvm_g")
+    if mass is not None and bsa_m2:
+        derived["lvm_g_m2"] = PhenotypeResult.with_intervals("lvm_g_m2", mass.value / bsa_m2, sex, {
+            coverage: [interval[0] / bsa_m2, interval[1] / bsa_m2]
+            for coverage, interval in (("0.8", mass.interval_80), ("0.95", mass.interval_95)) if interval is not None})
+    after = {"wt_max_mm": "wt_global_mm", "lvm_g_m2": "lvm_g"}
+    out: dict[str, PhenotypeResult] = {}
+    for name, result in phenotypes.items():
+        out[name] = result
+        out.update({new: derived[new] for new, source in after.items() if source == name and new in derived})
+    return {**out, **derived}  # a derived value whose source is not an output goes last
 
 
 @dataclass

@@ -27,6 +27,7 @@ PHENOTYPE_LABELS = {
     "lasv_ml": "LA stroke volume", "laef_pct": "LA emptying fraction", "rav_max_ml": "RA maximum volume",
     "rav_min_ml": "RA minimum volume", "rasv_ml": "RA stroke volume", "raef_pct": "RA emptying fraction",
     "wt_global_mm": "LV wall thickness, global", "ecc_global_pct": "Circumferential strain, global",
+    "wt_max_mm": "LV maximum wall thickness (thickest segment)", "lvm_g_m2": "LV mass index (per m² BSA)",
 }
 SEGMENTAL = re.compile(r"^(wt|ecc)_aha(\d+)_")
 DISEASE_LABELS = {

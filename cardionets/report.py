@@ -126,8 +126,9 @@ def _tables_page(result: Prediction) -> Figure:
         return figure
     y = _table(figure, "ECG measurements (CardioNets and the cart's own)", measurement_rows(result), 0.92)
     _table(figure, "CMR phenotypes estimated from the ECG, with 95 % prediction intervals. Reference ranges: "
-           "healthy adults of the patient's sex (LV: UK Biobank, Petersen 2017; RV: Hudsmith 2005); a flag only "
-           "where the whole interval lies outside the range.", phenotype_rows(result), y)
+           "healthy adults of the patient's sex (LV: UK Biobank, Petersen 2017; RV: Hudsmith 2005); maximum wall "
+           "thickness: the ESC HCM criterion, 15 mm. A flag only where the whole interval lies outside the range.",
+           phenotype_rows(result), y)
     return figure
 
 

@@ -35,7 +35,7 @@ from tqdm import tqdm
 
 from .ecg.errors import ECGError
 from .inference import CardioNets
-from .prediction import Prediction
+from .prediction import DERIVED_PHENOTYPES, Prediction
 from .preparation import PreparedECG, prepare_file
 
 # Files that are ECGs of their own even when a WFDB header of the same name lies beside them.
@@ -128,7 +128,8 @@ def extract_archive(data: bytes, folder: Path, max_files: int = MAX_ARCHIVE_FILE
 
 def columns(model: CardioNets) -> list[str]:
     return ["file", "error", "qc_verdict", "age_years", "sex", "calls", "unusual_ecg", "warnings",
-            *model.predictor.config.phenotypes, *(f"p_{d}" for d in model.disease_names), "ood_score"]
+            *model.predictor.config.phenotypes, *DERIVED_PHENOTYPES, *(f"p_{d}" for d in model.disease_names),
+            "ood_score"]
 
 
 def row_of(file: str, result: Prediction | None, error: str | None) -> dict:

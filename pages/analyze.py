@@ -169,11 +169,13 @@ if record is not None:
         st.subheader("CMR phenotypes estimated from the ECG")
         # st.table, not st.dataframe: plain text that prints, copies and reads aloud, and the flags stay visible.
         st.table(frame(phenotype_rows(result)).style.apply(flag_style, axis=1).hide(axis="index"))
-        st.caption("Reference ranges: healthy adults of the given sex, mean ± 1.96 SD: LV volumes and EF from UK "
-                   "Biobank (Petersen et al., JCMR 2017), RV volumes from Hudsmith et al., JCMR 2005; none is held "
-                   "for the other phenotypes. ▲/▼ mark values whose whole 95 % prediction interval lies outside "
-                   "the range; where the interval spans a limit, the ECG cannot say which side the heart is on. "
-                   "The intervals are conformal, from the model's errors on held-back simulated subjects.")
+        st.caption("Reference ranges: healthy adults of the given sex, mean ± 1.96 SD: LV volumes, EF and mass index "
+                   "(with height and weight) from UK Biobank (Petersen et al., JCMR 2017), RV volumes from Hudsmith "
+                   "et al., JCMR 2005. Maximum wall thickness is held against the HCM criterion of the ESC "
+                   "guidelines (15 mm or more in any segment). No range is held for the other phenotypes. ▲/▼ mark "
+                   "values whose whole 95 % prediction interval lies outside the range; where the interval spans a "
+                   "limit, the ECG cannot say which side the heart is on. The intervals are conformal, from the "
+                   "model's errors on held-back simulated subjects.")
         with st.expander("Regional wall thickness and circumferential strain (16 AHA segments)"):
             segments = [row for row in phenotype_rows(result, segmental=True)[1:] if "AHA segment" in row[0]]
             st.dataframe(pd.DataFrame(segments, columns=phenotype_rows(result)[0]), hide_index=True)

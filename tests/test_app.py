@@ -261,3 +261,14 @@ def test_the_cart_s_interpretation_and_a_call_that_contradicts_the_tracing_are_s
     called = diseases.loc["Atrial fibrillation", "Call"] == "POSITIVE"
     shown = any("disagrees with the tracing" in w.value for w in app.warning)
     assert shown == called  # the shipped weights call AF here: the page must say the tracing disagrees
+
+
+def test_the_thickest_wall_segment_is_flagged_against_the_hcm_criterion_and_lv_mass_indexed():
+    app = page("analyze")
+    app.selectbox[0].select("Virtual subject: hypertrophic cardiomyopathy (MUSE)").run()  # height and weight in the file
+    assert not app.exception
+    phenotypes = next(t.value for t in app.table if "Reference range" in t.value.columns).set_index("Phenotype")
+    thickest = phenotypes.loc["LV maximum wall thickness (thickest segment)"]
+    assert thickest["Reference range"] == "0 – 15" and thickest["Flag"] == "▲ high"
+    assert phenotypes.loc["LV mass index (per m² BSA)", "Unit"] == "g/m²"
+    assert any("HCM criterion of the ESC guidelines" in c.value for c in app.caption)

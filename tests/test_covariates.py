@@ -121,3 +121,29 @@ def test_a_flag_is_made_only_when_the_whole_interval_lies_outside_the_reference(
     assert inside.flag == "normal"
     floored = PhenotypeResult.of("lvesv_ml", 30.0, "F", {"0.95": 50.0})
     assert floored.interval_95[0] == 0.0  # a volume's interval stops at zero
+
+
+def test_the_thickest_segment_is_held_against_the_hcm_criterion_and_lv_mass_is_indexed_to_bsa():
+    from cardionets.prediction import WALL_SEGMENTS, with_derived_phenotypes
+
+    def segments(thickest: float, width: float) -> dict:
+        values = [6.0] * 15 + [thickest]
+        return {name: PhenotypeResult.of(name, value, "F", {"0.8": width / 2, "0.95": width})
+                for name, value in zip(WALL_SEGMENTS, values)}
+
+    mass = {"lvm_g": PhenotypeResult.of("lvm_g", 150.0, "F", {"0.95": 20.0}), "wt_global_mm":
+            PhenotypeResult.of("wt_global_mm", 8.0, "F", {"0.95": 3.0})}
+    thick = with_derived_phenotypes({**mass, **segments(21.0, 4.0)}, "F", 1.5)
+    assert list(thick)[:4] == ["lvm_g", "lvm_g_m2", "wt_global_mm", "wt_max_mm"]  # each after its source
+    assert thick["wt_max_mm"].value == 21.0 and thick["wt_max_mm"].interval_95 == [17.0, 25.0]
+    assert thick["wt_max_mm"].flag == "high" and "ESC" in thick["wt_max_mm"].reference
+    assert with_derived_phenotypes(segments(16.0, 4.0), "F", None)["wt_max_mm"].flag == "uncertain"
+    assert with_derived_phenotypes(segments(9.0, 4.0), "F", None)["wt_max_mm"].flag == "normal"
+    # The interval of the maximum ends where the segments' ends are largest, even when another segment has it.
+    mixed = segments(9.0, 1.0)
+    mixed["wt_aha1_mm"] = PhenotypeResult.of("wt_aha1_mm", 8.0, "F", {"0.95": 8.0})
+    assert with_derived_phenotypes(mixed, "F", None)["wt_max_mm"].interval_95 == [8.0, 16.0]
+    index = thick["lvm_g_m2"]  # 150 g over 1.5 m2, women's reference 42 +/- 7 g/m2: about 28-56
+    assert index.value == 100.0 and index.interval_95 == [86.67, 113.33] and index.unit == "g/m²"
+    assert index.flag == "high" and (index.ref_low, index.ref_high) == (28.28, 55.72)
+    assert "lvm_g_m2" not in with_derived_phenotypes(mass, "F", None)  # no height and weight, no index

@@ -127,6 +127,19 @@ HUDSMITH_2005_CITATION = (
 )
 
 
+# A diagnostic criterion rather than a healthy range: maximal LV wall thickness of 15 mm or more in any segment,
+# not explained by loading conditions, is the HCM criterion of both ESC guidelines (13-14 mm with a family history
+# or a positive genetic test). So the "range" is 0-15 mm and a flag means the criterion is met.
+HCM_WALL_THICKNESS_MM = 15.0
+HCM_CRITERION = {sex: {"wt_max_mm": ReferenceValue(HCM_WALL_THICKNESS_MM, 0.0, lower=0.0,
+                                                   upper=HCM_WALL_THICKNESS_MM)} for sex in ("M", "F")}
+HCM_CITATION = (
+    "Elliott PM et al. 2014 ESC Guidelines on diagnosis and management of hypertrophic cardiomyopathy. Eur Heart J "
+    "2014;35:2733-2779. doi:10.1093/eurheartj/ehu284; Arbelo E et al. 2023 ESC Guidelines for the management of "
+    "cardiomyopathies. Eur Heart J 2023;44:3503-3626. doi:10.1093/eurheartj/ehad194"
+)
+
+
 @dataclass(frozen=True)
 class ReferenceSource:
     """One published table of healthy values: whom it describes (for the sentence a flag cites) and its values."""
@@ -134,12 +147,17 @@ class ReferenceSource:
     cohort: str  # with "{who}" where "men", "women" or "men and women" goes
     values: dict[str, dict[str, ReferenceValue]]  # sex ("M"/"F") -> column -> value
     citation: str
+    limits: str | None = None  # how the range's limits were set, where they are not mean +/- 1.96 SD
 
 
 # Where a phenotype's reference range comes from, first match wins: UK Biobank first, as the app promises.
 REFERENCE_SOURCES = (
     ReferenceSource("UK Biobank healthy {who}", PETERSEN_2017, CITATION),
+    # Indexed LV mass: the paper's abstract, papillary muscles left out of the mass as in the virtual cohort.
+    ReferenceSource("UK Biobank healthy {who}, LV mass over body surface area", PETERSEN_2017_INDEXED, CITATION),
     ReferenceSource("healthy {who} aged 21-68 (Oxford volunteers)", HUDSMITH_2005, HUDSMITH_2005_CITATION),
+    ReferenceSource("ESC guideline criterion for HCM ({who})", HCM_CRITERION, HCM_CITATION,
+                    limits=f"flagged at {HCM_WALL_THICKNESS_MM:g} mm or more in any segment"),
 )
 
 
