@@ -265,7 +265,7 @@ def test_the_cart_s_interpretation_and_a_call_that_contradicts_the_tracing_are_s
 
 def test_the_thickest_wall_segment_is_flagged_against_the_hcm_criterion_and_lv_mass_indexed():
     app = page("analyze")
-    app.selectbox[0].select("Virtual subject: hypertrophic cardiomyopathy (MUSE)").run()  # height and weight in the file
+    app.selectbox[0].select("Virtual subject: hypertrophic cardiomyopathy (MUSE)").run()  # with height and weight
     assert not app.exception
     phenotypes = next(t.value for t in app.table if "Reference range" in t.value.columns).set_index("Phenotype")
     thickest = phenotypes.loc["LV maximum wall thickness (thickest segment)"]
