@@ -12,7 +12,14 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from cardionets.admin_auth import ADMIN_HASH_SETTING, HUB_TOKEN_SETTING, configured_hash, password_matches, setting
+from cardionets.admin_auth import (
+    ADMIN_HASH_SETTING,
+    HUB_TOKEN_SETTING,
+    LEGACY_HASH_SETTING,
+    configured_hash,
+    password_matches,
+    setting,
+)
 from cardionets.bundle import ACTIVE_POINTER, DEFAULT_BUNDLE, BundleError, active_bundle, promote
 from cardionets.inference import CardioNets
 from cardionets.jobs import cohort_command, export_command, launch, list_jobs, training_command
@@ -28,9 +35,9 @@ from cardionets.study.analysis import (
 from cardionets.study.cases import import_cases, material_path, shipped_cases
 from cardionets.study.design import ARMS, CROSSOVERS, RATINGS, StudyDesign
 from cardionets.study.sizing import VAN_DYKE_PILOT, VAN_DYKE_SOURCE, sizing_table
-from cardionets.study.store import StudyError
+from cardionets.study.store import StudyError, display_code
 from cardionets.workspace import REPO_ROOT, workspace
-from pages.common import models, research_banner, study_store
+from pages.common import attempt_keys, backoff, models, research_banner, study_store
 from training.config import load_config
 from training.pipeline import missing_prerequisites, stage_names
 
@@ -41,18 +48,28 @@ st.title("Admin")
 research_banner()
 expected = configured_hash(st.secrets)
 if expected is None:
-    st.error(f"The admin page is disabled: no admin password is configured. Set {ADMIN_HASH_SETTING} (the SHA-256 "
-             "of the password, in hex) in the environment or in .streamlit/secrets.toml.")
+    st.error(f"The admin page is disabled: no admin password is configured. Set {ADMIN_HASH_SETTING} (make it with "
+             "`python -m cardionets.admin_auth`) in the environment or in .streamlit/secrets.toml.")
     st.stop()
 if not st.session_state.get("admin"):
     with st.form("login"):
         password = st.text_input("Admin password", type="password")
         if st.form_submit_button("Unlock"):
-            if password_matches(password, expected):
+            keys = attempt_keys()
+            wait = backoff("admin").wait_s(*keys)
+            if wait > 0:  # not even checked: a guess costs the guesser time, not the server a hash
+                st.error(f"Too many wrong passwords. Try again in {wait:.0f} s.")
+            elif password_matches(password, expected):
+                backoff("admin").succeeded(*keys)
                 st.session_state["admin"] = True
                 st.rerun()
-            st.error("Wrong password.")
+            else:
+                backoff("admin").failed(*keys)
+                st.error("Wrong password.")
     st.stop()
+if expected.legacy:
+    st.warning(f"The admin password is set as an unsalted SHA-256 ({LEGACY_HASH_SETTING}). Make a salted hash with "
+               f"`python -m cardionets.admin_auth`, set it as {ADMIN_HASH_SETTING} and remove the old setting.")
 
 
 def absolute(folder: str) -> Path:
@@ -184,7 +201,8 @@ def study_sizing(store) -> None:
         answers = pd.DataFrame(store.answers(study["code"]))
         if len(study["design"].arms) > 1 and not answers.empty:
             try:
-                pilots[f"Pilot: {study['name']} (code {study['code']})"] = reader_mrmc(answers).components
+                pilots[f"Pilot: {study['name']} (code {display_code(study['code'])})"] = reader_mrmc(
+                    answers).components
             except ValueError:  # not fully crossed yet, or one kind of case only: not a usable pilot
                 pass
     source = st.selectbox("Variance components from", list(pilots))
@@ -223,11 +241,12 @@ with studies:
                          else shipped_cases())
                 code = store.create_study(name, StudyDesign(tuple(arms), crossover, int(seed), int(washout),
                                                             int(limit) or None, going_back, rating), cases)
-                st.success(f"Study created. Readers join on the Reader study page with the code **{code}**.")
+                st.success(f"Study created. Readers join on the Reader study page with the code "
+                           f"**{display_code(code)}**.")
             except (StudyError, ValueError) as error:
                 st.error(str(error))
     for study in store.studies():
-        with st.expander(f"{study['name']} · code {study['code']} · {study['readers']} readers · "
+        with st.expander(f"{study['name']} · code {display_code(study['code'])} · {study['readers']} readers · "
                          f"{study['answers']} answers"):
             answers = pd.DataFrame(store.answers(study["code"]))
             if answers.empty:

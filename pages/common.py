@@ -16,6 +16,7 @@ import streamlit as st
 
 from cardionets.admin_auth import HUB_TOKEN_SETTING, setting
 from cardionets.bundle import BundleError, Manifest, active_bundle, resolve
+from cardionets.throttle import Backoff
 from cardionets.workspace import workspace
 
 if TYPE_CHECKING:
@@ -44,6 +45,23 @@ _through_app_navigation()
 
 def research_banner() -> None:
     st.caption(RESEARCH_USE)
+
+
+@st.cache_resource(show_spinner=False)
+def backoff(purpose: str) -> Backoff:
+    """One back-off per purpose ("admin", "join") for the whole server process, shared by every session."""
+    return Backoff()
+
+
+def attempt_keys(with_client: bool = True) -> tuple[str, ...]:
+    """Who is attempting: this browser session and, where Streamlit knows it, the client's address (behind a
+    proxy that address may be shared, so a purpose many people use can leave it out)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    context = get_script_run_ctx()
+    keys = [f"session:{context.session_id}"] if context is not None else []
+    address = st.context.ip_address if with_client else None
+    return (*keys, *([f"client:{address}"] if address else []))
 
 
 def digest(files: dict[str, bytes]) -> str:

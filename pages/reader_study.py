@@ -13,8 +13,17 @@ from cardionets.ecg import ECGError, load
 from cardionets.presentation import phenotype_rows
 from cardionets.study.cases import material_key, material_path
 from cardionets.study.design import ARMS, CONFIDENCE, DIAGNOSES
-from cardionets.study.store import StudyError
-from pages.common import bundle_key, default_cmr, ecg_printout, predict, research_banner, study_store
+from cardionets.study.store import StudyError, UnknownCodeError
+from pages.common import (
+    attempt_keys,
+    backoff,
+    bundle_key,
+    default_cmr,
+    ecg_printout,
+    predict,
+    research_banner,
+    study_store,
+)
 
 TOKEN = "reader"  # the query parameter that carries the reader's token
 
@@ -33,8 +42,18 @@ if not token:
         specialty = st.selectbox("Specialty", ["cardiology", "radiology", "internal medicine", "general practice",
                                                "other"])
         if st.form_submit_button("Join", type="primary"):
+            # Per browser session only: readers behind one hospital proxy share an address, and a mistyped code
+            # from one must not hold up the others. 60-bit codes leave nothing to guess in any case.
+            keys = attempt_keys(with_client=False)
+            if (wait := backoff("join").wait_s(*keys)) > 0:
+                st.error(f"Too many unknown codes. Try again in {wait:.0f} s.")
+                st.stop()
             try:
                 token = store.join(code, name or "anonymous", float(experience), specialty)
+            except UnknownCodeError as error:
+                backoff("join").failed(*keys)
+                st.error(str(error))
+                st.stop()
             except StudyError as error:
                 st.error(str(error))
                 st.stop()

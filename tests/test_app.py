@@ -272,3 +272,36 @@ def test_the_thickest_wall_segment_is_flagged_against_the_hcm_criterion_and_lv_m
     assert thickest["Reference range"] == "0 – 15" and thickest["Flag"] == "▲ high"
     assert phenotypes.loc["LV mass index (per m² BSA)", "Unit"] == "g/m²"
     assert any("HCM criterion of the ESC guidelines" in c.value for c in app.caption)
+
+
+def test_admin_guesses_back_off_and_an_old_sha256_hash_asks_to_be_replaced(monkeypatch):
+    import streamlit as st
+
+    from cardionets.admin_auth import ADMIN_HASH_SETTING, hash_password
+
+    # Every AppTest session has the same id, so the server-wide back-off carries over between tests: start
+    # from none and leave none (per-session independence is tested on `Backoff` itself).
+    st.cache_resource.clear()
+    monkeypatch.setenv(ADMIN_HASH_SETTING, hash_password("right"))
+    try:
+        app = page("admin")
+        for _ in range(3):
+            app.text_input[0].input("wrong")
+            app.button[0].click().run()
+            assert "Wrong password." in texts(app)
+        app.text_input[0].input("right")  # the right one, but after three wrong ones in a row: not even looked at
+        app.button[0].click().run()
+        assert "Too many wrong passwords. Try again in" in texts(app) and not app.tabs
+    finally:
+        st.cache_resource.clear()
+    app = page("admin")
+    app.text_input[0].input("right")
+    app.button[0].click().run()
+    assert app.tabs and not any("unsalted" in w.value for w in app.warning)
+
+    monkeypatch.delenv(ADMIN_HASH_SETTING)
+    monkeypatch.setenv("CARDIONETS_ADMIN_PASSWORD_SHA256", hashlib.sha256(b"right").hexdigest())
+    old = page("admin")
+    old.text_input[0].input("right")
+    old.button[0].click().run()
+    assert old.tabs and any("unsalted SHA-256" in w.value for w in old.warning)

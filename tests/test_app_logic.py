@@ -9,13 +9,20 @@ import zipfile
 
 import pytest
 
-from cardionets.admin_auth import configured_hash, password_matches
+from cardionets.admin_auth import (
+    ADMIN_HASH_SETTING,
+    LEGACY_HASH_SETTING,
+    configured_hash,
+    hash_password,
+    password_matches,
+)
 from cardionets.bundle import DEFAULT_BUNDLE, BundleError, active_bundle, promote
 from cardionets.ecg import ECGError, load
 from cardionets.inference import CardioNets
 from cardionets.jobs import launch, list_jobs
 from cardionets.report import pdf_report
 from cardionets.screening import extract_archive
+from cardionets.throttle import Backoff
 
 
 @pytest.fixture(autouse=True)
@@ -47,14 +54,60 @@ def test_a_cancelled_job_stops_with_its_children():
     assert wait(job, 5) == "cancelled"
 
 
-def test_the_admin_lock_compares_hashes_and_ignores_malformed_ones(monkeypatch):
-    right = hashlib.sha256(b"s3cret").hexdigest()
+def test_the_admin_lock_uses_salted_scrypt_and_still_reads_the_old_sha256(monkeypatch):
     assert configured_hash() is None  # nothing configured: admin disabled
-    assert configured_hash({"CARDIONETS_ADMIN_PASSWORD_SHA256": right.upper()}) == right  # from st.secrets
-    monkeypatch.setenv("CARDIONETS_ADMIN_PASSWORD_SHA256", "s3cret")  # a plain password, not a hash: refused
+    line = hash_password("s3cret")
+    assert line.startswith("scrypt$16384$8$1$") and line != hash_password("s3cret")  # a fresh salt each time
+    found = configured_hash({ADMIN_HASH_SETTING: line})  # from st.secrets
+    assert found is not None and not found.legacy
+    assert password_matches("s3cret", found) and not password_matches("S3cret", found)
+    assert not password_matches("", found) and not password_matches("s3cret", None)
+    for malformed in ("s3cret", line[:-2], line.replace("$16384$", "$1000$"), line.replace("$16384$", "$33554432$"),
+                      "scrypt$16384$8$1$00$" + "0" * 64):  # a password, truncated, bad or huge cost, short salt
+        monkeypatch.setenv(ADMIN_HASH_SETTING, malformed)
+        assert configured_hash() is None, malformed
+    monkeypatch.delenv(ADMIN_HASH_SETTING)
+    legacy = hashlib.sha256(b"s3cret").hexdigest()
+    monkeypatch.setenv(LEGACY_HASH_SETTING, legacy.upper())
+    old = configured_hash()
+    assert old.legacy and password_matches("s3cret", old) and not password_matches("s3cre", old)
+    monkeypatch.setenv(LEGACY_HASH_SETTING, line)  # a scrypt line under the old name is not taken for SHA-256
     assert configured_hash() is None
-    assert password_matches("s3cret", right) and not password_matches("S3cret", right)
-    assert not password_matches("", right) and not password_matches("s3cret", None)
+
+
+def test_failed_attempts_back_off_per_key_and_a_success_clears_them():
+    now = [1000.0]
+    backoff = Backoff(free=3, base_s=1.0, longest_s=60.0, clock=lambda: now[0])
+    session, client = "session:a", "client:10.0.0.1"
+    for _ in range(3):
+        assert backoff.wait_s(session, client) == 0
+        backoff.failed(session, client)
+    assert backoff.wait_s(session, client) == 1.0  # the fourth guess waits, and each further one twice as long
+    backoff.failed(session, client)
+    assert backoff.wait_s(session) == 2.0 and backoff.wait_s("session:new", client) == 2.0  # a new session: same
+    for _ in range(20):
+        backoff.failed(session, client)
+    assert backoff.wait_s(client) == 60.0  # capped
+    now[0] += 61
+    assert backoff.wait_s(session, client) == 0
+    backoff.succeeded(session, client)
+    backoff.failed(session)
+    assert backoff.wait_s(session, client) == 0  # cleared: one failure is free again
+
+
+def test_study_codes_carry_60_bits_and_are_typed_forgivingly(tmp_path):
+    from cardionets.study.design import StudyDesign
+    from cardionets.study.store import CODE_ALPHABET, StudyCase, StudyStore, UnknownCodeError, display_code
+
+    store = StudyStore(f"sqlite:///{tmp_path / 'codes.db'}")
+    code = store.create_study("codes", StudyDesign(arms=("ecg",)), [StudyCase("c1", "normal", {})])
+    assert len(code) == 12 and set(code) <= set(CODE_ALPHABET)  # 32 ** 12 = 2 ** 60 codes
+    shown = display_code(code)
+    assert shown == f"{code[:4]}-{code[4:8]}-{code[8:]}"
+    assert store.join(f"  {shown.lower()} ", "Dr Typist")  # as read aloud: lower case, hyphens, spaces
+    with pytest.raises(UnknownCodeError):
+        store.join(code[:-1], "Dr Typo")
+    store.engine.dispose()
 
 
 def test_uploaded_archives_are_unpacked_safely(tmp_path):

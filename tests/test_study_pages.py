@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from cardionets.study.cases import shipped_cases
 from cardionets.study.design import StudyDesign
-from cardionets.study.store import StudyStore
+from cardionets.study.store import StudyStore, display_code
 
 PAGES = Path(__file__).resolve().parents[1] / "pages"
 
@@ -52,7 +52,7 @@ def test_a_reader_joins_answers_three_cases_and_the_organiser_sees_them(study, m
     admin = AppTest.from_file(str(PAGES / "admin.py"), default_timeout=120).run()
     admin.text_input[0].input("organiser")
     admin.button[0].click().run()
-    assert any(f"code {code}" in e.label and "3 answers" in e.label for e in admin.expander)
+    assert any(f"code {display_code(code)}" in e.label and "3 answers" in e.label for e in admin.expander)
     table = next(d.value for d in admin.dataframe if "accuracy" in d.value.columns)
     assert table.loc[0, "reader"] == "Dr Reader" and table.loc[0, "accuracy"] == pytest.approx(1 / 3)
     assert any("CardioNets on these 3 cases" in caption.value for caption in admin.caption)
@@ -181,3 +181,26 @@ def test_a_probability_study_asks_for_a_probability_and_the_organiser_sees_all_t
     assert any(option.startswith("Pilot: probabilities") for option in source.options)
     source.select(next(o for o in source.options if o.startswith("Pilot"))).run()
     assert not admin.exception
+
+
+def test_unknown_study_codes_back_off_and_a_code_is_accepted_as_read_aloud(study):
+    import streamlit as st
+
+    from cardionets.study.store import display_code
+
+    store, code = study
+    st.cache_resource.clear()  # AppTest sessions share one id: start and end with no failures on record
+    try:
+        app = AppTest.from_file(str(PAGES / "reader_study.py"), default_timeout=120).run()
+        for _ in range(4):
+            app.text_input[0].input("ABCD-EFGH-JKMN")
+            app.text_input[1].input("Dr Guess")
+            app.button[0].click().run()
+        assert "Too many unknown codes. Try again in" in app.error[0].value
+    finally:
+        st.cache_resource.clear()
+    app = AppTest.from_file(str(PAGES / "reader_study.py"), default_timeout=120).run()
+    app.text_input[0].input(display_code(code).lower())
+    app.text_input[1].input("Dr Reader")
+    app.button[0].click().run()
+    assert not app.exception and app.session_state["reader"]

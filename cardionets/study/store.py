@@ -49,6 +49,31 @@ class StudyError(ValueError):
     """A request the study cannot accept (unknown code or token, an answer outside the design), in words."""
 
 
+class UnknownCodeError(StudyError):
+    """No study has the code given to join: the one failure the join form's back-off counts."""
+
+
+# Study codes: 12 symbols of Crockford's base32 (no I, L, O or U to misread), 60 bits, shown in groups of four.
+CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CODE_LENGTH = 12
+
+
+def new_study_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def normalised_code(text: str) -> str:
+    """A code as typed (any case, spaces or hyphens between groups) in its stored form."""
+    return "".join(character for character in text.upper() if character.isalnum())
+
+
+def display_code(code: str) -> str:
+    """XXXX-XXXX-XXXX for a new code; an older, shorter code as it is."""
+    if len(code) != CODE_LENGTH:
+        return code
+    return "-".join(code[i:i + 4] for i in range(0, CODE_LENGTH, 4))
+
+
 def _text(value: str | None, what: str, longest: int, required: bool = True) -> str | None:
     """``value`` stripped, or a StudyError a person can act on: PostgreSQL refuses NUL bytes and text longer than
     its column, with an error the pages would not catch."""
@@ -169,7 +194,7 @@ class StudyStore:
             raise StudyError(f"A study needs cases with distinct keys and diagnoses from {sorted(DIAGNOSES)}"
                              + (f"; unknown: {unknown}" if unknown else ""))
         name = _text(name, "the study's name", 200)
-        code = secrets.token_urlsafe(6).replace("-", "x").replace("_", "y").upper()
+        code = new_study_code()
         with self.sessions.begin() as session:
             study = Study(code=code, name=name, design=design.to_json())
             session.add(study)
@@ -185,9 +210,9 @@ class StudyStore:
         if experience_years is not None and not (math.isfinite(experience_years) and 0 <= experience_years <= 80):
             raise StudyError("Years of experience must be between 0 and 80.")
         with self.sessions.begin() as session:
-            study = session.scalar(select(Study).where(Study.code == code.strip().upper()))
+            study = session.scalar(select(Study).where(Study.code == normalised_code(code)))
             if study is None:
-                raise StudyError("No study has this code. Check it with the study's organiser.")
+                raise UnknownCodeError("No study has this code. Check it with the study's organiser.")
             token = secrets.token_urlsafe(24)
             session.add(Reader(study_id=study.id, token=token, name=name, experience_years=experience_years,
                                specialty=specialty))
