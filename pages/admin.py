@@ -246,8 +246,18 @@ with studies:
             except (StudyError, ValueError) as error:
                 st.error(str(error))
     for study in store.studies():
-        with st.expander(f"{study['name']} · code {display_code(study['code'])} · {study['readers']} readers · "
+        with st.expander(f"{study['name']} · code {display_code(study['code'])}"
+                         f"{' · CLOSED' if study['closed'] is not None else ''} · {study['readers']} readers · "
                          f"{study['answers']} answers"):
+            if study["closed"] is None:
+                if st.button("Close the study: no new readers or answers", key=f"close-{study['code']}"):
+                    store.set_closed(study["code"], True)
+                    st.rerun()
+            else:
+                st.caption(f"Closed {study['closed']:%Y-%m-%d %H:%M} UTC: no new readers or answers.")
+                if st.button("Open it again", key=f"reopen-{study['code']}"):
+                    store.set_closed(study["code"], False)
+                    st.rerun()
             answers = pd.DataFrame(store.answers(study["code"]))
             if answers.empty:
                 st.info("No answers yet.")

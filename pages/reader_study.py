@@ -13,7 +13,7 @@ from cardionets.ecg import ECGError, load
 from cardionets.presentation import phenotype_rows
 from cardionets.study.cases import material_key, material_path
 from cardionets.study.design import ARMS, CONFIDENCE, DIAGNOSES
-from cardionets.study.store import StudyError, UnknownCodeError
+from cardionets.study.store import StudyClosedError, StudyError, UnknownCodeError
 from pages.common import (
     attempt_keys,
     backoff,
@@ -65,6 +65,9 @@ if not token:
 try:
     item = store.next_item(token)
     design = store.design_of(token)
+except StudyClosedError as error:  # the link stays: the organiser may open the study again
+    st.info(str(error))
+    st.stop()
 except StudyError as error:
     st.query_params.pop(TOKEN, None)
     st.session_state.pop(TOKEN, None)
@@ -154,11 +157,15 @@ with st.form(f"answer-{item.position}-{given is not None}"):
             st.error("Choose a diagnosis first.")
         else:
             seconds = time.time() - started
-            if given is not None:
-                store.revise_answer(token, case.key, item.arm, diagnosis, confidence, seconds, probability)
-                st.session_state.pop(review_key, None)
-            else:
-                store.record_answer(token, case.key, item.arm, diagnosis, confidence, seconds, probability)
+            try:
+                if given is not None:
+                    store.revise_answer(token, case.key, item.arm, diagnosis, confidence, seconds, probability)
+                    st.session_state.pop(review_key, None)
+                else:
+                    store.record_answer(token, case.key, item.arm, diagnosis, confidence, seconds, probability)
+            except StudyError as error:  # closed meanwhile, or an answer the design does not take
+                st.error(str(error))
+                st.stop()
             st.session_state.pop(f"started-{token}-{item.position}", None)
             st.rerun()
 if not design.allow_going_back:

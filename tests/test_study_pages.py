@@ -204,3 +204,21 @@ def test_unknown_study_codes_back_off_and_a_code_is_accepted_as_read_aloud(study
     app.text_input[1].input("Dr Reader")
     app.button[0].click().run()
     assert not app.exception and app.session_state["reader"]
+
+
+def test_the_organiser_closes_a_study_and_its_reader_is_told_so_without_losing_the_link(study, monkeypatch):
+    store, code = study
+    token = store.join(code, "Dr Reader")
+    monkeypatch.setenv("CARDIONETS_ADMIN_PASSWORD_SHA256", hashlib.sha256(b"organiser").hexdigest())
+    admin = AppTest.from_file(str(PAGES / "admin.py"), default_timeout=120).run()
+    admin.text_input[0].input("organiser")
+    admin.button[0].click().run()
+    next(b for b in admin.button if b.label.startswith("Close the study")).click().run()
+    assert not admin.exception and store.studies()[0]["closed"] is not None
+    assert any("CLOSED" in e.label for e in admin.expander)
+
+    reader = AppTest.from_file(str(PAGES / "reader_study.py"), default_timeout=120)
+    reader.session_state["reader"] = token
+    reader.run()
+    assert not reader.exception and "study is closed" in reader.info[0].value
+    assert reader.session_state["reader"] == token  # kept: the organiser may open the study again

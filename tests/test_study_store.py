@@ -217,9 +217,45 @@ def test_the_migrations_build_exactly_the_schema_the_code_uses(store):
 
     with store.engine.connect() as connection:
         context = MigrationContext.configure(connection)
-        assert context.get_current_revision() == "0002"
+        assert context.get_current_revision() == "0003"
         assert compare_metadata(context, Base.metadata) == []  # nothing a new revision would have to add
     StudyStore(str(store.engine.url.render_as_string(hide_password=False)))  # reopening is a no-op upgrade
+
+
+def test_a_closed_study_takes_no_readers_or_answers_and_keeps_what_it_has(store):
+    from cardionets.study.store import StudyClosedError
+
+    code = store.create_study("closing", StudyDesign(arms=("ecg",), allow_going_back=True), cases(3))
+    token = store.join(code, "Dr Early")
+    item = store.next_item(token)
+    store.record_answer(token, item.case.key, item.arm, "hcm", 4, 10.0)
+    store.set_closed(code)
+    assert store.studies()[0]["closed"] is not None
+    second = store.answered(token, 0)[0]
+    for attempt in (lambda: store.join(code, "Dr Late"), lambda: store.next_item(token),
+                    lambda: store.record_answer(token, "case001", "ecg", "normal", 3, 5.0),
+                    lambda: store.revise_answer(token, second.case.key, second.arm, "normal", 3, 5.0)):
+        with pytest.raises(StudyClosedError, match="closed"):
+            attempt()
+    assert [a["diagnosis"] for a in store.answers(code)] == ["hcm"]  # nothing stored is lost
+    store.set_closed(code, False)
+    assert store.next_item(token).position == 1 and store.join(code, "Dr Late")
+    with pytest.raises(StudyError, match="No study has the code"):
+        store.set_closed("NOPE")
+
+
+def test_processes_opening_a_fresh_database_together_all_get_the_schema(database):
+    """Six server processes starting on a new database raced to create the tables (5 of 5 trials failed on
+    SQLite); the migration now takes a lock, and the others find the database at head."""
+    program = f"from cardionets.study.store import StudyStore; StudyStore({database!r}).engine.dispose()"
+    processes = [subprocess.Popen([sys.executable, "-c", program], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+                 for _ in range(6)]
+    failures = [error.strip().splitlines()[-1] for process in processes
+                if (error := process.communicate(timeout=120)[1]) and process.returncode]
+    assert not failures
+    opened = StudyStore(database)
+    assert opened.studies() == [] and opened.create_study("after", StudyDesign(arms=("ecg",)), cases(1))
+    opened.engine.dispose()
 
 
 def test_a_probability_study_stores_probabilities_and_refuses_confidences(store):

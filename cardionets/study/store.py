@@ -43,6 +43,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from .design import CONFIDENCE, DIAGNOSES, PROBABILITY, StudyDesign, schedule
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+MIGRATION_LOCK_ID = 7_402_551  # PostgreSQL advisory lock held while the schema is upgraded (any fixed number)
 
 
 class StudyError(ValueError):
@@ -51,6 +52,16 @@ class StudyError(ValueError):
 
 class UnknownCodeError(StudyError):
     """No study has the code given to join: the one failure the join form's back-off counts."""
+
+
+class StudyClosedError(StudyError):
+    """The organiser closed the study: no new readers, no answers."""
+
+
+def _check_open(study: Study) -> None:
+    if study.closed is not None:
+        raise StudyClosedError("This study is closed: its organiser is no longer taking readers or answers. "
+                               "Thank you for reading.")
 
 
 # Study codes: 12 symbols of Crockford's base32 (no I, L, O or U to misread), 60 bits, shown in groups of four.
@@ -120,6 +131,7 @@ class Study(Base):
     name: Mapped[str] = mapped_column(String(200))
     design: Mapped[str] = mapped_column(String(2000))  # StudyDesign.to_json()
     created: Mapped[datetime.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    closed: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class Case(Base):
@@ -213,6 +225,7 @@ class StudyStore:
             study = session.scalar(select(Study).where(Study.code == normalised_code(code)))
             if study is None:
                 raise UnknownCodeError("No study has this code. Check it with the study's organiser.")
+            _check_open(study)
             token = secrets.token_urlsafe(24)
             session.add(Reader(study_id=study.id, token=token, name=name, experience_years=experience_years,
                                specialty=specialty))
@@ -222,6 +235,7 @@ class StudyStore:
         """The first read of the reader's schedule they have not answered, or None when they are done."""
         with self.sessions() as session:
             reader, study, design, cases = self._reader_context(session, token)
+            _check_open(study)
             plan = schedule(design, list(cases), reader.id)
             done = set(session.execute(select(Case.key, Answer.arm).join(Case, Case.id == Answer.case_id)
                                        .where(Answer.reader_id == reader.id)).all())
@@ -252,6 +266,7 @@ class StudyStore:
         seconds = _valid_time(seconds)
         with self.sessions.begin() as session:
             reader, study, design, _ = self._reader_context(session, token)
+            _check_open(study)
             _check_rating(design, diagnosis, confidence, probability)
             if not design.allow_going_back:
                 raise StudyError("This study's design does not let readers change their answers.")
@@ -271,6 +286,7 @@ class StudyStore:
         seconds = _valid_time(seconds)
         with self.sessions() as session:
             reader, study, design, cases = self._reader_context(session, token)
+            _check_open(study)
             _check_rating(design, diagnosis, confidence, probability)
             plan = schedule(design, list(cases), reader.id)
             if (case_key, arm) not in plan:
@@ -301,8 +317,16 @@ class StudyStore:
             readers = dict(session.execute(select(Reader.study_id, func.count()).group_by(Reader.study_id)).all())
             answers = dict(session.execute(select(Answer.study_id, func.count()).group_by(Answer.study_id)).all())
             return [{"code": s.code, "name": s.name, "design": StudyDesign.from_json(s.design), "created": s.created,
-                     "readers": readers.get(s.id, 0), "answers": answers.get(s.id, 0)}
+                     "closed": s.closed, "readers": readers.get(s.id, 0), "answers": answers.get(s.id, 0)}
                     for s in session.scalars(select(Study).order_by(Study.id.desc()))]
+
+    def set_closed(self, code: str, closed: bool = True) -> None:
+        """Close a study (no new readers or answers; what is stored stays) or open it again (organiser only)."""
+        with self.sessions.begin() as session:
+            changed = session.execute(update(Study).where(Study.code == code).values(
+                closed=datetime.datetime.now(datetime.UTC) if closed else None)).rowcount
+            if not changed:
+                raise UnknownCodeError(f"No study has the code {code}.")
 
     def cases(self, code: str) -> list[StudyCase]:
         """A study's cases with their truth and material (organiser only)."""
@@ -338,6 +362,13 @@ def migrate(engine) -> None:
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
     with engine.begin() as connection:
+        # One process migrates at a time: several server processes opening a fresh database together each
+        # created the tables and all but one failed on "table already exists". The lock lasts until this
+        # transaction commits; the others then find the database at head and do nothing.
+        if engine.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN EXCLUSIVE")  # waits up to the busy timeout for the others
+        elif engine.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_ID})")
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
