@@ -43,6 +43,12 @@ STANDALONE_SUFFIXES = (".xml", ".dcm", ".edf", ".csv", ".txt", ".npy", ".npz", "
 MANIFEST_COLUMNS = ("file", "path")
 log = logging.getLogger(__name__)
 BATCH = 32  # ECGs per batched model pass
+# A reader worker's address-space limit (CARDIONETS_READER_MEMORY_BYTES overrides): far above any real ECG's
+# needs, below what would starve the machine.
+READER_MEMORY_ENV = "CARDIONETS_READER_MEMORY_BYTES"
+READER_MEMORY_BYTES = 4 * 2**30
+KILLED_READER = ("reading this file stopped its reader process (it ran out of memory or crashed): the file is "
+                 "damaged or was made to do that, so it was not analysed")
 # The results CSV is UTF-8, but a file name need not be: Linux keeps a name's raw bytes, which Python holds as
 # surrogates; writing them back as those bytes lets the row be written and a resumed run recognise the file.
 CSV_TEXT = {"encoding": "utf-8", "errors": "surrogateescape"}
@@ -184,8 +190,7 @@ def screen_files(model: CardioNets, inputs: list[Path], out: Path, progress: boo
     new_file = not out.is_file()
     out.parent.mkdir(parents=True, exist_ok=True)
     written = errors = 0
-    pool = (ProcessPoolExecutor(workers, mp_context=_worker_context()) if workers > 0 and len(todo) > BATCH
-            else None)
+    pool = _reader_pool(workers) if workers > 0 and todo else None
     threads = torch.get_num_threads()
     if pool is not None:  # the workers have the cores; more model threads would only fight them for them
         torch.set_num_threads(max(1, (os.cpu_count() or 1) - workers))
@@ -202,12 +207,15 @@ def screen_files(model: CardioNets, inputs: list[Path], out: Path, progress: boo
                 try:
                     prepared = _collect(pending)
                 except BrokenProcessPool:
-                    # A worker died (killed for memory, say): this process prepares the rest itself.
-                    log.warning("A screening worker process died; preparing the remaining files in this process.")
+                    # A worker died: a file made its reader run out of memory or crash. Each file of this batch
+                    # is read again alone, in a process of its own, so the one that kills its reader gets an
+                    # error row, and a fresh pool reads the rest.
+                    log.warning("A screening worker process died; reading that batch's files one by one.")
                     pool.shutdown(wait=False, cancel_futures=True)
-                    pool = None
-                    prepared = [prepare_file(path) for path in batch]
-                # Workers read the next batch while this process runs the models on this one.
+                    prepared = [_read_alone(path) for path in batch]
+                    pool = _reader_pool(workers)
+                # Workers read the next batch while this process runs the models on this one (without workers,
+                # the next batch is read only after this one's rows are written).
                 pending = _submit(pool, batches[index + 1]) if index + 1 < len(batches) else None
                 rows = _rows(model, batch, prepared)
                 for row in rows:
@@ -235,14 +243,39 @@ def _worker_context():
     return context
 
 
-def _submit(pool: Executor | None, batch: list[Path]) -> list[Future] | list[PreparedECG | str]:
+def _reader_pool(workers: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(workers, mp_context=_worker_context(), initializer=_limit_reader_memory)
+
+
+def _limit_reader_memory() -> None:
+    """A reader process may use READER_MEMORY_BYTES of address space: a file built to decode into gigabytes
+    then fails in its own reader with MemoryError (an error row) instead of exhausting the machine."""
+    try:
+        import resource
+
+        limit = int(os.environ.get(READER_MEMORY_ENV) or READER_MEMORY_BYTES)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except (ImportError, ValueError, OSError):  # not on this platform, or not allowed: read without the limit
+        pass
+
+
+def _read_alone(path: Path) -> PreparedECG | str:
+    with _reader_pool(1) as alone:
+        try:
+            return alone.submit(prepare_file, path).result()
+        except BrokenProcessPool:
+            return KILLED_READER
+
+
+def _submit(pool: Executor | None, batch: list[Path]) -> list[Future] | list[Path]:
+    """The batch handed to the workers, or without workers the paths themselves, read when collected."""
     if pool is None:
-        return [prepare_file(path) for path in batch]
+        return list(batch)
     return [pool.submit(prepare_file, path) for path in batch]
 
 
 def _collect(pending: list) -> list[PreparedECG | str]:
-    return [item.result() if isinstance(item, Future) else item for item in pending]
+    return [item.result() if isinstance(item, Future) else prepare_file(item) for item in pending]
 
 
 def _rows(model: CardioNets, batch: list[Path], prepared: list[PreparedECG | str]) -> list[dict]:

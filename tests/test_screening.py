@@ -154,3 +154,36 @@ def test_a_file_name_that_is_not_utf8_gets_its_row_and_resumes(bundle, tmp_path,
     assert {row["file"] for row in rows} == {str(folder / "plain.dcm"), str(odd)}
     assert not any(row["error"] for row in rows)
     assert screen(model, folder, out, progress=False).written == 0  # resumed: both already there
+
+
+def test_a_memory_bomb_a_file_that_kills_its_reader_and_an_odd_name_among_50_good_give_53_rows(
+        bundle, tmp_path, mortara_path, monkeypatch):
+    """One command, one row per input, and a resumed run finds them all: issue 25's acceptance."""
+    import numpy as np
+
+    from cardionets import screening
+    from tests.reader_that_dies import MARK, prepare_or_die
+
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    for index in range(50):
+        shutil.copy(mortara_path, folder / f"good_{index:02d}.dcm")
+    # 12 leads of 40 million zeros: about 450 KB compressed, 3.8 GB once decoded as float64.
+    np.savez_compressed(folder / "bomb.npz", signal=np.zeros((12, 40_000_000)), fs=np.array(500.0))
+    shutil.copy(mortara_path, folder / f"{MARK}.dcm")
+    try:
+        shutil.copy(mortara_path, folder / os.fsdecode(b"caf\xe9.dcm"))
+    except (OSError, UnicodeError):
+        pytest.skip("this file system refuses names that are not UTF-8")
+    monkeypatch.setattr(screening, "prepare_file", prepare_or_die)
+    monkeypatch.setenv(screening.READER_MEMORY_ENV, str(2 * 2**30))  # the readers get 2 GB of address space
+    model = CardioNets.from_pretrained(bundle, device="cpu")
+    out = tmp_path / "results.csv"
+    summary = screen(model, folder, out, progress=False, workers=2)
+    with open(out, newline="", encoding="utf-8", errors="surrogateescape") as handle:
+        rows = {Path(row["file"]).name: row for row in csv.DictReader(handle)}
+    assert summary.written == len(rows) == 53 and summary.errors == 2
+    assert "stopped its reader process" in rows[f"{MARK}.dcm"]["error"]
+    assert rows["bomb.npz"]["error"] and not rows["bomb.npz"]["lvef_pct"]
+    assert not rows[os.fsdecode(b"caf\xe9.dcm")]["error"] and not rows["good_49.dcm"]["error"]
+    assert screen(model, folder, out, progress=False, workers=2).written == 0  # resumed: all 53 there
