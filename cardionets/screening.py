@@ -36,17 +36,13 @@ from tqdm import tqdm
 from .ecg.errors import ECGError
 from .inference import CardioNets
 from .prediction import DERIVED_PHENOTYPES, Prediction
-from .preparation import PreparedECG, prepare_file
+from .preparation import PreparedECG, limit_reader_memory, prepare_file
 
 # Files that are ECGs of their own even when a WFDB header of the same name lies beside them.
 STANDALONE_SUFFIXES = (".xml", ".dcm", ".edf", ".csv", ".txt", ".npy", ".npz", ".zip")
 MANIFEST_COLUMNS = ("file", "path")
 log = logging.getLogger(__name__)
 BATCH = 32  # ECGs per batched model pass
-# A reader worker's address-space limit (CARDIONETS_READER_MEMORY_BYTES overrides): far above any real ECG's
-# needs, below what would starve the machine.
-READER_MEMORY_ENV = "CARDIONETS_READER_MEMORY_BYTES"
-READER_MEMORY_BYTES = 4 * 2**30
 KILLED_READER = ("reading this file stopped its reader process (it ran out of memory or crashed): the file is "
                  "damaged or was made to do that, so it was not analysed")
 # The results CSV is UTF-8, but a file name need not be: Linux keeps a name's raw bytes, which Python holds as
@@ -244,19 +240,7 @@ def _worker_context():
 
 
 def _reader_pool(workers: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(workers, mp_context=_worker_context(), initializer=_limit_reader_memory)
-
-
-def _limit_reader_memory() -> None:
-    """A reader process may use READER_MEMORY_BYTES of address space: a file built to decode into gigabytes
-    then fails in its own reader with MemoryError (an error row) instead of exhausting the machine."""
-    try:
-        import resource
-
-        limit = int(os.environ.get(READER_MEMORY_ENV) or READER_MEMORY_BYTES)
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    except (ImportError, ValueError, OSError):  # not on this platform, or not allowed: read without the limit
-        pass
+    return ProcessPoolExecutor(workers, mp_context=_worker_context(), initializer=limit_reader_memory)
 
 
 def _read_alone(path: Path) -> PreparedECG | str:

@@ -67,7 +67,7 @@ if not st.session_state.get("admin"):
                 backoff("admin").failed(*keys)
                 st.error("Wrong password.")
     st.stop()
-if expected.legacy:
+if expected is not None and expected.legacy:  # (st.stop above ends a real run; a bare import goes on)
     st.warning(f"The admin password is set as an unsalted SHA-256 ({LEGACY_HASH_SETTING}). Make a salted hash with "
                f"`python -m cardionets.admin_auth`, set it as {ADMIN_HASH_SETTING} and remove the old setting.")
 

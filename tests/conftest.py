@@ -1,6 +1,7 @@
 """Shared fixtures: the real Mortara 12-lead ECG that pydicom ships, as a path and as a canonical ECG; the tiny
 recipe trained end to end once per session."""
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,16 @@ MORTARA_DEVICE = {
 
 
 TINY = Path(__file__).resolve().parents[1] / "training" / "configs" / "tiny.yaml"
+PYTEST_MAIN = sys.modules["__main__"]
+
+
+@pytest.fixture(autouse=True)
+def main_module_restored():
+    """Streamlit's AppTest leaves the page it ran as ``__main__``, and every worker process that screening starts
+    later would run that page again on start-up (multiprocessing re-runs the parent's main script). Put pytest
+    back after each test."""
+    yield
+    sys.modules["__main__"] = PYTEST_MAIN
 
 
 @pytest.fixture(scope="session")

@@ -271,7 +271,8 @@ def test_predict_on_the_real_ecg_gives_every_output_with_units_and_round_trips_j
     assert {key: result.patient[key] for key in ("age_years", "sex")} == {"age_years": 42.0, "sex": "F"}
     assert result.patient["bsa_m2"] is None or result.patient["bsa_m2"] == pytest.approx(
         (result.patient["height_cm"] * result.patient["weight_kg"] / 3600) ** 0.5)
-    assert set(result.phenotypes) == set(model.predictor.config.phenotypes)
+    derived = {"wt_max_mm"} | ({"lvm_g_m2"} if result.patient["bsa_m2"] else set())  # with_derived_phenotypes
+    assert set(result.phenotypes) == set(model.predictor.config.phenotypes) | derived
     lvef = result.phenotypes["lvef_pct"]  # women in UK Biobank: 61 +/- 5 %
     assert lvef.unit == "%" and lvef.ref_low == pytest.approx(61 - 1.96 * 5)
     assert lvef.flag in ("low", "normal", "high", "uncertain")

@@ -162,6 +162,7 @@ def test_a_memory_bomb_a_file_that_kills_its_reader_and_an_odd_name_among_50_goo
     import numpy as np
 
     from cardionets import screening
+    from cardionets.preparation import READER_MEMORY_ENV
     from tests.reader_that_dies import MARK, prepare_or_die
 
     folder = tmp_path / "inbox"
@@ -176,7 +177,7 @@ def test_a_memory_bomb_a_file_that_kills_its_reader_and_an_odd_name_among_50_goo
     except (OSError, UnicodeError):
         pytest.skip("this file system refuses names that are not UTF-8")
     monkeypatch.setattr(screening, "prepare_file", prepare_or_die)
-    monkeypatch.setenv(screening.READER_MEMORY_ENV, str(2 * 2**30))  # the readers get 2 GB of address space
+    monkeypatch.setenv(READER_MEMORY_ENV, str(2 * 2**30))  # the readers get 2 GB of address space
     model = CardioNets.from_pretrained(bundle, device="cpu")
     out = tmp_path / "results.csv"
     summary = screen(model, folder, out, progress=False, workers=2)
