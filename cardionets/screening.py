@@ -102,30 +102,103 @@ def _wfdb_companion(path: Path, headers: set[Path]) -> bool:
     return suffix != ".hea" and path.with_suffix("") in headers and suffix not in STANDALONE_SUFFIXES
 
 
+class ArchiveTooLargeError(ECGError):
+    """An uploaded archive that would unpack to more than the server takes at once."""
+
+
 def extract_archive(data: bytes, folder: Path, max_files: int = MAX_ARCHIVE_FILES,
-                    max_bytes: int = MAX_ARCHIVE_BYTES) -> Path:
+                    max_bytes: int = MAX_ARCHIVE_BYTES) -> tuple[Path, list[tuple[str, str]]]:
     """Unpack an uploaded zip of ECGs into ``folder``, refusing what could harm the server: more than
-    ``max_files`` files, more than ``max_bytes`` once unpacked (a zip bomb), or paths that leave the folder."""
+    ``max_files`` files, more than ``max_bytes`` once unpacked (a zip bomb), or paths that leave the folder.
+    Returns the folder and the entries that could not be unpacked, each with the reason (a damaged or encrypted
+    entry, an unsupported compression, a name that clashes with a folder): those become error rows, the rest of
+    the archive is still screened."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, ValueError, NotImplementedError):
         raise ECGError("The upload is not a readable zip archive.") from None
+    skipped: list[tuple[str, str]] = []
     with archive:
         members = [info for info in archive.infolist() if not info.is_dir()]
         if len(members) > max_files:
             raise ECGError(f"The archive holds {len(members)} files; at most {max_files} can be screened at once here.")
         if sum(info.file_size for info in members) > max_bytes:
-            raise ECGError(f"The archive unpacks to more than {max_bytes / 1e9:g} GB; split it or use the command "
-                           "line (python -m cardionets screen).")
+            raise ArchiveTooLargeError(f"The archive unpacks to more than {max_bytes / 1e9:g} GB; split it or use "
+                                       "the command line (python -m cardionets screen).")
         root = Path(folder).resolve()
+        root.mkdir(parents=True, exist_ok=True)
         for info in members:
             target = (root / info.filename).resolve()
-            if not target.is_relative_to(root):
+            if not target.is_relative_to(root) or target == root:
                 raise ECGError(f"The archive's entry {info.filename!r} points outside the archive; refused.")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with archive.open(info) as source, open(target, "wb") as sink:
-                shutil.copyfileobj(source, sink)
-    return root
+            created = False
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with archive.open(info) as source, open(target, "xb") as sink:
+                    created = True  # "x": an entry never overwrites another of the same name
+                    shutil.copyfileobj(source, sink)
+            except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError) as error:
+                if created:  # a half-written file (a bad CRC shows only at the end) is not screened
+                    target.unlink(missing_ok=True)
+                skipped.append((info.filename, _unpack_problem(error)))
+    return root, skipped
+
+
+def _unpack_problem(error: Exception) -> str:
+    if isinstance(error, RuntimeError) and "encrypted" in str(error).lower():
+        return "this entry of the archive is encrypted (password-protected), so it could not be unpacked"
+    if isinstance(error, NotImplementedError):
+        return f"this entry of the archive uses a compression the server cannot unpack ({error})"
+    if isinstance(error, (FileExistsError, NotADirectoryError, IsADirectoryError)):
+        return "another entry of the archive has the same name (a file and a folder, or twice), so it was left out"
+    if isinstance(error, OSError):
+        return f"this entry of the archive could not be written ({error.strerror or error})"
+    return "this entry of the archive is damaged (bad CRC or truncated), so it could not be unpacked"
+
+
+def stage_uploads(uploads: list[tuple[str, bytes]], inbox: Path,
+                  max_bytes: int = MAX_ARCHIVE_BYTES) -> list[tuple[str, str]]:
+    """Put browser uploads (name, bytes) in ``inbox`` for a screen: each zip unpacked into a folder of its own,
+    every other file under its own name. Two uploads of the same name both stay (the second in a folder ``2/``,
+    ...), a name that is a path or a dot is reduced to a plain file name, and the unpack limit holds for all the
+    uploads together. Returns (entry, reason) for what could not be staged."""
+    skipped: list[tuple[str, str]] = []
+    budget = max_bytes
+    seen: dict[str, int] = {}
+    for index, (name, data) in enumerate(uploads):
+        plain = _plain_name(name, index)
+        count = seen[plain.lower()] = seen.get(plain.lower(), 0) + 1
+        home = inbox if count == 1 else inbox / str(count)  # same names, different files: both screened
+        if plain.lower().endswith(".zip"):
+            unpacked = home / plain  # a folder named as the zip, so a row reads "batch.zip/ecgs/1.dcm"
+            try:
+                _, problems = extract_archive(data, unpacked, max_bytes=budget)
+            except ArchiveTooLargeError as error:
+                if budget == max_bytes:  # this archive alone is too big: its own message says so
+                    raise
+                raise ECGError(f"The uploads unpack to more than {max_bytes / 1e9:g} GB together; split them or "
+                               "use the command line (python -m cardionets screen).") from error
+            budget -= sum(path.stat().st_size for path in unpacked.rglob("*") if path.is_file())
+            skipped += [(f"{plain}/{entry}", reason) for entry, reason in problems]
+        else:
+            budget -= len(data)
+            home.mkdir(parents=True, exist_ok=True)
+            (home / plain).write_bytes(data)
+        if budget < 0:
+            raise ECGError(f"The uploads unpack to more than {max_bytes / 1e9:g} GB together; split them or use the "
+                           "command line (python -m cardionets screen).")
+    return skipped
+
+
+def _plain_name(name: str, index: int) -> str:
+    """The last part of an upload's name, at most 150 characters (its extension kept), never empty or a dot."""
+    plain = Path(name.replace("\\", "/")).name.strip()
+    if plain in ("", ".", ".."):
+        return f"upload-{index + 1}"
+    if len(plain) > 150:
+        suffix = "".join(Path(plain).suffixes[-2:])[:20]
+        plain = plain[:150 - len(suffix)] + suffix
+    return plain
 
 
 def columns(model: CardioNets) -> list[str]:

@@ -10,7 +10,7 @@ import streamlit as st
 
 from cardionets.ecg import ECGError
 from cardionets.presentation import DISEASE_LABELS
-from cardionets.screening import MAX_ARCHIVE_FILES, extract_archive, find_inputs, screen_files
+from cardionets.screening import MAX_ARCHIVE_FILES, columns, find_inputs, screen_files, stage_uploads
 from pages.common import models, research_banner
 
 MANIFEST = "manifest.csv"
@@ -28,27 +28,26 @@ if uploads and st.button("Screen", type="primary"):
         inbox = Path(folder) / "inbox"
         inbox.mkdir()
         try:
-            for upload in uploads:
-                data = upload.getvalue()
-                if upload.name.lower().endswith(".zip"):
-                    extract_archive(data, inbox)
-                else:
-                    (inbox / Path(upload.name).name).write_bytes(data)
+            skipped = stage_uploads([(upload.name, upload.getvalue()) for upload in uploads], inbox)
             manifests = sorted(inbox.rglob(MANIFEST))
             inputs = find_inputs(manifests[0]) if manifests else find_inputs(inbox)
             inputs = [p for p in inputs if p.resolve().is_relative_to(inbox.resolve()) and p.name != MANIFEST]
         except (ECGError, ValueError) as error:
             st.error(f"These files cannot be screened: {error}")
             st.stop()
-        if not inputs:
+        if not inputs and not skipped:
             st.error("No ECG files were found in the upload.")
             st.stop()
         bar = st.progress(0.0, text=f"Screening {len(inputs)} ECGs…")
         out = Path(folder) / "results.csv"
         screen_files(model, inputs, out, progress=False,
                      on_progress=lambda done, total: bar.progress(done / total, text=f"{done} of {total} ECGs"))
-        table = pd.read_csv(out, keep_default_na=False)
+        table = pd.read_csv(out, keep_default_na=False) if inputs else pd.DataFrame(columns=columns(model))
         table["file"] = [str(Path(p).resolve().relative_to(inbox.resolve())) for p in table["file"]]
+        if skipped:  # what could not even be unpacked gets its row too: no upload entry is silently dropped
+            unpacked = pd.DataFrame([{"file": entry, "error": reason} for entry, reason in skipped])
+            table = pd.concat([table, unpacked], ignore_index=True)
+            table["error"] = table["error"].fillna("")
     st.session_state["screening"] = table
 
 table = st.session_state.get("screening")

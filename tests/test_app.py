@@ -112,8 +112,28 @@ def test_batch_screening_lists_results_and_bad_files(mortara_path):
     assert not app.exception
     assert "4 files screened: 3 analysed, 1 could not be used." in texts(app)
     results, bad = app.dataframe[0].value, app.dataframe[1].value
-    assert sorted(results["file"]) == [f"ecgs/ecg{i}.dcm" for i in range(3)]
-    assert list(bad["file"]) == ["ecgs/truncated.dcm"] and bad["error"].iloc[0]
+    assert sorted(results["file"]) == [f"batch.zip/ecgs/ecg{i}.dcm" for i in range(3)]
+    assert list(bad["file"]) == ["batch.zip/ecgs/truncated.dcm"] and bad["error"].iloc[0]
+
+
+def test_batch_screening_keeps_two_uploads_of_one_name_and_lists_an_entry_it_could_not_unpack(mortara_path):
+    locked = io.BytesIO()
+    with zipfile.ZipFile(locked, "w") as zipped:
+        zipped.writestr("secret.dcm", mortara_path.read_bytes())
+    data = bytearray(locked.getvalue())
+    for signature, flag_offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        data[data.index(signature) + flag_offset] |= 0x01  # marked encrypted, as a password-protected zip is
+    app = page("screening")
+    for name, content in (("ecg.dcm", mortara_path.read_bytes()), ("ecg.dcm", mortara_path.read_bytes()),
+                          ("locked.zip", bytes(data))):
+        app.file_uploader[0].upload(name, content)
+    app.run()
+    app.button[0].click().run()
+    assert not app.exception
+    assert "3 files screened: 2 analysed, 1 could not be used." in texts(app)
+    assert sorted(app.dataframe[0].value["file"]) == ["2/ecg.dcm", "ecg.dcm"]
+    bad = app.dataframe[1].value
+    assert list(bad["file"]) == ["locked.zip/secret.dcm"] and "encrypted" in bad["error"].iloc[0]
 
 
 @pytest.fixture

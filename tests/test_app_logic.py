@@ -6,6 +6,7 @@ import io
 import sys
 import time
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -118,8 +119,8 @@ def test_uploaded_archives_are_unpacked_safely(tmp_path):
                 zipped.writestr(name, data)
         return buffer.getvalue()
 
-    root = extract_archive(archive({"a/b.dcm": b"x", "c.xml": b"y"}), tmp_path / "ok")
-    assert sorted(p.name for p in root.rglob("*") if p.is_file()) == ["b.dcm", "c.xml"]
+    root, skipped = extract_archive(archive({"a/b.dcm": b"x", "c.xml": b"y"}), tmp_path / "ok")
+    assert sorted(p.name for p in root.rglob("*") if p.is_file()) == ["b.dcm", "c.xml"] and skipped == []
     with pytest.raises(ECGError, match="outside"):
         extract_archive(archive({"../escape.dcm": b"x"}), tmp_path / "escape")
     with pytest.raises(ECGError, match="holds 3 files; at most 2"):
@@ -128,6 +129,60 @@ def test_uploaded_archives_are_unpacked_safely(tmp_path):
         extract_archive(archive({"bomb.dcm": bytes(5_000_000)}), tmp_path / "bomb", max_bytes=1_000_000)
     with pytest.raises(ECGError, match="not a readable zip"):
         extract_archive(b"not a zip", tmp_path / "junk")
+
+
+def zip_of(entries: dict[str, bytes], method: int = zipfile.ZIP_STORED) -> bytearray:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", method) as zipped:
+        for name, data in entries.items():
+            zipped.writestr(name, data)
+    return bytearray(buffer.getvalue())
+
+
+def test_a_batch_upload_keeps_every_input_and_turns_each_bad_entry_into_its_own_row(tmp_path):
+    """Two uploads of one name gave one row; a damaged, encrypted or deflate64 entry, a file beside a folder of
+    the same name, an upload named '..' or a 300-character name each failed the whole batch."""
+    from cardionets.screening import stage_uploads
+
+    damaged = zip_of({"good.xml": b"<ok/>", "crc.xml": b"<damaged/>"})
+    damaged[damaged.rindex(b"<damaged/>")] ^= 0xFF  # one byte of the stored data: its CRC no longer matches
+    encrypted = zip_of({"secret.xml": b"<locked/>", "open.xml": b"<open/>"})
+    for signature, flag_offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):  # local and central headers
+        at = encrypted.index(signature)  # the first entry's: mark it encrypted, as a password-protected zip does
+        encrypted[at + flag_offset] |= 0x01
+    deflate64 = zip_of({"d64.xml": b"<x/>", "plain.xml": b"<y/>"})
+    for signature, method_offset in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):
+        at = deflate64.index(signature)
+        deflate64[at + method_offset] = 9  # compression method 9: Deflate64, which Python's zipfile cannot read
+    clash = zip_of({"a": b"file", "a/b.xml": b"<in a folder/>"})
+    long_name = "x" * 296 + ".xml"
+    uploads = [("ecg.xml", b"<first/>"), ("ecg.xml", b"<second/>"), ("..", b"<dots/>"), (long_name, b"<long/>"),
+               ("damaged.zip", bytes(damaged)), ("locked.zip", bytes(encrypted)), ("d64.zip", bytes(deflate64)),
+               ("clash.zip", bytes(clash))]
+    inbox = tmp_path / "inbox"
+    skipped = dict(stage_uploads(uploads, inbox))
+    staged = {str(p.relative_to(inbox)): p.read_bytes() for p in inbox.rglob("*") if p.is_file()}
+    assert staged["ecg.xml"] == b"<first/>" and staged["2/ecg.xml"] == b"<second/>"  # both kept
+    assert staged["upload-3"] == b"<dots/>" and not (tmp_path / "..").samefile(inbox)
+    assert any(len(Path(name).name) <= 150 and name.endswith(".xml") and data == b"<long/>"
+               for name, data in staged.items())
+    for kept in ("damaged.zip/good.xml", "locked.zip/open.xml", "d64.zip/plain.xml"):
+        assert kept in staged
+    assert "damaged.zip/crc.xml" not in staged  # a half-written file is not screened
+    assert "damaged (bad CRC" in skipped["damaged.zip/crc.xml"]
+    assert "encrypted" in skipped["locked.zip/secret.xml"]
+    assert "compression" in skipped["d64.zip/d64.xml"]
+    assert "same name" in skipped["clash.zip/a/b.xml"] and staged["clash.zip/a"] == b"file"
+    assert len(skipped) == 4
+
+
+def test_the_unpack_limit_holds_for_all_uploads_together(tmp_path):
+    from cardionets.screening import stage_uploads
+
+    three = [(f"part{i}.zip", bytes(zip_of({f"{i}.dcm": bytes(400_000)}))) for i in range(3)]
+    assert stage_uploads(three[:2], tmp_path / "two", max_bytes=1_000_000) == []
+    with pytest.raises(ECGError, match="unpack to more than"):  # the third archive is over what is left
+        stage_uploads(three, tmp_path / "three", max_bytes=1_000_000)
 
 
 def test_promoting_weights_changes_what_the_app_serves(bundle, monkeypatch, tmp_path):

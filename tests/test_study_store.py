@@ -323,13 +323,13 @@ def test_an_organiser_s_cases_are_imported_from_a_zip_and_bad_ones_refused(tmp_p
                         tmp_path / "good")
     assert [(c.key, c.truth) for c in good] == [("A", "normal"), ("B", "hcm")]
     assert all(Path(c.material["ecg"]).is_file() for c in good)
-    for table, files, reason in (
+    for index, (table, files, reason) in enumerate((
             ("key,diagnosis,ecg\nA,flu,a.dcm\n", {"a.dcm": ecg}, "diagnosis among"),
             ("key,diagnosis,ecg\nA,normal,missing.dcm\n", {}, "not a file in the zip"),
             ("key,diagnosis,ecg\nA,normal,../../etc/passwd\n", {}, "not a file in the zip"),
-            ("key,diagnosis,ecg\nA,normal,a.dcm\n", {"a.dcm": ecg[:300]}, "cannot be read")):
+            ("key,diagnosis,ecg\nA,normal,a.dcm\n", {"a.dcm": ecg[:300]}, "cannot be read"))):
         with pytest.raises(StudyError, match=reason):
-            import_cases(archive(table, files), tmp_path / reason.replace(" ", "_"))
+            import_cases(archive(table, files), tmp_path / f"bad{index}")  # a fresh folder per import, as the app
 
 
 class RecordingHub:

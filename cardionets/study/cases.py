@@ -65,9 +65,12 @@ def import_cases(archive: bytes, folder: Path) -> list[StudyCase]:
     from ..screening import extract_archive  # screening imports the models; only importing needs it
 
     try:
-        root = extract_archive(archive, Path(folder))
+        root, skipped = extract_archive(archive, Path(folder))
     except ECGError as error:
         raise StudyError(str(error)) from None
+    if skipped:  # a study's cases must all be there: refuse rather than start with some missing
+        entry, reason = skipped[0]
+        raise StudyError(f"The zip's entry {entry!r} could not be unpacked: {reason}.")
     table = next(root.rglob(CASES_FILE), None)
     if table is None:
         raise StudyError(f"The zip has no {CASES_FILE} (columns: key, diagnosis, ecg, and optionally cine_sax, "
