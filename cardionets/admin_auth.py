@@ -28,12 +28,12 @@ SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 SCRYPT_MAX_N = 2**20  # a configured cost above this would make every login take seconds: refused as malformed
 
 
-def setting(name: str, secrets_: Mapping | None = None) -> str | None:
-    """A secret setting: the environment first, then ``secrets_`` (st.secrets); None when neither has it."""
+def setting(name: str, st_secrets: Mapping | None = None) -> str | None:
+    """A secret setting: the environment first, then ``st_secrets`` (st.secrets); None when neither has it."""
     value = os.environ.get(name)
-    if not value and secrets_ is not None:
+    if not value and st_secrets is not None:
         try:
-            value = secrets_.get(name)
+            value = st_secrets.get(name)
         except Exception:  # noqa: BLE001 - st.secrets raises when no secrets file exists: then there is none
             value = None
     return str(value) if value else None
@@ -95,11 +95,11 @@ def hash_password(password: str) -> str:
     return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${salt.hex()}${digest.hex()}"
 
 
-def configured_hash(secrets_: Mapping | None = None) -> PasswordHash | None:
+def configured_hash(st_secrets: Mapping | None = None) -> PasswordHash | None:
     """The configured admin password hash, or None (admin disabled) when none, or only a malformed one, is set.
     The scrypt setting wins over the legacy SHA-256 one."""
     for name in (ADMIN_HASH_SETTING, LEGACY_HASH_SETTING):
-        value = setting(name, secrets_)
+        value = setting(name, st_secrets)
         if value:
             found = PasswordHash.parse(value)
             if found is not None and found.legacy == (name == LEGACY_HASH_SETTING):

@@ -173,13 +173,13 @@ def stage_uploads(uploads: list[tuple[str, bytes]], inbox: Path,
             unpacked = home / plain  # a folder named as the zip, so a row reads "batch.zip/ecgs/1.dcm"
             try:
                 _, problems = extract_archive(data, unpacked, max_bytes=budget)
-            except ArchiveTooLargeError as error:
+            except ArchiveTooLargeError:
                 if budget == max_bytes:  # this archive alone is too big: its own message says so
                     raise
-                raise ECGError(f"The uploads unpack to more than {max_bytes / 1e9:g} GB together; split them or "
-                               "use the command line (python -m cardionets screen).") from error
-            budget -= sum(path.stat().st_size for path in unpacked.rglob("*") if path.is_file())
-            skipped += [(f"{plain}/{entry}", reason) for entry, reason in problems]
+                budget = -1  # too big for what the other uploads left
+            else:
+                budget -= sum(path.stat().st_size for path in unpacked.rglob("*") if path.is_file())
+                skipped += [(f"{plain}/{entry}", reason) for entry, reason in problems]
         else:
             budget -= len(data)
             home.mkdir(parents=True, exist_ok=True)

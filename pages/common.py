@@ -85,8 +85,8 @@ def bundle_key() -> str:
 def _models(key: str) -> CardioNets:
     from cardionets.inference import CardioNets
 
-    # The generator's cost model (`generation_seconds`, about 2 s) is timed when the cine form first asks for
-    # it, which comes after the first result's phenotypes are on screen.
+    # The generator's cost model (`generation_seconds`, about 2 s of both cores) is not timed here: the first
+    # generation times it, so it never holds up the first result's phenotypes.
     return CardioNets.from_pretrained(key.split("@", 1)[0])
 
 
