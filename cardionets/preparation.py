@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,11 +73,11 @@ def limit_reader_memory() -> None:
         pass
 
 
-def prepare_file(path: Path) -> PreparedECG | str:
-    """One file read and prepared for the models, or the reason it cannot be used (never raises: a screen never
-    stops on one file)."""
+def prepare_file(path: Path, read: Callable[[Path], ECG] = load) -> PreparedECG | str:
+    """One file read (by ``read``) and prepared for the models, or the reason it cannot be used (never raises: a
+    screen never stops on one file)."""
     try:
-        return prepare_ecg(load(path), with_measurements=False)
+        return prepare_ecg(read(path), with_measurements=False)
     except ECGError as error:
         return str(error)
     except Exception as error:  # noqa: BLE001 - the reason goes in the file's row

@@ -28,11 +28,13 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
+from .ecg import ECG, load
 from .ecg.errors import ECGError
 from .inference import CardioNets
 from .prediction import DERIVED_PHENOTYPES, Prediction
@@ -247,10 +249,12 @@ def _batches(items: list[Path], size: int) -> Iterator[list[Path]]:
 
 
 def screen_files(model: CardioNets, inputs: list[Path], out: Path, progress: bool = True,
-                 workers: int = 0, on_progress: Callable[[int, int], None] | None = None) -> ScreenSummary:
+                 workers: int = 0, on_progress: Callable[[int, int], None] | None = None,
+                 read: Callable[[Path], ECG] = load) -> ScreenSummary:
     """Screen ``inputs`` into the CSV ``out`` (appending; files already in it are skipped). ``workers``
     processes read and prepare the ECGs (0: this process does; see `cli_workers`). ``on_progress(done, total)``
-    is called after each batch (the app's progress bar)."""
+    is called after each batch (the app's progress bar). Without workers, ``read`` reads each file (the app passes
+    its isolated reader's `load_path`, so that no file is parsed in the server's own process)."""
     started = time.perf_counter()
     out = Path(out)
     header = columns(model)
@@ -271,7 +275,7 @@ def screen_files(model: CardioNets, inputs: list[Path], out: Path, progress: boo
             if new_file:
                 writer.writeheader()
             batches = list(_batches(todo, BATCH))
-            pending = _submit(pool, batches[0]) if batches else None
+            pending = _submit(pool, batches[0], read) if batches else None
             for index, batch in enumerate(batches):
                 try:
                     prepared = _collect(pending)
@@ -285,7 +289,7 @@ def screen_files(model: CardioNets, inputs: list[Path], out: Path, progress: boo
                     pool = _reader_pool(workers)
                 # Workers read the next batch while this process runs the models on this one (without workers,
                 # the next batch is read only after this one's rows are written).
-                pending = _submit(pool, batches[index + 1]) if index + 1 < len(batches) else None
+                pending = _submit(pool, batches[index + 1], read) if index + 1 < len(batches) else None
                 rows = _rows(model, batch, prepared)
                 for row in rows:
                     writer.writerow(row)
@@ -324,15 +328,15 @@ def _read_alone(path: Path) -> PreparedECG | str:
             return KILLED_READER
 
 
-def _submit(pool: Executor | None, batch: list[Path]) -> list[Future] | list[Path]:
-    """The batch handed to the workers, or without workers the paths themselves, read when collected."""
+def _submit(pool: Executor | None, batch: list[Path], read: Callable[[Path], ECG]) -> list[Future] | list[Callable]:
+    """The batch handed to the workers, or without workers a reading of each path, done when collected."""
     if pool is None:
-        return list(batch)
+        return [partial(prepare_file, path, read) for path in batch]
     return [pool.submit(prepare_file, path) for path in batch]
 
 
 def _collect(pending: list) -> list[PreparedECG | str]:
-    return [item.result() if isinstance(item, Future) else prepare_file(item) for item in pending]
+    return [item.result() if isinstance(item, Future) else item() for item in pending]
 
 
 def _rows(model: CardioNets, batch: list[Path], prepared: list[PreparedECG | str]) -> list[dict]:

@@ -21,6 +21,7 @@ from cardionets.admin_auth import (
     setting,
 )
 from cardionets.bundle import ACTIVE_POINTER, DEFAULT_BUNDLE, BundleError, active_bundle, promote
+from cardionets.ecg.isolated import shared_reader
 from cardionets.inference import CardioNets
 from cardionets.jobs import cohort_command, export_command, launch, list_jobs, training_command
 from cardionets.study.analysis import (
@@ -237,7 +238,8 @@ with studies:
                                "cine_sax, cine_4ch; paths inside the zip)", type=["zip"])
         if st.form_submit_button("Create study"):
             try:
-                cases = (import_cases(own.getvalue(), workspace() / "study_cases" / uuid.uuid4().hex[:12]) if own
+                cases = (import_cases(own.getvalue(), workspace() / "study_cases" / uuid.uuid4().hex[:12],
+                                      read=shared_reader().load_path) if own
                          else shipped_cases())
                 code = store.create_study(name, StudyDesign(tuple(arms), crossover, int(seed), int(washout),
                                                             int(limit) or None, going_back, rating), cases)

@@ -72,7 +72,7 @@ def _file_uploaded() -> None:
 
 uploads = st.file_uploader(
     "Upload a 12-lead ECG (DICOM, GE MUSE XML, Philips XML, HL7 aECG, UK Biobank XML, WFDB .hea + .dat, EDF, "
-    "CSV, NumPy). For WFDB, select the .hea and the .dat together. The file is read in memory and not stored.",
+    "CSV, NumPy). For WFDB, select the .hea and the .dat together. The file is read in a separate process and not stored.",
     accept_multiple_files=True, key=f"upload-{st.session_state['uploader_generation']}", on_change=_file_uploaded,
 )
 keep_copy = st.checkbox("Keep a copy of my upload on this server (off: nothing is saved)", value=False)
@@ -84,9 +84,12 @@ sample_name = st.selectbox("…or try a sample ECG", [NO_SAMPLE, *samples], key=
 # on a cold 2-core server (docs/performance.md, cold start).
 from cardionets.cmr.export import SYNTHETIC, labelled_frames  # noqa: E402
 from cardionets.ecg import ECGError, preprocess  # noqa: E402
+from cardionets.ecg.isolated import shared_reader  # noqa: E402
 from cardionets.ecg.plot import ecg_paper_figure  # noqa: E402
 from cardionets.inference import ECGRejectedError  # noqa: E402
 from cardionets.report import pdf_report  # noqa: E402
+
+shared_reader()  # the upload reader's worker process starts importing now, before the first file arrives
 
 record, key, name = None, None, None
 try:

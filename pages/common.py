@@ -96,10 +96,12 @@ def models() -> CardioNets:
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def read_upload(key: str, _files: dict[str, bytes]) -> ECG:
-    """The canonical ECG of an upload, cached by its hash (``key``); the bytes are never written to disk."""
-    from cardionets.ecg import load_upload
+    """The canonical ECG of an upload, cached by its hash (``key``), read in the isolated reader's memory-capped
+    worker process (`cardionets.ecg.isolated`), so that no file can take the server down. The bytes are passed
+    over a pipe, never written to disk (WFDB and EDF readers use a scratch file, removed straight after)."""
+    from cardionets.ecg.isolated import shared_reader
 
-    return load_upload(_files)
+    return shared_reader().load_upload(_files)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)

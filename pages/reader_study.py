@@ -9,7 +9,8 @@ import pandas as pd
 import streamlit as st
 
 from cardionets.cmr.export import SYNTHETIC, labelled_frames, side_by_side_gif
-from cardionets.ecg import ECGError, load
+from cardionets.ecg import ECGError
+from cardionets.ecg.isolated import shared_reader
 from cardionets.presentation import phenotype_rows
 from cardionets.study.cases import material_key, material_path
 from cardionets.study.design import ARMS, CONFIDENCE, DIAGNOSES
@@ -112,7 +113,7 @@ if over_time:  # the material is withdrawn once the time is up; the answer is st
 case = item.case
 if not over_time:
     try:
-        record = load(material_path(case.material["ecg"]))
+        record = shared_reader().load_path(material_path(case.material["ecg"]))
         key = material_key(item.study, case)  # cached by study and content: a rerun does not recompute the case
     except (ECGError, KeyError, OSError) as error:
         st.error(f"This case's ECG cannot be shown ({error}); tell the organiser.")

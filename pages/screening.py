@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from cardionets.ecg import ECGError
+from cardionets.ecg.isolated import shared_reader
 from cardionets.presentation import DISEASE_LABELS
 from cardionets.screening import MAX_ARCHIVE_FILES, columns, find_inputs, screen_files, stage_uploads
 from pages.common import models, research_banner
@@ -40,7 +41,8 @@ if uploads and st.button("Screen", type="primary"):
             st.stop()
         bar = st.progress(0.0, text=f"Screening {len(inputs)} ECGs…")
         out = Path(folder) / "results.csv"
-        screen_files(model, inputs, out, progress=False,
+        # Each file is read in the isolated reader's memory-capped worker, never in this server process.
+        screen_files(model, inputs, out, progress=False, read=shared_reader().load_path,
                      on_progress=lambda done, total: bar.progress(done / total, text=f"{done} of {total} ECGs"))
         table = pd.read_csv(out, keep_default_na=False) if inputs else pd.DataFrame(columns=columns(model))
         table["file"] = [str(Path(p).resolve().relative_to(inbox.resolve())) for p in table["file"]]

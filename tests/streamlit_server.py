@@ -106,6 +106,8 @@ def seconds_to_phenotypes(page, ecg_file: Path) -> float:
         while remove.count():
             remove.first.click()
         shown.first.wait_for(state="detached", timeout=60_000)
+        # The removal reruns the page; a file handed over mid-rerun can land on an uploader about to be replaced.
+        page.locator("[data-testid=stStatusWidget]").wait_for(state="detached", timeout=60_000)
     started = time.perf_counter()
     page.locator("input[type=file]").first.set_input_files(upload_files(ecg_file))
     page.get_by_text("LV ejection fraction").first.wait_for(timeout=60_000)

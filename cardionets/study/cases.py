@@ -7,9 +7,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+from collections.abc import Callable
 from pathlib import Path
 
-from ..ecg import ECGError, load
+from ..ecg import ECG, ECGError, load
 from ..samples import virtual_samples
 from ..workspace import REPO_ROOT
 from .design import DIAGNOSES
@@ -57,11 +58,12 @@ def _portable(path: str) -> str:
     return str(resolved.relative_to(REPO_ROOT)) if resolved.is_relative_to(REPO_ROOT) else str(resolved)
 
 
-def import_cases(archive: bytes, folder: Path) -> list[StudyCase]:
+def import_cases(archive: bytes, folder: Path, read: Callable[[Path], ECG] = load) -> list[StudyCase]:
     """An organiser's cases from a zip holding ``cases.csv`` (columns ``key``, ``diagnosis`` and ``ecg``, and
     optionally ``cine_sax``/``cine_4ch`` NIfTI cines; paths relative to the zip) and the files it names. The
     zip is unpacked into ``folder`` (kept: readers need the files for the whole study) with the same guards
-    as a screening upload, and every ECG is read once now, so a bad file is refused before the study starts."""
+    as a screening upload, and every ECG is read once now (by ``read``: the app passes its isolated reader's), so
+    a bad file is refused before the study starts."""
     from ..screening import extract_archive  # screening imports the models; only importing needs it
 
     try:
@@ -91,7 +93,7 @@ def import_cases(archive: bytes, folder: Path) -> list[StudyCase]:
         if "ecg" not in material:
             raise StudyError(f"{CASES_FILE} line {line}: every case needs its ECG file.")
         try:
-            load(material["ecg"])
+            read(Path(material["ecg"]))
         except ECGError as error:
             raise StudyError(f"{CASES_FILE} line {line}: the ECG of case {key!r} cannot be read: {error}") from None
         cases.append(StudyCase(key, truth, material))

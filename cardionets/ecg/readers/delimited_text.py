@@ -17,6 +17,7 @@ import pandas as pd
 from ..errors import CorruptFileError
 from ..leads import canonical_lead_name, default_lead_names
 from .base import RawECG
+from .bounds import check_text_size
 from .sampling import rate_or_assume_10s
 
 _TIME_NAMES = {"time", "t", "sec", "seconds", "time_s", "times", "ms", "time_ms", "sample", "index", "samples"}
@@ -61,6 +62,7 @@ def _starts_with_a_lead_row(text: str) -> bool:
 
 
 def read(data: bytes, fs_hz: float | None = None) -> RawECG:
+    check_text_size(data, "This text file")
     text = _text(data)
     if text is None:
         raise CorruptFileError("The text file could not be decoded.")

@@ -14,6 +14,7 @@ import pydicom
 
 from ..errors import CorruptFileError, MissingLeadsError
 from .base import RawECG, acquisition_time
+from .bounds import check_sample_count
 
 # SCP-ECG concept names used in the Waveform Annotation Sequence, mapped to our measurement keys.
 _ANNOTATION_KEYS = {
@@ -37,6 +38,7 @@ def _read(dataset) -> RawECG:
         raise CorruptFileError("This DICOM file holds no waveform (it may be an image, not an ECG).")
     index = _rhythm_group_index(groups)
     group = groups[index]
+    _check_declared_samples(group)
     samples = dataset.waveform_array(index)  # (n_samples, n_channels), sensitivity applied
     names, units = [], None
     for channel in group.ChannelDefinitionSequence:
@@ -67,6 +69,21 @@ def _read(dataset) -> RawECG:
         interpretation=_interpretation(dataset),
         acquired=_acquired(dataset),
     )
+
+
+def _check_declared_samples(group) -> None:
+    """pydicom makes a float64 array of samples x channels whatever the stored width: 60 MB of 8-bit samples would
+    become 480 MB, so the declared count is bounded, and checked against the data the file holds, first."""
+    try:
+        samples, channels = int(group.NumberOfWaveformSamples), int(group.NumberOfWaveformChannels)
+        width = int(group.WaveformBitsAllocated) // 8
+        stored = len(group.WaveformData)
+    except (AttributeError, TypeError, ValueError) as error:
+        raise CorruptFileError("The DICOM waveform does not state its samples, channels and sample width.") from error
+    check_sample_count(samples * channels, "This DICOM waveform")
+    if samples <= 0 or channels <= 0 or width not in (1, 2, 4, 8) or stored < samples * channels * width:
+        raise CorruptFileError(f"The DICOM waveform declares {samples} samples of {channels} channels but holds "
+                               f"{stored:,} bytes; it is truncated or damaged.")
 
 
 def _acquired(dataset) -> str | None:

@@ -29,6 +29,7 @@ import numpy as np
 
 from ..errors import CorruptFileError
 from .base import RawECG, acquisition_time, units_scale_to_mv
+from .bounds import numbers_in_text
 from .xml import parse_xml, to_float
 
 _FORMAT = "HL7 aECG"
@@ -106,10 +107,7 @@ def _lead_microvolts(value: ET.Element | None, code: str) -> np.ndarray:
     scale = value.find("scale") if value is not None else None
     if digits is None or scale is None or not scale.get("unit"):
         raise CorruptFileError(f"Lead {code} has no digits or no scale with a unit; the file is incomplete.")
-    try:
-        counts = np.array((digits.text or "").split(), dtype=np.float64)
-    except ValueError as error:
-        raise CorruptFileError(f"Lead {code} has non-numeric digits; the file is damaged.") from error
+    counts = numbers_in_text(digits.text or "", np.float64, f"Lead {code}'s digits")
     origin = value.find("origin")
     origin_value = to_float(origin.get("value")) if origin is not None else None
     origin_uv = 0.0

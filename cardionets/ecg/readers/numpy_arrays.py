@@ -7,18 +7,22 @@ An .npy holds a (12, T) or (T, 12) array (8 leads are taken as I, II, V1-V6). An
 from __future__ import annotations
 
 import io
+import zipfile
 
 import numpy as np
 
 from ..errors import CorruptFileError
 from ..leads import default_lead_names
 from .base import RawECG
+from .bounds import check_sample_count
 from .sampling import rate_or_assume_10s
 
 _SIGNAL_KEYS = ("signal", "signal_mv", "ecg", "x", "data")
+MAX_ARRAYS = 64  # an .npz of an ECG holds a signal and a few small arrays (rate, lead names, units)
 
 
 def read(data: bytes, fs_hz: float | None = None) -> RawECG:
+    _check_declared_sizes(data)
     try:
         loaded = np.load(io.BytesIO(data), allow_pickle=False)
     except ValueError as error:  # pickled object arrays are refused here
@@ -51,3 +55,40 @@ def read(data: bytes, fs_hz: float | None = None) -> RawECG:
     fs = rate_or_assume_10s(fs_hz, array.shape[1], notes, "NumPy file")
     named = dict(zip(names, array.astype(np.float64)))
     return RawECG(named_signals=named, fs_hz=fs, units=units, source_format="numpy", notes=notes)
+
+
+def _check_declared_sizes(data: bytes) -> None:
+    """Every array's header states its shape and type; NumPy allocates that much before reading the data, and a
+    zip member decompresses to whatever its entry says. Both are checked against what the file holds first."""
+    if not data.startswith(b"PK"):
+        count, nbytes, header_end = _declared(io.BytesIO(data), "This NumPy file")
+        if nbytes > len(data) - header_end:
+            raise CorruptFileError(f"This NumPy file declares {nbytes:,} bytes of samples but holds "
+                                   f"{len(data) - header_end:,}; it is truncated or damaged.")
+        return
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        members = archive.infolist()
+        if len(members) > MAX_ARRAYS:
+            raise CorruptFileError(f"This .npz file holds {len(members)} arrays; an ECG needs a few.")
+        total = 0
+        for member in members:
+            with archive.open(member) as stream:
+                count, nbytes, header_end = _declared(stream, f"Array {member.filename!r} of this .npz file")
+            if nbytes > member.file_size - header_end:
+                raise CorruptFileError(f"Array {member.filename!r} of this .npz file declares more samples than "
+                                       "it holds; the file is truncated or damaged.")
+            total += count
+        check_sample_count(total, "This .npz file")
+
+
+def _declared(stream, what: str) -> tuple[int, int, int]:
+    """(values, bytes, header length) an .npy header declares, without reading its data."""
+    try:
+        version = np.lib.format.read_magic(stream)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read_header(stream)
+    except (ValueError, SyntaxError, TypeError, EOFError, zipfile.BadZipFile) as error:
+        raise CorruptFileError(f"{what} has a damaged header ({error}).") from error
+    count = int(np.prod(shape, dtype=object))
+    check_sample_count(count, what)
+    return count, count * dtype.itemsize, stream.tell()

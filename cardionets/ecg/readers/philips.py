@@ -30,6 +30,7 @@ from ..errors import CorruptFileError, UnsupportedFormatError
 from ..leads import STANDARD_LEADS, canonical_lead_name
 from . import philips_xli
 from .base import RawECG, acquisition_time
+from .bounds import numbers_in_text
 from .xml import child_text, parse_xml, to_float
 
 _FORMAT = "Philips XML"
@@ -48,6 +49,7 @@ _MEASUREMENT_NAMES = {
     "qrs_axis_deg": ("qrsfrontaxis",),
     "t_axis_deg": ("tfrontaxis",),
 }
+MAX_CHANNELS = 32  # PageWriters record 12 or 16 leads
 _AGE_UNITS_IN_YEARS = {"years": 1.0, "months": 1 / 12, "weeks": 7 / 365.25, "days": 1 / 365.25}
 _HEIGHT_UNITS_IN_CM = {"cm": 1.0, "inch": 2.54}
 _WEIGHT_UNITS_IN_KG = {"kg": 1.0, "lb": 0.45359237}
@@ -104,6 +106,9 @@ def _lead_labels(parsed: ET.Element, characteristics: ET.Element | None) -> list
         return labels[: int(to_float(parsed.get("numberofleads")) or len(labels))]
     # 1.03: no labels; the acquired channels are the standard 12 in standard order.
     count = int(to_float(child_text(characteristics, "numberchannelsallocated")) or len(STANDARD_LEADS))
+    if not 0 < count <= MAX_CHANNELS:
+        raise CorruptFileError(f"This Philips file states {count} channels; a cardiograph records at most "
+                               f"{MAX_CHANNELS}.")
     return [STANDARD_LEADS[i] if i < len(STANDARD_LEADS) else f"channel {i + 1}" for i in range(count)]
 
 
@@ -124,10 +129,7 @@ def _lead_counts(parsed: ET.Element, xli: bool, n_leads: int, n_samples: int) ->
     encoding = (parsed.get("dataencoding") or "").strip().lower()
     text = parsed.text or ""
     if encoding == "plain" and not xli:
-        try:
-            values = np.array(text.split(), dtype=np.int64)
-        except ValueError as error:
-            raise CorruptFileError("This Philips file has non-numeric waveform samples.") from error
+        values = numbers_in_text(text, np.int64, "This Philips file's waveform")
         return _split_lead_blocks(values, n_leads, n_samples)
     if encoding != "base64":
         raise UnsupportedFormatError(f"This Philips file uses waveform encoding '{encoding}', which is not supported.")

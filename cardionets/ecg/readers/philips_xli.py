@@ -27,18 +27,24 @@ CODE_BITS = 10
 LAST_TABLE_CODE = 1022  # the table stops growing here
 END_CODE = 1023
 RESIDUAL_OFFSET = 64
-# A 10 s lead at 1000 Hz is 20 kB decompressed and a few kB compressed. The caps stop a crafted file from
-# expanding (LZW can multiply its input several hundredfold) or looping for minutes, far above any real lead.
+# A 10 s lead at 1000 Hz is 20 kB decompressed and a few kB compressed, and a PageWriter stores 12 or 16 leads.
+# The caps hold for the whole blob, not each lead, so no count of chunks gets past them: they stop a crafted file
+# from expanding (LZW can multiply its input several hundredfold) or looping for minutes, far above any real ECG.
 MAX_COMPRESSED_BYTES = 1 << 20
 MAX_DECOMPRESSED_BYTES = 4 << 20
+MAX_LEADS = 32
 
 
 def decode_leads(data: bytes) -> list[np.ndarray]:
     """Decompress every chunk of an XLI blob into one int64 sample array per stored lead."""
+    if len(data) > MAX_COMPRESSED_BYTES:
+        raise CorruptFileError(f"The Philips waveform data is implausibly large ({len(data):,} bytes compressed).")
     leads: list[np.ndarray] = []
-    offset = 0
+    offset, decompressed = 0, 0
     while offset < len(data):
         lead_number = len(leads) + 1
+        if lead_number > MAX_LEADS:
+            raise CorruptFileError(f"The Philips waveform data holds over {MAX_LEADS} leads; it is damaged or crafted.")
         header = data[offset : offset + CHUNK_HEADER_BYTES]
         if len(header) < CHUNK_HEADER_BYTES:
             raise CorruptFileError(f"The Philips waveform data is cut off inside the header of lead {lead_number}.")
@@ -50,11 +56,9 @@ def decode_leads(data: bytes) -> list[np.ndarray]:
                 f"The Philips waveform data is truncated: lead {lead_number} needs {size} bytes, "
                 f"{len(data) - offset} remain. Export the ECG again from the cardiograph or ECG manager."
             )
-        if size > MAX_COMPRESSED_BYTES:
-            raise CorruptFileError(
-                f"Lead {lead_number} of the Philips waveform data is implausibly large ({size} bytes)."
-            )
-        values = _split_high_low_bytes(_lzw_decompress(data[offset : offset + size]), lead_number)
+        buffer = _lzw_decompress(data[offset : offset + size], MAX_DECOMPRESSED_BYTES - decompressed)
+        decompressed += len(buffer)
+        values = _split_high_low_bytes(buffer, lead_number)
         leads.append(_undo_second_differences(values, first))
         offset += size
     return leads
@@ -67,7 +71,7 @@ def _ten_bit_codes(payload: bytes) -> np.ndarray:
     return bits[: n_codes * CODE_BITS].reshape(n_codes, CODE_BITS) @ weights
 
 
-def _lzw_decompress(payload: bytes) -> bytes:
+def _lzw_decompress(payload: bytes, limit: int) -> bytes:
     table = [bytes([value]) for value in range(256)]
     out = bytearray()
     previous = b""
@@ -83,7 +87,7 @@ def _lzw_decompress(payload: bytes) -> bytes:
         if previous and len(table) <= LAST_TABLE_CODE:
             table.append(previous + entry[:1])
         out += entry
-        if len(out) > MAX_DECOMPRESSED_BYTES:
+        if len(out) > limit:
             raise CorruptFileError("The Philips waveform data expands beyond any real ECG; it is damaged or crafted.")
         previous = entry
     return bytes(out)

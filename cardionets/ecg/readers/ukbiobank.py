@@ -17,13 +17,13 @@ software of the UK Biobank assessment centres) and public UK Biobank ECG parsers
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 
 import numpy as np
 
 from ..errors import CorruptFileError
 from .base import RawECG, acquisition_time
+from .bounds import numbers_in_text
 from .xml import child_text, parse_xml, to_float
 
 _FORMAT = "UK Biobank ECG XML"
@@ -38,7 +38,6 @@ _MEASUREMENT_ELEMENTS = {
     "qrs_axis_deg": "RAxis",
     "t_axis_deg": "TAxis",
 }
-_SAMPLE_SEPARATORS = re.compile(r"[,\s]+")
 
 
 def read(data: bytes) -> RawECG:
@@ -84,11 +83,7 @@ def _acquired(when: ET.Element | None) -> str | None:
 
 
 def _counts(text: str | None, lead: str) -> np.ndarray:
-    fields = [field for field in _SAMPLE_SEPARATORS.split(text or "") if field]
-    try:
-        return np.array(fields, dtype=np.int64)
-    except ValueError as error:
-        raise CorruptFileError(f"Lead {lead} of this UK Biobank ECG file has non-numeric samples.") from error
+    return numbers_in_text((text or "").replace(",", " "), np.int64, f"Lead {lead} of this UK Biobank ECG file")
 
 
 def _check_lengths(signals: dict[str, np.ndarray], announced: float | None) -> None:

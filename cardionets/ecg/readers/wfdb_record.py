@@ -14,9 +14,11 @@ import wfdb
 
 from ..errors import CorruptFileError, FileTooLargeError
 from .base import RawECG, acquisition_time, units_scale_to_mv
+from .bounds import check_sample_count
 from .scratch import scratch_folder
 
-BYTES_PER_SAMPLE_BOUND = 4  # no WFDB storage format uses more; bounds memory before wfdb allocates
+# A signal line's format field: storage format, then optional samples per frame, skew and byte offset.
+_FORMAT_FIELD = re.compile(r"(\d+)(?:x(\d+))?(?::(\d+))?(?:\+(\d+))?$")
 
 
 def read(
@@ -24,13 +26,11 @@ def read(
 ) -> RawECG:
     text = header.decode("ascii", errors="replace")
     record_name, signal_files, n_samples = _parse_header(text)
-    if n_samples * len(signal_files) * BYTES_PER_SAMPLE_BOUND > 4 * max_bytes:
-        raise FileTooLargeError(f"The WFDB header announces {n_samples} samples per lead, far beyond a resting ECG.")
     with scratch_folder() as scratch:
         directory = Path(scratch)
         (directory / f"{record_name}.hea").write_bytes(header)
         for name in sorted(set(signal_files)):
-            (directory / name).write_bytes(_signal_file(name, folder, companion_files))
+            (directory / name).write_bytes(_signal_file(name, folder, companion_files, max_bytes))
         record = wfdb.rdrecord(str(directory / record_name), physical=True)
     signals = record.p_signal
     if signals is None or signals.ndim != 2 or signals.shape[0] == 0:
@@ -66,13 +66,28 @@ def _parse_header(text: str) -> tuple[str, list[str], int]:
     if len(fields) > 2:
         _check_rate(fields[2])
     n_samples = int(fields[3]) if len(fields) > 3 else 0
-    signal_files = [line.split()[0] for line in lines[1 : 1 + n_signals]]
+    signal_lines = [line.split() for line in lines[1 : 1 + n_signals]]
+    signal_files = [fields[0] for fields in signal_lines]
     if len(signal_files) != n_signals:
         raise CorruptFileError(f"The WFDB header announces {n_signals} signals but describes {len(signal_files)}.")
+    _check_declared_samples(n_samples, signal_lines)
     for name in signal_files:
         if Path(name).name != name or name.startswith("."):
             raise CorruptFileError(f"The WFDB header names an unsafe signal file path '{name}'.")
     return record_name, signal_files, n_samples
+
+
+def _check_declared_samples(n_samples: int, signal_lines: list[list[str]]) -> None:
+    """wfdb allocates (length + largest skew) x samples per frame for every signal before reading a byte, so a
+    header under 1 kB can ask for gigabytes ("16:1000000000", a billion-sample skew): the total is bounded first."""
+    frames, skew = 0, 0
+    for fields in signal_lines:
+        match = _FORMAT_FIELD.match(fields[1]) if len(fields) > 1 else None
+        if len(fields) > 1 and match is None:
+            raise CorruptFileError(f"The WFDB header's storage format '{fields[1]}' is not one wfdb reads.")
+        frames += int(match.group(2) or 1) if match else 1
+        skew = max(skew, int(match.group(3) or 0) if match else 0)
+    check_sample_count((n_samples + skew) * frames, "The WFDB header")
 
 
 def _check_rate(field: str) -> None:
@@ -89,11 +104,14 @@ def _check_rate(field: str) -> None:
                                "samples per second, so no interval could be timed.")
 
 
-def _signal_file(name: str, folder: Path | None, companion_files: dict[str, bytes]) -> bytes:
-    if name in companion_files:
-        return companion_files[name]
-    if folder is not None and (folder / name).is_file():
-        return (folder / name).read_bytes()
+def _signal_file(name: str, folder: Path | None, companion_files: dict[str, bytes], max_bytes: int) -> bytes:
+    on_disk = folder is not None and (folder / name).is_file()
+    if name in companion_files or on_disk:
+        size = len(companion_files[name]) if name in companion_files else (folder / name).stat().st_size
+        if size > max_bytes:
+            raise FileTooLargeError(f"The WFDB signal file {name} is {size / 1e6:.0f} MB, above the "
+                                    f"{max_bytes / 1e6:.0f} MB limit; export a 10 s recording.")
+        return companion_files[name] if name in companion_files else (folder / name).read_bytes()
     raise CorruptFileError(
         f"The WFDB header refers to the signal file '{name}', which is missing. Upload the .hea file together "
         "with its .dat/.mat file."

@@ -11,10 +11,15 @@ import re
 import xml.etree.ElementTree as ET
 
 import defusedxml
-from defusedxml.ElementTree import fromstring
+from defusedxml.ElementTree import DefusedXMLParser
 
-from ..errors import CorruptFileError
+from ..errors import CorruptFileError, FileTooLargeError
+from .bounds import check_text_size
 
+# Real ECG XML has a few hundred elements, 4 to 12 deep. A tree of millions, or nesting millions deep, costs
+# gigabytes and tens of seconds to build, so parsing stops past these bounds (and bounds.MAX_TEXT_BYTES).
+MAX_ELEMENTS = 200_000
+MAX_DEPTH = 100
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 _ROOT_TAG = re.compile(rb"<(?![?!])(?:[A-Za-z_][\w.\-]*:)?([A-Za-z_][\w.\-]*)")
 
@@ -35,6 +40,9 @@ def xml_root_name(data: bytes) -> str | None:
 
 def parse_xml(data: bytes, format_name: str) -> ET.Element:
     """Parse untrusted XML into an element tree with namespace prefixes removed."""
+    check_text_size(data, f"This {format_name} file")
+    if data.count(b"<") > 2 * MAX_ELEMENTS + 10_000:  # every element opens (and most close) with "<"
+        raise _too_many_elements(format_name)
     try:
         try:
             root = _parse(data)
@@ -49,6 +57,11 @@ def parse_xml(data: bytes, format_name: str) -> ET.Element:
         ) from error
     except ET.ParseError as error:
         raise CorruptFileError(f"This {format_name} file is not well-formed XML ({error}).") from error
+    except _TreeTooLarge as error:
+        if error.args[0] == "deep":
+            raise FileTooLargeError(f"This {format_name} file nests its elements over {MAX_DEPTH} deep; real ECG "
+                                    "files nest about ten deep, so it is damaged or crafted.") from None
+        raise _too_many_elements(format_name) from None
     for element in root.iter():
         if isinstance(element.tag, str) and "}" in element.tag:
             element.tag = element.tag.split("}", 1)[1]
@@ -58,7 +71,41 @@ def parse_xml(data: bytes, format_name: str) -> ET.Element:
 
 
 def _parse(document: bytes | str) -> ET.Element:
-    return fromstring(document, forbid_dtd=False, forbid_entities=True, forbid_external=True)
+    parser = DefusedXMLParser(target=_BoundedTreeBuilder(), forbid_dtd=False, forbid_entities=True,
+                              forbid_external=True)
+    parser.feed(document)
+    return parser.close()
+
+
+class _TreeTooLarge(Exception):
+    """Raised inside the parser's callbacks, which stops it at once."""
+
+
+class _BoundedTreeBuilder(ET.TreeBuilder):
+    """ElementTree's tree builder, stopping past MAX_ELEMENTS elements or MAX_DEPTH levels."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._depth = 0
+        self._count = 0
+
+    def start(self, tag, attrs):
+        self._depth += 1
+        self._count += 1
+        if self._depth > MAX_DEPTH:
+            raise _TreeTooLarge("deep")
+        if self._count > MAX_ELEMENTS:
+            raise _TreeTooLarge("many")
+        return super().start(tag, attrs)
+
+    def end(self, tag):
+        self._depth -= 1
+        return super().end(tag)
+
+
+def _too_many_elements(format_name: str) -> FileTooLargeError:
+    return FileTooLargeError(f"This {format_name} file holds over {MAX_ELEMENTS:,} XML elements; a real ECG file "
+                             "holds a few hundred, so it is damaged or crafted.")
 
 
 def child_text(element: ET.Element | None, path: str, default: str | None = None) -> str | None:
