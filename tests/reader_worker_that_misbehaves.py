@@ -9,6 +9,7 @@ from cardionets.ecg.load import load_upload
 
 DIES = "kills-its-reader"
 HANGS = "hangs-its-reader"
+RAISES = "raises-in-its-reader"  # an exception `load` should never let out: a bug in a reader
 
 
 def load_or_misbehave(files: dict[str, bytes], **options):
@@ -16,6 +17,8 @@ def load_or_misbehave(files: dict[str, bytes], **options):
         os._exit(9)  # no exception, no reply: the process is simply gone
     if any(HANGS in name for name in files):
         time.sleep(3600)
+    if any(RAISES in name for name in files):
+        raise RuntimeError("a reader bug")
     return load_upload(files, **options)
 
 

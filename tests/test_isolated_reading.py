@@ -15,10 +15,16 @@ import numpy as np
 import pytest
 
 from cardionets.ecg import ECG, ECGError, load
-from cardionets.ecg.isolated import IsolatedReader, ReaderStoppedError, ReadTimeoutError, shared_reader
+from cardionets.ecg.isolated import (
+    IsolatedReader,
+    ReaderBugError,
+    ReaderStoppedError,
+    ReadTimeoutError,
+    shared_reader,
+)
 from cardionets.ecg.readers import xml
 from tests import crafted_files
-from tests.reader_worker_that_misbehaves import DIES, HANGS
+from tests.reader_worker_that_misbehaves import DIES, HANGS, RAISES
 from tests.writers import vendor_files
 
 FUZZ_MEMORY_BYTES = 2**30
@@ -90,8 +96,27 @@ def test_a_file_that_kills_or_hangs_the_worker_gets_a_sentence_and_the_next_file
             reader.load_upload({f"{HANGS}.dcm": dicom})
         assert time.perf_counter() - started < 8
         assert isinstance(reader.load_upload({"after.dcm": dicom}), ECG)
+        with pytest.raises(ECGError, match="could not be read") as refused:  # the worker answers, and lives
+            reader.load_upload({f"{RAISES}.dcm": dicom})
+        assert isinstance(refused.value.__cause__, ReaderBugError)
+        assert isinstance(reader.load_upload({"last.dcm": dicom}), ECG)
     finally:
         reader.close()
+
+
+def test_a_zip_of_a_version_zipfile_cannot_read_is_refused_not_a_crash(capped_reader, mortara_500hz):
+    """Found by the fuzz campaign: a mutated .npz whose central directory asks for zip version 18.1 made zipfile
+    raise NotImplementedError while the format was being sniffed, which escaped `load` and stopped the worker."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, signal=mortara_500hz.signal_mv, fs=np.array(500.0))
+    data = bytearray(buffer.getvalue())
+    directory = data.index(b"PK\x01\x02")
+    data[directory + 6] = 181  # "version needed to extract": 18.1, above the 6.3 zipfile reads
+    with pytest.raises(ECGError):
+        load(bytes(data))
+    with pytest.raises(ECGError) as refused:
+        capped_reader.load_upload({"ecg.npz": bytes(data)})
+    assert not isinstance(refused.value, ReaderStoppedError)
 
 
 def test_a_worker_that_runs_out_of_memory_gives_a_typed_error_and_recovers(mortara_path, mortara_500hz):

@@ -55,6 +55,10 @@ _ERRORS = {cls.__name__: cls for cls in (ECGError, UnsupportedFormatError, Corru
                                           MissingLeadsError, SignalError)}
 
 
+class ReaderBugError(Exception):
+    """The cause of an error the worker answered for an exception `load` should never have let out."""
+
+
 class ReaderStoppedError(ECGError):
     """Reading the file stopped the reader process (it ran out of memory or crashed)."""
 
@@ -212,8 +216,9 @@ def _result(reply: tuple[dict, bytes]) -> ECG:
     header, samples = reply
     if not header.get("ok"):
         error = _ERRORS.get(header.get("error"), ECGError)(header.get("message") or "The file could not be read.")
-        if header.get("cause") == "MemoryError":  # kept so callers (and the fuzz campaign) can tell it apart
-            raise error from MemoryError()
+        cause = {"MemoryError": MemoryError, ReaderBugError.__name__: ReaderBugError}.get(header.get("cause"))
+        if cause is not None:  # kept so that callers (the fuzz campaign) can tell these apart
+            raise error from cause()
         raise error
     shape = tuple(header["shape"])
     signal = np.frombuffer(samples, dtype="<f4").reshape(shape).copy()  # writable, as a reader's own would be
@@ -259,6 +264,10 @@ def serve(requests, replies, load, load_upload) -> None:
         except MemoryError:
             parts = [json.dumps({"ok": False, "error": "FileTooLargeError", "cause": "MemoryError",
                                  "message": "This file is too large to read safely."}).encode()]
+        except Exception as error:  # noqa: BLE001 - `load` lets no exception out but ECGError; should one, the
+            # worker answers with a sentence and lives, and the cause marks it as a bug (the fuzz campaign counts it)
+            parts = [json.dumps({"ok": False, "error": "CorruptFileError", "cause": ReaderBugError.__name__,
+                                 "message": f"This file could not be read ({type(error).__name__})."}).encode()]
         for part in parts:
             replies.write(_FRAME.pack(len(part)))
             replies.write(part)
@@ -291,7 +300,7 @@ def run_worker(load=None, load_upload=None) -> None:
     # cannot corrupt a reply.
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
-    # Every reader is imported before the cap, so the cap is all theirs.
+    # The loader (numpy, scipy) is imported before the cap; each format's reader is imported by its first file.
     from .load import load as load_file
     from .load import load_upload as load_files
 

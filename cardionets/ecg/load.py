@@ -7,6 +7,7 @@ an :class:`ECGError` with a message a clinician can act on; no parser exception 
 
 from __future__ import annotations
 
+import importlib
 import io
 import os
 import re
@@ -15,17 +16,7 @@ from pathlib import Path
 from typing import BinaryIO, Union
 
 from .errors import CorruptFileError, ECGError, FileTooLargeError, UnsupportedFormatError
-from .readers import (
-    delimited_text,
-    dicom_waveform,
-    edf,
-    ge_muse,
-    hl7_aecg,
-    numpy_arrays,
-    philips,
-    ukbiobank,
-    wfdb_record,
-)
+from .readers import delimited_text
 from .readers.base import to_canonical
 from .readers.xml import xml_root_name
 from .record import ECG
@@ -37,11 +28,14 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 Source = Union[str, os.PathLike, bytes, BinaryIO]
 WFDB_SIGNAL_SUFFIXES = (".dat", ".mat")  # a WFDB record's samples; its .hea says how to read them
 
+# XML root element -> (format name, reader module). Readers are imported when a file of theirs arrives: pydicom,
+# wfdb (with pandas and pyarrow) and pyedflib together take about a second to import, which every process
+# reading one format (the app's reader worker above all) would otherwise pay at start.
 _XML_READERS = {
-    "RestingECG": ("ge_muse_xml", ge_muse.read),
-    "restingecgdata": ("philips_xml", philips.read),
-    "AnnotatedECG": ("hl7_aecg", hl7_aecg.read),
-    "CardiologyXML": ("ukbiobank_xml", ukbiobank.read),
+    "RestingECG": ("ge_muse_xml", "ge_muse"),
+    "restingecgdata": ("philips_xml", "philips"),
+    "AnnotatedECG": ("hl7_aecg", "hl7_aecg"),
+    "CardiologyXML": ("ukbiobank_xml", "ukbiobank"),
 }
 _WFDB_RECORD_LINE = re.compile(rb"^[\w\-./]+(?:/\d+)?\s+\d+\s+[\d.]+(?:/[\d.]+)?(?:\(\S+\))?\s+\d+", re.MULTILINE)
 
@@ -96,7 +90,13 @@ def load(
     a minute are cropped to their cleanest 10 s.
     """
     data, filename, folder = _read_bytes(source, filename, max_bytes)
-    fmt = detect_format(data, filename)
+    try:
+        fmt = detect_format(data, filename)
+    except ECGError:
+        raise
+    except Exception as error:  # a crafted container can trip the sniffing itself (zipfile, found by fuzzing)
+        raise CorruptFileError(f"This file could not be read; it is damaged or not an ECG ({_short(error)}).") \
+            from error
     try:
         raw = _decode(fmt, data, filename, folder, companion_files or {}, max_bytes, fs_hz)
         ecg = to_canonical(raw, units=units)
@@ -114,19 +114,23 @@ def load(
 def _decode(fmt, data, filename, folder, companion_files, max_bytes, fs_hz):
     """Run the reader for ``fmt``; readers return the file's content, to_canonical makes it an ECG."""
     if fmt == "dicom":
-        return dicom_waveform.read(data)
+        return _reader("dicom_waveform").read(data)
     if fmt == "numpy":
-        return numpy_arrays.read(data, fs_hz)
+        return _reader("numpy_arrays").read(data, fs_hz)
     if fmt == "edf":
-        return edf.read(data)
+        return _reader("edf").read(data)
     if fmt == "wfdb":
-        return wfdb_record.read(data, filename, folder, companion_files, max_bytes)
+        return _reader("wfdb_record").read(data, filename, folder, companion_files, max_bytes)
     if fmt == "csv":
         return delimited_text.read(data, fs_hz)
-    for name, reader in _XML_READERS.values():
+    for name, module in _XML_READERS.values():
         if name == fmt:
-            return reader(data)
+            return _reader(module).read(data)
     raise UnsupportedFormatError(f"No reader for format {fmt}.")
+
+
+def _reader(module: str):
+    return importlib.import_module(f".readers.{module}", __package__)
 
 
 def _read_bytes(source: Source, filename: str | None, max_bytes: int) -> tuple[bytes, str | None, Path | None]:
@@ -178,7 +182,7 @@ def _is_npz(data: bytes) -> bool:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = archive.namelist()
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, NotImplementedError, ValueError, OSError, EOFError):  # e.g. "zip file version 18.1"
         return False
     return bool(names) and all(name.endswith(".npy") for name in names)
 

@@ -12,7 +12,6 @@ import io
 import re
 
 import numpy as np
-import pandas as pd
 
 from ..errors import CorruptFileError
 from ..leads import canonical_lead_name, default_lead_names
@@ -110,6 +109,8 @@ def _cells(row: list[str]) -> list[str]:
 
 def _numeric_table(lines: list[str], delimiter: str) -> np.ndarray:
     """Parse the numeric body with pandas' C parser: a million-row export takes a second, not a minute."""
+    import pandas as pd  # here, not at the top: detecting a table must not cost pandas' import (half a second)
+
     separator = r"\s+" if delimiter == " " else delimiter
     try:
         frame = pd.read_csv(io.StringIO("\n".join(lines)), sep=separator, header=None, skipinitialspace=True)
