@@ -28,14 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import (
-    CorruptFileError,
-    ECGError,
-    FileTooLargeError,
-    MissingLeadsError,
-    SignalError,
-    UnsupportedFormatError,
-)
+from . import errors
+from .errors import ECGError
 from .record import ECG, ECGMetadata
 
 # The worker's address-space limit: far above what any real ECG needs (a 64 MB Holter record reads in under
@@ -51,8 +45,8 @@ WORKER_ENVIRONMENT = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_
                       "ARROW_DEFAULT_MEMORY_POOL": "system"}
 _FRAME = struct.Struct("<Q")
 _MAX_REPLY_HEADER = 1 << 20
-_ERRORS = {cls.__name__: cls for cls in (ECGError, UnsupportedFormatError, CorruptFileError, FileTooLargeError,
-                                          MissingLeadsError, SignalError)}
+# The worker names the error type; the parent raises the same one (any other name: a plain ECGError).
+_ERRORS = {name: cls for name, cls in vars(errors).items() if isinstance(cls, type) and issubclass(cls, ECGError)}
 
 
 class ReaderBugError(Exception):
