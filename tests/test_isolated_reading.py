@@ -155,3 +155,24 @@ def test_a_small_fuzz_campaign_gives_no_crash_hang_or_memory_error():
     assert not failures, f"seed {seed}\n" + summary_table(outcomes) + "\n" + "\n".join(failures)
     assert {o.format for o in outcomes} >= {"dicom", "wfdb", "edf", "csv", "npy", "npz", "ge_muse_xml",
                                             "philips_xml", "hl7_aecg", "ukbiobank_xml"}
+
+
+def test_reading_works_when_the_server_holds_over_a_thousand_open_files(mortara_path):
+    """A busy server (one socket per browser tab) holds descriptors past select()'s limit of 1024, where select
+    fails; the reader waits with poll()."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1300:
+        pytest.skip("this machine allows too few open files")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1300), hard))
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    reader = IsolatedReader().start()
+    try:
+        assert reader._worker.stdout.fileno() > 1024
+        assert isinstance(reader.load_upload({"ecg.dcm": mortara_path.read_bytes()}), ECG)
+    finally:
+        reader.close()
+        for descriptor in held:
+            os.close(descriptor)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

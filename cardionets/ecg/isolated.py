@@ -194,9 +194,12 @@ def _read_frame(stream, deadline: float, limit: int | None = None) -> bytes:
 def _read_exactly(stream, size: int, deadline: float) -> bytes:
     """``size`` bytes from a pipe, waiting no later than ``deadline``; EOFError when the other side is gone."""
     chunks, remaining, descriptor = [], size, stream.fileno()
+    # poll, not select: a busy server's descriptors pass select's limit of 1024, and select then fails.
+    ready = select.poll()
+    ready.register(descriptor, select.POLLIN)
     while remaining:
         wait = deadline - time.monotonic()
-        if wait <= 0 or not select.select([descriptor], [], [], wait)[0]:
+        if wait <= 0 or not ready.poll(wait * 1000):
             raise TimeoutError
         chunk = os.read(descriptor, min(remaining, 1 << 20))
         if not chunk:
