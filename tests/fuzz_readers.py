@@ -159,7 +159,7 @@ def campaign(per_format: int, seed: int = 0, workers: int = 2, formats: list[str
             name = rng.choice(sorted(files))
             files[name] = (mutate_archive_member if fmt == "npz" else mutate)(files[name], rng)
             jobs.append((fmt, files))
-    readers = [IsolatedReader(memory_bytes=memory_bytes, timeout_s=TIMEOUT_S, quiet=True).start()
+    readers = [IsolatedReader(memory_bytes=memory_bytes, timeout_s=TIMEOUT_S).start()
                for _ in range(workers)]
     try:
         for reader in readers:  # started and warmed up, so no mutant's time includes the worker's imports

@@ -176,3 +176,18 @@ def test_reading_works_when_the_server_holds_over_a_thousand_open_files(mortara_
         for descriptor in held:
             os.close(descriptor)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_the_worker_is_not_handed_the_server_s_secrets(monkeypatch, mortara_path):
+    monkeypatch.setenv("CARDIONETS_ADMIN_PASSWORD_HASH", "scrypt$secret")
+    monkeypatch.setenv("HF_TOKEN", "hf_secret")
+    reader = IsolatedReader().start()
+    try:
+        reader.load_path(mortara_path)  # the worker is up and running
+        with open(f"/proc/{reader._worker.pid}/environ", "rb") as handle:
+            environment = handle.read()
+    except OSError:
+        pytest.skip("no /proc here")
+    finally:
+        reader.close()
+    assert b"secret" not in environment and b"OPENBLAS_NUM_THREADS=1" in environment

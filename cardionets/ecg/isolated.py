@@ -43,6 +43,10 @@ IN_PROCESS_ENV = "CARDIONETS_READ_IN_PROCESS"  # "1": read in the server's own p
 # pyarrow's system allocator: its default reserves 1 GiB of address space at import (pulled in by wfdb's pandas).
 WORKER_ENVIRONMENT = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                       "ARROW_DEFAULT_MEMORY_POOL": "system"}
+# All the worker inherits of the server's environment: it parses untrusted files, so it is not handed the
+# server's secrets (the admin's password hash, a Hub token), should a parser bug ever give a file control of it.
+INHERITED_ENVIRONMENT = ("PATH", "HOME", "TMPDIR", "TEMP", "TMP", "LANG", "LC_ALL", "LC_CTYPE", "VIRTUAL_ENV",
+                         "PYTHONHOME")
 _FRAME = struct.Struct("<Q")
 _MAX_REPLY_HEADER = 1 << 20
 # The worker names the error type; the parent raises the same one (any other name: a plain ECGError).
@@ -75,7 +79,9 @@ class IsolatedReader:
     timeout_s: float = TIMEOUT_S
     in_process: bool = False  # read in this process after all (IN_PROCESS_ENV, or no pipes to wait on: Windows)
     worker_module: str = "cardionets.ecg.isolated"  # what the worker runs; tests swap in one that misbehaves
-    quiet: bool = False  # drop the readers' warnings instead of passing them to this process's stderr
+    # Drop the worker's stderr (library warnings, which a crafted file can make by the thousand): passed on to a
+    # pipe nobody reads, as a server's output often is, they would fill it and stall the worker. False to debug.
+    quiet: bool = True
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -141,8 +147,9 @@ class IsolatedReader:
             return
         self._stop()
         package_root = str(Path(__file__).resolve().parents[2])
-        environment = {**os.environ, **WORKER_ENVIRONMENT, MEMORY_ENV: str(self.memory_bytes),
-                       "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+        environment = {name: os.environ[name] for name in INHERITED_ENVIRONMENT if name in os.environ}
+        environment |= {**WORKER_ENVIRONMENT, MEMORY_ENV: str(self.memory_bytes),
+                        "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
         self._worker = subprocess.Popen([sys.executable, "-m", self.worker_module], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, env=environment, close_fds=True,
                                         stderr=subprocess.DEVNULL if self.quiet else None)
