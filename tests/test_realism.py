@@ -53,5 +53,15 @@ def test_the_realism_command_writes_its_section_and_page(tmp_path):
     report = json.loads((tmp_path / "results.json").read_text())["realism"]
     classifier = report["healthy"]["classifier"]
     assert 0 <= classifier["ci"][0] <= classifier["auroc"] <= classifier["ci"][1] <= 1
+    kinds = report["healthy"]["by_kind"]
+    assert all(0 <= row["ci"][0] <= row["auroc"] <= row["ci"][1] <= 1 for row in kinds) and "one kind" in page
     hr = next(row for row in report["healthy"]["distributions"] if row["feature"] == "hr_bpm")
     assert hr["n_real"] == 6 and hr["real"]["mean"] == pytest.approx(real_features(REAL, "healthy")["hr_bpm"].mean())
+
+
+def test_the_kinds_of_features_cover_every_feature_once():
+    from cardionets.sim.realism import feature_groups
+
+    kinds = feature_groups(feature_names())
+    listed = [name for columns in kinds.values() for name in columns]
+    assert sorted(listed) == sorted(feature_names()) and all(kinds.values())
