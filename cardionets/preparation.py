@@ -7,7 +7,6 @@ into results.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,26 +50,6 @@ def prepare_ecg(record: ECG, sex: str | None = None, age_years: float | None = N
                                                             record.meta.weight_kg)
     return PreparedECG(summary, view, detect_pacing(record), sex, age_years, 1000 * (time.perf_counter() - started),
                        covariates, record.meta.height_cm, record.meta.weight_kg)
-
-
-# A reader worker's address-space limit (CARDIONETS_READER_MEMORY_BYTES overrides): far above any real ECG's
-# needs, below what would starve the machine.
-READER_MEMORY_ENV = "CARDIONETS_READER_MEMORY_BYTES"
-READER_MEMORY_BYTES = 4 * 2**30
-
-
-def limit_reader_memory() -> None:
-    """Run in a reader worker (screening's pool initializer; here, in the torch-free module the workers preload,
-    so starting one imports nothing more): its address space is capped at READER_MEMORY_BYTES, so a file built
-    to decode into gigabytes fails in its own reader with MemoryError (an error row) instead of exhausting the
-    machine."""
-    try:
-        import resource
-
-        limit = int(os.environ.get(READER_MEMORY_ENV) or READER_MEMORY_BYTES)
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    except (ImportError, ValueError, OSError):  # not on this platform, or not allowed: read without the limit
-        pass
 
 
 def prepare_file(path: Path, read: Callable[[Path], ECG] = load) -> PreparedECG | str:

@@ -36,9 +36,10 @@ from tqdm import tqdm
 
 from .ecg import ECG, load
 from .ecg.errors import ECGError
+from .ecg.isolated import limit_address_space
 from .inference import CardioNets
 from .prediction import DERIVED_PHENOTYPES, Prediction
-from .preparation import PreparedECG, limit_reader_memory, prepare_file
+from .preparation import PreparedECG, prepare_file
 
 # Files that are ECGs of their own even when a WFDB header of the same name lies beside them.
 STANDALONE_SUFFIXES = (".xml", ".dcm", ".edf", ".csv", ".txt", ".npy", ".npz", ".zip")
@@ -317,7 +318,7 @@ def _worker_context():
 
 
 def _reader_pool(workers: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(workers, mp_context=_worker_context(), initializer=limit_reader_memory)
+    return ProcessPoolExecutor(workers, mp_context=_worker_context(), initializer=limit_address_space)
 
 
 def _read_alone(path: Path) -> PreparedECG | str:

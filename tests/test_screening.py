@@ -162,7 +162,7 @@ def test_a_memory_bomb_a_file_that_kills_its_reader_and_an_odd_name_among_50_goo
     import numpy as np
 
     from cardionets import screening
-    from cardionets.preparation import READER_MEMORY_ENV
+    from cardionets.ecg.isolated import MEMORY_ENV as READER_MEMORY_ENV
     from tests.reader_that_dies import MARK, prepare_or_die
 
     folder = tmp_path / "inbox"

@@ -289,12 +289,16 @@ def _read_blocking(stream) -> bytes:
     return body
 
 
-def _limit_address_space(limit: int) -> None:
+def limit_address_space() -> None:
+    """Cap this process's address space at MEMORY_ENV's value (default MEMORY_BYTES), so that a file built to
+    decode into gigabytes fails in its reader with MemoryError. Run in every reader process: this worker, and
+    screening's pool (its initializer; screening's workers preload the modules this one lives in)."""
     try:
         import resource
 
+        limit = int(os.environ.get(MEMORY_ENV) or MEMORY_BYTES)
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    except (ImportError, ValueError, OSError):  # not on this platform: the readers' own bounds remain
+    except (ImportError, ValueError, OSError):  # not on this platform, or not allowed: the readers' bounds remain
         pass
 
 
@@ -308,7 +312,7 @@ def run_worker(load=None, load_upload=None) -> None:
     from .load import load as load_file
     from .load import load_upload as load_files
 
-    _limit_address_space(int(os.environ.get(MEMORY_ENV) or MEMORY_BYTES))
+    limit_address_space()
     serve(sys.stdin.buffer, replies, load or load_file, load_upload or load_files)
 
 
